@@ -1,0 +1,87 @@
+"""The user-facing commands, run as a user runs them: `python -m textlab ...` in a subprocess."""
+
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from conftest import ROOT, TINY, TOY_CONFIG, metric_from_table, run_textlab
+
+TEXT = "EU rejects German call to boycott British lamb .\nPeter Blackburn visited Karlsburg on Monday .\n"
+
+
+@pytest.mark.parametrize("config", sorted((ROOT / "configs").glob("*.yaml")), ids=lambda p: p.name)
+def test_every_shipped_config_parses(config):
+    from textlab.cli import main
+
+    with pytest.raises(SystemExit) as exit:
+        main(["fit", "--config", str(config), "--print_config"])
+    assert exit.value.code == 0
+
+
+def test_fit_writes_checkpoints_and_tests_the_best_one(trained_tagger):
+    f1 = metric_from_table(trained_tagger["fit_output"], "test/f1")
+    assert 0.0 <= f1 <= 1.0
+
+
+def test_test_command_reproduces_the_f1_printed_by_fit(trained_tagger, tmp_path):
+    proc = run_textlab(
+        "test", "--config", TOY_CONFIG, *TINY, "--ckpt_path", trained_tagger["best"],
+        "--trainer.default_root_dir", tmp_path, cwd=tmp_path,
+    )
+    assert metric_from_table(proc.stdout, "test/f1") == metric_from_table(trained_tagger["fit_output"], "test/f1")
+
+
+def test_predict_needs_only_the_checkpoint_and_the_input(trained_tagger, tmp_path):
+    (tmp_path / "in.txt").write_text(TEXT)
+    proc = run_textlab("predict", "--ckpt_path", trained_tagger["best"], "--data.predict_file", "in.txt", cwd=tmp_path)
+    blocks = proc.stdout.strip("\n").split("\n\n")
+    assert len(blocks) == 2
+    lines = blocks[0].split("\n")
+    assert [line.split("\t")[0] for line in lines] == TEXT.split("\n")[0].split()
+    tags = torch.load(trained_tagger["best"], weights_only=True)["hyper_parameters"]["vocab"]["tags"]
+    assert all(line.split("\t")[1] in tags for block in blocks for line in block.split("\n"))
+    assert not (tmp_path / "lightning_logs").exists()  # predicting leaves no log folders behind
+
+
+def test_predict_conll_input_to_output_file(trained_tagger, tmp_path):
+    (tmp_path / "in.conll").write_text("-DOCSTART- O\n\nEU B-ORG\nrejects O\n\nPeter B-PER\nBlackburn I-PER\n")
+    run_textlab(
+        "predict", "--ckpt_path", trained_tagger["best"], "--data.predict_file", "in.conll",
+        "--output", "out/tags.tsv", cwd=tmp_path,
+    )
+    out = (tmp_path / "out" / "tags.tsv").read_text()
+    assert [line.split("\t")[0] for line in out.split("\n") if line] == ["EU", "rejects", "Peter", "Blackburn"]
+    assert out.count("\n\n") == 2 and not (tmp_path / "out" / "tags.tsv.partial").exists()
+
+
+def test_checkpoint_in_a_fresh_process_predicts_what_the_trained_model_predicted(trained_tagger, tmp_path):
+    from textlab import load_model
+
+    sentences = TEXT.strip().split("\n") + ["Karl Anderson joined Quintech Group in Port Avon ."]
+    before = [r.tags for r in load_model(trained_tagger["last"]).predict(sentences)]
+    # a fresh interpreter in an empty folder: nothing but the checkpoint
+    code = (
+        "import json, sys; from textlab import load_model; "
+        f"m = load_model(sys.argv[1]); print(json.dumps([r.tags for r in m.predict({sentences!r})]))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(trained_tagger["last"])], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr
+    import json
+
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == before
+
+
+def test_python_api_returns_tags_and_spans(trained_tagger):
+    from textlab import load_model
+
+    model = load_model(trained_tagger["best"])
+    result = model.predict(["EU rejects German call", "", ["Peter", "Blackburn"]])
+    assert [len(r.tags) for r in result] == [4, 0, 2]
+    for r in result:
+        for span in r.spans:
+            assert span.text == " ".join(r.tokens[span.start : span.end])
+            assert r.tags[span.start][2:] == span.label

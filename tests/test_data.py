@@ -1,0 +1,162 @@
+"""Vocabularies, batches, the bucketed sampler and the tagging data module's sources."""
+
+import pytest
+import torch
+
+from textlab.data import TaggingDataModule
+from textlab.data.bucket_sampler import BucketBatchSampler
+from textlab.data.sentence import Sentence
+from textlab.data.tagging_batch import collate_tagging, encode_sentence
+from textlab.data.vectors import load_vectors, vectors_for_vocab
+from textlab.data.vocab import PAD, UNK, TaggingVocab, Vocab, WordVocab
+from textlab.errors import DataFormatError, TextlabError
+
+CONLL = """-DOCSTART- -X- -X- O
+
+EU NNP B-NP I-ORG
+rejects VBZ B-VP O
+German JJ B-NP I-MISC
+call NN I-NP O
+. . O O
+
+Peter NNP B-NP I-PER
+Blackburn NNP I-NP I-PER
+"""
+
+
+def test_word_vocab_min_freq_and_lookup_chain():
+    v = WordVocab.from_tokens([["The", "the", "the", "Paris", "1999"]], min_freq=1, digits=True)
+    assert v.itos[:2] == [PAD, UNK]
+    assert v.id("the") == v.stoi["the"] and v.id("THE") == v.stoi["the"]  # exact, then lower-cased
+    assert v.id("2024") == v.stoi["0000"]  # digits normalised
+    assert v.id("Lyon") == 1
+    rare = WordVocab.from_tokens([["a", "a", "b"]], min_freq=2)
+    assert "b" not in rare and "a" in rare
+    lower = WordVocab.from_tokens([["Paris"]], lowercase=True)
+    assert "paris" in lower and lower.id("PARIS") == lower.stoi["paris"]
+
+
+def test_vocab_round_trips_as_plain_lists():
+    words = WordVocab.from_tokens([["a", "b"]], lowercase=True)
+    vocab = TaggingVocab(words, Vocab.build({"a": 1}), Vocab(["O", "B-X"], specials=False), "BIOES")
+    plain = vocab.to_dict()
+    assert all(isinstance(v, (list, str, bool)) for v in plain.values())
+    again = TaggingVocab.from_dict(plain)
+    assert again.words.itos == words.itos and again.words.lowercase and again.tag_scheme == "BIOES"
+    with pytest.raises(TextlabError, match="invalid vocabulary"):
+        TaggingVocab.from_dict({"words": []})
+
+
+def test_extend_keeps_existing_ids():
+    v = WordVocab.from_tokens([["b", "a"]])
+    bigger = v.extend(["c", "a", "d"])
+    assert bigger.itos[: len(v)] == v.itos and bigger.itos[len(v) :] == ["c", "d"]
+
+
+def test_collate_pads_and_masks():
+    vocab = TaggingVocab(
+        WordVocab.from_tokens([["EU", "rejects"]]),
+        Vocab.build({c: 1 for c in "EUrejcts"}),
+        Vocab(["O", "S-ORG"], specials=False),
+        "BIOES",
+    )
+    a = encode_sentence(Sentence(["EU", "rejects"], ["S-ORG", "O"]), vocab)
+    b = encode_sentence(Sentence(["EU"], ["S-ORG"]), vocab)
+    batch = collate_tagging([a, b])
+    assert batch.words.shape == (2, 2) and batch.chars.shape == (2, 2, 7)
+    assert batch.mask.tolist() == [[True, True], [True, False]]
+    assert batch.lengths.tolist() == [2, 1] and batch.tags.tolist() == [[1, 0], [1, 0]]
+    assert batch.words[1, 1] == 0 and (batch.chars[1, 1] == 0).all()
+    assert batch.tokens == [["EU", "rejects"], ["EU"]]
+
+
+def test_bucket_sampler_covers_everything_and_groups_lengths():
+    lengths = [(i * 37) % 50 + 1 for i in range(1000)]
+    sampler = BucketBatchSampler(lengths, batch_size=16, shuffle=True, seed=3, pool_factor=10)
+    batches = list(sampler)
+    assert len(batches) == len(sampler)
+    assert sorted(i for b in batches for i in b) == list(range(1000))
+    spread = sum(max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in batches) / len(batches)
+    assert spread < 10  # a random batch of 16 would spread over ~45
+    sampler.set_epoch(1)
+    assert list(sampler) != batches  # reshuffled each epoch...
+    sampler.set_epoch(0)
+    assert list(sampler) == batches  # ...as a function of seed and epoch alone
+
+
+def test_data_dir_layout_iob1_converted(tmp_path):
+    (tmp_path / "train.txt").write_text(CONLL)
+    (tmp_path / "valid.txt").write_text(CONLL)
+    dm = TaggingDataModule(data_dir=str(tmp_path), tag_scheme="BIOES")
+    train = dm.sentences("train")
+    assert train[0].tags == ["S-ORG", "O", "S-MISC", "O", "O"]  # IOB1 in, BIOES out
+    assert train[1].tags == ["B-PER", "E-PER"]
+    assert dm.vocab["tags"][0] == "O" and "S-ORG" in dm.vocab["tags"]
+    assert not dm.has_split("test")
+    dm.setup("fit")
+    batch = next(iter(dm.train_dataloader()))
+    assert batch.tags is not None and len(batch) == 2
+
+
+def test_unseen_gold_tag_names_file_and_line(tmp_path):
+    (tmp_path / "train.txt").write_text(CONLL)
+    (tmp_path / "test.txt").write_text("Paris B-LOC\n")
+    dm = TaggingDataModule(train_file=str(tmp_path / "train.txt"), test_file=str(tmp_path / "test.txt"))
+    with pytest.raises(DataFormatError, match=r"test.txt:1: tag 'S-LOC' never occurs in the training data"):
+        dm.setup("test")
+
+
+def test_hugging_face_dataset_from_disk(tmp_path):
+    import datasets
+
+    features = datasets.Features(
+        {
+            "tokens": datasets.Sequence(datasets.Value("string")),
+            "ner_tags": datasets.Sequence(datasets.ClassLabel(names=["O", "B-PER", "I-PER", "B-LOC", "I-LOC"])),
+        }
+    )
+    rows = {"tokens": [["John", "Smith", "lives", "in", "Paris"], ["Hi"]], "ner_tags": [[1, 2, 0, 0, 3], [0]]}
+    split = datasets.Dataset.from_dict(rows, features=features)
+    datasets.DatasetDict({"train": split, "validation": split, "test": split}).save_to_disk(str(tmp_path / "ds"))
+    dm = TaggingDataModule(hf_dataset=str(tmp_path / "ds"), tag_scheme="IOB2")
+    assert dm.sentences("train")[0].tags == ["B-PER", "I-PER", "O", "O", "B-LOC"]
+    assert dm.has_split("test")
+    assert dm.vocab["tags"] == ["O", "B-LOC", "B-PER", "I-PER"]
+
+
+def test_hugging_face_json_dataset_with_string_tags(tmp_path):
+    path = tmp_path / "train.jsonl"
+    path.write_text('{"words": ["Anna", "sings"], "labels": ["B-PER", "O"]}\n')
+    dm = TaggingDataModule(hf_dataset="json", hf_tokens_column="words", hf_tags_column="labels")
+    dm.__dict__["_hf"] = __import__("datasets").load_dataset("json", data_files={"train": str(path)})
+    assert dm.sentences("train")[0].tags == ["S-PER", "O"]
+
+
+def test_no_data_says_both_ways(monkeypatch, tmp_path):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    dm = TaggingDataModule(data_dir=str(tmp_path / "nowhere"), hf_dataset="conll2003")
+    with pytest.raises(TextlabError, match=r"no train.txt in .*nowhere.*data_dir.*Hugging Face dataset"):
+        dm.vocab
+
+
+def test_text_vectors_file_glove_and_word2vec(tmp_path):
+    glove = tmp_path / "g.txt"
+    glove.write_text("paris 1 2\nthe 3 4\n0000 5 6\n")
+    w2v = tmp_path / "w.txt"
+    w2v.write_text("3 2\nparis 1 2\nthe 3 4\n0000 5 6\n")
+    for path in (glove, w2v):
+        vectors = load_vectors(str(path))
+        assert vectors.words == ["paris", "the", "0000"] and vectors.dim == 2
+    vocab = WordVocab([PAD, UNK, "Paris", "1999", "Lyon"])
+    matrix, found = vectors_for_vocab(vocab, load_vectors(str(glove)))
+    assert found.tolist() == [False, False, True, True, False]
+    assert matrix[2].tolist() == [1, 2] and matrix[3].tolist() == [5, 6]
+    bad = tmp_path / "bad.txt"
+    bad.write_text("a 1 2\nb 1\n")
+    with pytest.raises(DataFormatError, match="bad.txt:2: expected 2 vector values, found 1"):
+        load_vectors(str(bad))
+
+
+def test_packaged_glove():
+    vectors = load_vectors("glove-6b-50d")
+    assert vectors.dim == 50 and len(vectors.words) == 400_000 and vectors.words[:2] == ["the", ","]

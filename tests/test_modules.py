@@ -1,0 +1,161 @@
+"""The nn building blocks: shapes, masking, and the CRF against pytorch-crf's own decoder."""
+
+import pytest
+import torch
+import torchcrf
+
+from textlab.modules.char_encoders import build_char_encoder
+from textlab.modules.crf import CRFDecoder, SoftmaxDecoder, allowed_transitions, viterbi_decode
+from textlab.modules.embedders import TokenEmbedder, WordEmbedder
+from textlab.modules.encoders import RNNEncoder
+
+KINDS = ["cnn", "lstm", "both", "cnn_lstm"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("widths", [(3,), (2, 3, 4)])
+def test_char_encoder_shape_and_pads_never_change_a_word(kind, widths):
+    torch.manual_seed(0)
+    enc = build_char_encoder(kind, num_chars=20, char_dim=8, filters=5, widths=widths, hidden=4).eval()
+    word = torch.tensor([[3, 4, 5]])
+    alone = enc(word, torch.tensor([3]))
+    assert alone.shape == (1, enc.output_dim)
+    # the same word in a batch with a longer word: padded with 0s, lengths say 3
+    batch = torch.tensor([[3, 4, 5, 0, 0, 0, 0], [6, 7, 8, 9, 10, 11, 12]])
+    together = enc(batch, torch.tensor([3, 7]))
+    assert together.shape == (2, enc.output_dim)
+    assert torch.allclose(together[0], alone[0], atol=1e-6)
+
+
+def test_char_cnn_max_ignores_pad_positions_even_when_features_are_negative():
+    torch.manual_seed(0)
+    enc = build_char_encoder("cnn", num_chars=10, char_dim=4, filters=3, widths=(3,))
+    with torch.no_grad():
+        for conv in enc.convs:
+            conv.bias.fill_(-100.0)  # every real position is very negative; a pad position would be 0 * w - 100
+            conv.weight.fill_(-1.0)
+        enc.embedding.weight.abs_()
+    out = enc(torch.tensor([[1, 2, 0, 0, 0]]), torch.tensor([2]))
+    assert (out < -100).all()  # no pad position (whose value would be -100 exactly) won the max
+
+
+def test_none_encoder_and_unknown_kind():
+    assert build_char_encoder("none", 10) is None
+    with pytest.raises(ValueError, match="unknown char encoder"):
+        build_char_encoder("transformer", 10)
+
+
+def test_token_embedder_zero_char_vector_for_padding_words():
+    torch.manual_seed(0)
+    words = WordEmbedder(10, 6)
+    emb = TokenEmbedder(words, build_char_encoder("cnn", 12, 4, 5), num_casings=8, casing_dim=3)
+    assert emb.output_dim == 6 + 5 + 3
+    w = torch.tensor([[2, 3, 4], [5, 0, 0]])
+    chars = torch.zeros(2, 3, 4, dtype=torch.long)
+    chars[0, :, :2] = 2
+    chars[1, 0, :3] = 3
+    mask = w != 0
+    out = emb(w, chars, torch.ones_like(w), mask)
+    assert out.shape == (2, 3, 14)
+    assert torch.equal(out[1, 1:, 6:11], torch.zeros(2, 5))  # padding words get no char features
+
+
+def test_word_embedder_loads_found_rows_only():
+    import numpy as np
+
+    emb = WordEmbedder(4, 3)
+    before = emb.weight.detach().clone()
+    matrix = np.arange(12, dtype=np.float32).reshape(4, 3)
+    found = np.array([False, False, True, False])
+    emb.load_pretrained(matrix, found)
+    assert torch.equal(emb.weight[2], torch.tensor([6.0, 7.0, 8.0]))
+    assert torch.equal(emb.weight[3], before[3])
+    with pytest.raises(ValueError, match="set word_dim to 5"):
+        emb.load_pretrained(np.zeros((4, 5), dtype=np.float32), found)
+
+
+def test_rnn_encoder_ignores_padding():
+    torch.manual_seed(0)
+    enc = RNNEncoder(4, hidden_size=3, cell="gru").eval()
+    x = torch.randn(1, 3, 4)
+    alone = enc(x, torch.tensor([3]))
+    padded = enc(torch.cat([x, torch.randn(1, 2, 4)], dim=1), torch.tensor([3]))
+    assert padded.shape == (1, 5, 6)
+    assert torch.allclose(alone, padded[:, :3], atol=1e-6)
+    assert torch.equal(padded[:, 3:], torch.zeros(1, 2, 6))
+
+
+def test_batched_viterbi_equals_pytorch_crf_decode():
+    torch.manual_seed(0)
+    crf = torchcrf.CRF(6, batch_first=True)
+    for _ in range(30):
+        B, T = 5, 9
+        emissions = torch.randn(B, T, 6)
+        lengths = torch.randint(1, T + 1, (B,))
+        mask = torch.arange(T)[None] < lengths[:, None]
+        ours = viterbi_decode(emissions, mask, crf.transitions, crf.start_transitions, crf.end_transitions)
+        for b, ref in enumerate(crf.decode(emissions, mask)):
+            assert ours[b, : lengths[b]].tolist() == ref
+            assert (ours[b, lengths[b] :] == 0).all()
+
+
+IOB2 = ["O", "B-LOC", "I-LOC", "B-PER", "I-PER"]
+BIOES = ["O", "B-PER", "E-PER", "I-PER", "S-PER"]
+
+
+def test_allowed_transitions_iob2():
+    allowed, start, end = allowed_transitions("IOB2", IOB2)
+    ok = {(a, b) for i, a in enumerate(IOB2) for j, b in enumerate(IOB2) if allowed[i, j]}
+    assert ("O", "I-PER") not in ok and ("B-LOC", "I-PER") not in ok
+    assert {("B-PER", "I-PER"), ("I-PER", "I-PER"), ("O", "B-PER"), ("I-LOC", "O")} <= ok
+    assert start.tolist() == [True, True, False, True, False] and end.all()
+
+
+def test_allowed_transitions_bioes():
+    allowed, start, end = allowed_transitions("BIOES", BIOES)
+    ok = {(a, b) for i, a in enumerate(BIOES) for j, b in enumerate(BIOES) if allowed[i, j]}
+    assert ("B-PER", "O") not in ok and ("O", "E-PER") not in ok and ("S-PER", "I-PER") not in ok
+    assert {("B-PER", "E-PER"), ("B-PER", "I-PER"), ("E-PER", "S-PER"), ("S-PER", "O")} <= ok
+    assert start.tolist() == [True, True, False, False, True]
+    assert end.tolist() == [True, False, True, False, True]
+
+
+def test_constrained_crf_never_decodes_an_impossible_transition():
+    torch.manual_seed(0)
+    dec = CRFDecoder(IOB2, "IOB2", constrained=True)
+    emissions = torch.randn(20, 8, len(IOB2))
+    emissions[:, :, 2] += 3  # push hard towards I-LOC everywhere
+    mask = torch.ones(20, 8, dtype=torch.bool)
+    allowed, start, _ = allowed_transitions("IOB2", IOB2)
+    for path in dec.decode(emissions, mask).tolist():
+        assert start[path[0]]
+        assert all(allowed[a, b] for a, b in zip(path, path[1:]))
+    unconstrained = CRFDecoder(IOB2, "IOB2", constrained=False).decode(emissions, mask)
+    assert (unconstrained[:, 0] == 2).any()  # without constraints the push wins somewhere
+
+
+@pytest.mark.parametrize("decoder", [CRFDecoder(IOB2, "IOB2"), SoftmaxDecoder()])
+def test_decoders_learn_and_loss_is_a_mean(decoder):
+    torch.manual_seed(0)
+    emissions = torch.randn(4, 6, len(IOB2), requires_grad=True)
+    tags = torch.randint(0, len(IOB2), (4, 6))
+    tags[:, 0] = 0
+    mask = torch.ones(4, 6, dtype=torch.bool)
+    mask[2, 4:] = False
+    loss = decoder.loss(emissions, tags, mask)
+    loss.backward()
+    assert loss.ndim == 0 and loss > 0 and emissions.grad.abs().sum() > 0
+    # the loss of a batch repeated twice is the same: a mean, not a sum
+    twice = decoder.loss(torch.cat([emissions, emissions]), torch.cat([tags, tags]), torch.cat([mask, mask]))
+    assert torch.allclose(loss, twice)
+    decoded = decoder.decode(emissions, mask)
+    assert decoded.shape == (4, 6) and (decoded[2, 4:] == 0).all()
+
+
+def test_crf_loss_is_float32_under_bf16_autocast():
+    dec = CRFDecoder(IOB2, "IOB2")
+    emissions = torch.randn(2, 5, len(IOB2)).bfloat16()
+    tags = torch.zeros(2, 5, dtype=torch.long)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        loss = dec.loss(emissions, tags, torch.ones(2, 5, dtype=torch.bool))
+    assert loss.dtype == torch.float32 and torch.isfinite(loss)

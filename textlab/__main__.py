@@ -1,0 +1,3 @@
+from textlab.cli import main
+
+main()

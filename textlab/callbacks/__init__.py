@@ -1,0 +1,3 @@
+from textlab.callbacks.embedding_freeze import FreezeWordEmbeddings
+
+__all__ = ["FreezeWordEmbeddings"]

@@ -1,0 +1,32 @@
+"""Reading textlab checkpoints without trusting them: plain tensors and containers only.
+
+A checkpoint is Lightning's own format; textlab's model hyperparameters (including the vocabularies
+as plain lists) sit under ``hyper_parameters``, so ``torch.load(weights_only=True)`` suffices.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+from typing import Any
+
+import torch
+
+from textlab.errors import TextlabError
+
+
+def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    if not os.path.isfile(path):
+        raise TextlabError(f"{path}: no such checkpoint file")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise TextlabError(f"{path}: not a readable textlab checkpoint ({first})") from None
+    if not isinstance(ckpt, dict) or not isinstance(ckpt.get("hyper_parameters"), dict):
+        raise TextlabError(f"{path}: not a textlab checkpoint (no model hyperparameters inside)")
+    return ckpt
+
+
+def read_hparams(path: str | os.PathLike) -> dict[str, Any]:
+    return read_checkpoint(path)["hyper_parameters"]

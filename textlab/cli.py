@@ -1,0 +1,142 @@
+"""The ``textlab`` command: a LightningCLI with fit, validate, test and predict.
+
+What textlab adds to LightningCLI:
+- the data module's vocabularies reach the model by ``link_arguments`` (configs never repeat them);
+- with ``--ckpt_path`` the checkpoint is the source of truth: its model arguments and vocabularies
+  are used, so ``textlab predict --ckpt_path CKPT --data.predict_file IN`` needs no config at all;
+- ``fit`` tests the best checkpoint at the end when there is test data (``--test_after_fit``);
+- ``predict`` writes ``token<TAB>tag`` lines to stdout or ``--output``;
+- user errors (bad files, bad checkpoints) end with one line on stderr and exit status 2.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+from lightning.pytorch import LightningDataModule, LightningModule
+from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
+
+from textlab.checkpoint import read_hparams
+from textlab.errors import TextlabError
+from textlab.predict import PredictionWriter, model_class
+
+EVALUATE = ("validate", "test", "predict")
+
+
+class TextlabCLI(LightningCLI):
+    def __init__(self, args: list[str] | None = None, run: bool = True) -> None:
+        super().__init__(
+            LightningModule,
+            LightningDataModule,
+            subclass_mode_model=True,
+            subclass_mode_data=True,
+            # the model carries its optimiser and schedule as arguments
+            auto_configure_optimizers=False,
+            save_config_kwargs={"overwrite": True},
+            args=args,
+            run=run,
+        )
+
+    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        parser.link_arguments("data.vocab", "model.init_args.vocab", apply_on="instantiate")
+
+    def setup_parser(self, add_subcommands: bool, main_kwargs: dict, subparser_kwargs: dict) -> None:
+        super().setup_parser(add_subcommands, main_kwargs, subparser_kwargs)
+        if not add_subcommands:
+            return
+        fit = self._subcommand_parsers["fit"]
+        fit.add_argument(
+            "--test_after_fit", type=bool, default=True, help="Test the best checkpoint when fit ends, if there is test data."
+        )
+        predict = self._subcommand_parsers["predict"]
+        predict.add_argument("--output", type=str | None, default=None, help="Where to write predictions (default: stdout).")
+        # Predictions are written batch by batch; keeping them all in memory too would defeat that.
+        predict.set_defaults(return_predictions=False)
+
+    def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
+        argv = sys.argv[1:] if args is None else args
+        if isinstance(argv, list) and argv and argv[0] in EVALUATE:
+            ckpt_path = _option(argv, "--ckpt_path")
+            if ckpt_path:
+                self._defaults_from_checkpoint(self._subcommand_parsers[argv[0]], ckpt_path)
+        super().parse_arguments(parser, args)
+
+    @staticmethod
+    def _defaults_from_checkpoint(parser: LightningArgumentParser, ckpt_path: str) -> None:
+        """Model and data classes from the checkpoint, so evaluating or predicting needs no config."""
+        hparams = {k: v for k, v in read_hparams(ckpt_path).items() if k != "_instantiator"}
+        class_path = hparams.pop("_class_path", "")
+        model_cls = model_class(class_path, ckpt_path)
+        parser.set_defaults(
+            {
+                "model": {"class_path": class_path, "init_args": hparams},
+                "data": {"class_path": model_cls.default_datamodule},
+            }
+        )
+
+    def before_instantiate_classes(self) -> None:
+        config = self.config[self.subcommand]
+        ckpt_path = config.get("ckpt_path")
+        data_args = config.data.get("init_args")
+        if ckpt_path and data_args is not None and "vocab_from" in data_args and not data_args.vocab_from:
+            # encode with the checkpoint's vocabularies, whatever training data the config names
+            data_args.vocab_from = ckpt_path
+        if self.subcommand == "predict" and config.get("output") in (None, "-"):
+            config.trainer.enable_progress_bar = False  # stdout carries the predictions
+        if self.subcommand == "predict":
+            config.trainer.logger = False
+
+    def instantiate_trainer(self, **kwargs: Any):
+        trainer = super().instantiate_trainer(**kwargs)
+        if self.subcommand == "predict":
+            trainer.callbacks.append(PredictionWriter(self.config.predict.output))
+        return trainer
+
+    def before_fit(self) -> None:
+        self._log_hyperparameters()
+
+    def after_fit(self) -> None:
+        config = self.config.fit
+        if config.test_after_fit and self.trainer.state.status == "finished" and self._has_test_data():
+            best = self.trainer.checkpoint_callback.best_model_path if self.trainer.checkpoint_callback else ""
+            self.trainer.test(self.model, datamodule=self.datamodule, ckpt_path=best or None)
+
+    def _has_test_data(self) -> bool:
+        has = getattr(self.datamodule, "has_split", None)
+        return bool(has and has("test"))
+
+    def _log_hyperparameters(self) -> None:
+        """Log the model's arguments with the vocabularies shown by their sizes only."""
+        hparams = dict(self.model.hparams)
+        vocab = hparams.pop("vocab", None) or {}
+        hparams.update({f"vocab/{k}": len(v) for k, v in vocab.items() if isinstance(v, list)})
+        for logger in self.trainer.loggers:
+            logger.log_hyperparams(hparams)
+
+
+def _option(argv: list[str], name: str) -> str | None:
+    for i, arg in enumerate(argv):
+        if arg == name and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith(name + "="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+def main(args: list[str] | None = None) -> None:
+    logging.getLogger("textlab").setLevel(logging.INFO)
+    if not logging.getLogger("textlab").handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("textlab: %(message)s"))
+        logging.getLogger("textlab").addHandler(handler)
+    try:
+        TextlabCLI(args)
+    except TextlabError as e:
+        print(f"textlab: error: {e}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

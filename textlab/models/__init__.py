@@ -1,0 +1,3 @@
+from textlab.models.tagger import SequenceTagger
+
+__all__ = ["SequenceTagger"]

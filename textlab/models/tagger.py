@@ -1,0 +1,196 @@
+"""The sequence tagger LightningModule: embedder -> dropout -> BiLSTM/BiGRU -> dropout -> linear -> CRF.
+
+Each block reports its output size, so no dimension is written twice in a config. The vocabularies
+arrive from the data module (``vocab``, a plain dict) and are saved with the weights, so a checkpoint
+alone is enough to tag new text.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import ClassVar, Literal
+
+import torch
+from lightning.pytorch import LightningModule
+from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
+from torch import nn
+
+from textlab.data.sentence import Sentence
+from textlab.data.tagging_batch import CASINGS, TaggingBatch, collate_tagging, encode_sentence
+from textlab.data.vectors import load_vectors, vectors_for_vocab
+from textlab.data.vocab import TaggingVocab
+from textlab.metrics.span_f1 import SpanF1, extract_spans, types_from_tags
+from textlab.modules.char_encoders import CharEncoderKind, build_char_encoder
+from textlab.modules.crf import CRFDecoder, SoftmaxDecoder
+from textlab.modules.embedders import TokenEmbedder, WordEmbedder
+from textlab.modules.encoders import RNNEncoder
+from textlab.predict import Span, TaggedSentence
+
+log = logging.getLogger("textlab")
+
+
+class SequenceTagger(LightningModule):
+    # what `textlab predict --ckpt_path` reads input with when no data module is configured
+    default_datamodule: ClassVar[str] = "textlab.data.TaggingDataModule"
+
+    def __init__(
+        self,
+        vocab: dict,
+        word_dim: int = 100,
+        embeddings: str | None = None,
+        max_norm: float | None = None,
+        scale_grad_by_freq: bool = False,
+        char_encoder: CharEncoderKind = "cnn",
+        char_dim: int = 30,
+        char_filters: int = 30,
+        char_widths: tuple[int, ...] = (3,),
+        char_hidden: int = 25,
+        casing_dim: int = 0,
+        encoder: Literal["lstm", "gru"] = "lstm",
+        hidden_size: int = 200,
+        num_layers: int = 1,
+        dropout: float = 0.5,
+        word_dropout: float = 0.0,
+        decoder: Literal["crf", "softmax"] = "crf",
+        constrained_decoding: bool = True,
+        optimizer: OptimizerCallable = torch.optim.Adam,
+        lr_scheduler: LRSchedulerCallable | None = None,
+    ) -> None:
+        """
+        Args:
+            vocab: words, characters and tags; filled in from the data module, never written by hand.
+            word_dim: word embedding size (must equal the pretrained vectors' size when ``embeddings`` is set).
+            embeddings: pretrained word vectors to start from: a GloVe/word2vec text file or ``glove-6b-50d``.
+            max_norm: renormalise word vectors whose norm exceeds this (``nn.Embedding``'s max_norm).
+            scale_grad_by_freq: scale word-embedding gradients by inverse word frequency in the batch.
+            char_encoder: character features: cnn, lstm, both (side by side), cnn_lstm (stacked) or none.
+            char_dim: character embedding size.
+            char_filters: CNN filters per width.
+            char_widths: CNN filter widths, e.g. [3] or [2, 3, 4].
+            char_hidden: character LSTM hidden size per direction.
+            casing_dim: size of a learned casing-class embedding (0: off).
+            encoder: the word-level recurrent cell, lstm or gru (always bidirectional).
+            hidden_size: hidden size per direction.
+            num_layers: stacked recurrent layers.
+            dropout: dropout on token vectors and on the encoder's output (and between layers).
+            word_dropout: probability of replacing a training word by <unk> (the word keeps its char features).
+            decoder: crf (pytorch-crf loss, Viterbi decoding) or softmax (independent per-token decisions).
+            constrained_decoding: forbid impossible transitions (e.g. O -> I-PER) when decoding with the CRF.
+            optimizer: the optimiser, e.g. SGD with momentum (Ma & Hovy) or Adam.
+            lr_scheduler: an optional learning-rate schedule, stepped once per epoch.
+        """
+        super().__init__()
+        # Hyperparameters are logged by the CLI in a short form: the vocabularies would flood the logs.
+        self.save_hyperparameters(logger=False)
+        self.vocab = TaggingVocab.from_dict(vocab)
+        self.tags = self.vocab.tags.itos
+        self.embeddings = embeddings
+        self.word_dropout = word_dropout
+        self.optimizer, self.lr_scheduler = optimizer, lr_scheduler
+
+        words = WordEmbedder(len(self.vocab.words), word_dim, max_norm, scale_grad_by_freq)
+        chars = build_char_encoder(char_encoder, len(self.vocab.chars), char_dim, char_filters, char_widths, char_hidden)
+        self.embedder = TokenEmbedder(words, chars, len(CASINGS), casing_dim)
+        self.dropout = nn.Dropout(dropout)
+        self.encoder = RNNEncoder(self.embedder.output_dim, hidden_size, num_layers, dropout, encoder)
+        self.projection = nn.Linear(self.encoder.output_dim, len(self.tags))
+        if decoder == "crf":
+            self.decoder = CRFDecoder(self.tags, self.vocab.tag_scheme, constrained_decoding)
+        else:
+            self.decoder = SoftmaxDecoder()
+
+        types = types_from_tags(self.tags)
+        self.val_f1 = SpanF1(types)
+        self.test_f1 = SpanF1(types)
+
+    # -- the network ---------------------------------------------------------------------------------
+
+    def forward(self, batch: TaggingBatch) -> torch.Tensor:
+        words = batch.words
+        if self.training and self.word_dropout > 0:
+            dropped = torch.rand(words.shape, device=words.device) < self.word_dropout
+            words = words.masked_fill(dropped & batch.mask, 1)  # 1 = <unk>
+        x = self.embedder(words, batch.chars, batch.casing, batch.mask)  # (B, T, E)
+        x = self.encoder(self.dropout(x), batch.lengths)  # (B, T, 2H)
+        return self.projection(self.dropout(x))  # (B, T, K) emissions
+
+    def decode(self, emissions: torch.Tensor, mask: torch.Tensor) -> list[list[str]]:
+        paths = self.decoder.decode(emissions, mask).tolist()
+        lengths = mask.sum(dim=1).tolist()
+        return [[self.tags[i] for i in path[:n]] for path, n in zip(paths, lengths)]
+
+    # -- Lightning hooks -----------------------------------------------------------------------------
+
+    def setup(self, stage: str) -> None:
+        # Runs before Lightning restores a checkpoint, so a resumed run keeps its trained weights.
+        if stage == "fit" and self.embeddings:
+            matrix, found = vectors_for_vocab(self.vocab.words, load_vectors(self.embeddings))
+            self.embedder.words.load_pretrained(matrix, found)
+            log.info("pretrained vectors for %d of %d words (%s)", found.sum(), len(found), self.embeddings)
+
+    def training_step(self, batch: TaggingBatch, batch_idx: int) -> torch.Tensor:
+        loss = self.decoder.loss(self(batch), batch.tags, batch.mask)
+        self.log("train/loss", loss, batch_size=len(batch), prog_bar=True)
+        return loss
+
+    def _evaluation_step(self, batch: TaggingBatch, stage: str, metric: SpanF1) -> None:
+        emissions = self(batch)
+        self.log(f"{stage}/loss", self.decoder.loss(emissions, batch.tags, batch.mask), batch_size=len(batch))
+        gold = [[self.tags[i] for i in row[:n]] for row, n in zip(batch.tags.tolist(), batch.lengths.tolist())]
+        metric.update(self.decode(emissions, batch.mask), gold)
+
+    def _log_metric(self, stage: str, metric: SpanF1) -> None:
+        scores = {f"{stage}/{k}": v.float() for k, v in metric.compute().items()}
+        self.log(f"{stage}/f1", scores.pop(f"{stage}/f1"), prog_bar=True)
+        self.log_dict(scores)
+        metric.reset()
+
+    def validation_step(self, batch: TaggingBatch, batch_idx: int) -> None:
+        self._evaluation_step(batch, "val", self.val_f1)
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_metric("val", self.val_f1)
+
+    def test_step(self, batch: TaggingBatch, batch_idx: int) -> None:
+        self._evaluation_step(batch, "test", self.test_f1)
+
+    def on_test_epoch_end(self) -> None:
+        self._log_metric("test", self.test_f1)
+
+    def predict_step(self, batch: TaggingBatch, batch_idx: int) -> list[TaggedSentence]:
+        tags = self.decode(self(batch), batch.mask)
+        return [_tagged(tokens, t) for tokens, t in zip(batch.tokens, tags)]
+
+    def configure_optimizers(self):
+        optimizer = self.optimizer(p for p in self.parameters() if p.requires_grad)
+        if self.lr_scheduler is None:
+            return optimizer
+        scheduler = self.lr_scheduler(optimizer)
+        config = {"scheduler": scheduler, "interval": "epoch"}
+        if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            config["monitor"] = "val/f1"
+        return {"optimizer": optimizer, "lr_scheduler": config}
+
+    # -- the Python API ------------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def predict(self, sentences: list[str] | list[list[str]], batch_size: int = 64) -> list[TaggedSentence]:
+        """Tag raw sentences: strings (split on whitespace) or token lists. Empty sentences give empty results."""
+        was_training = self.training
+        self.eval()
+        token_lists = [s.split() if isinstance(s, str) else list(s) for s in sentences]
+        results: list[TaggedSentence | None] = [TaggedSentence([], []) if not t else None for t in token_lists]
+        todo = [i for i, t in enumerate(token_lists) if t]
+        for start in range(0, len(todo), batch_size):
+            chunk = todo[start : start + batch_size]
+            batch = collate_tagging([encode_sentence(Sentence(token_lists[i]), self.vocab) for i in chunk])
+            batch = self.transfer_batch_to_device(batch, self.device, 0)
+            for i, tagged in zip(chunk, self.predict_step(batch, 0)):
+                results[i] = tagged
+        self.train(was_training)
+        return results
+
+
+def _tagged(tokens: list[str], tags: list[str]) -> TaggedSentence:
+    spans = [Span(label, s, e + 1, " ".join(tokens[s : e + 1])) for label, s, e in extract_spans(tags)]
+    return TaggedSentence(tokens, tags, spans)

@@ -1,0 +1,115 @@
+"""Tag decoders: a linear-chain CRF (pytorch-crf) with constrained batched Viterbi, and a softmax.
+
+Both take emissions (B, T, K) and a bool mask (B, T) whose True entries are left-aligned, and offer
+``loss(emissions, tags, mask)`` (a mean, so its scale does not depend on the batch size) and
+``decode(emissions, mask) -> (B, T)`` tag ids (0 on padding).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+import torchcrf
+from torch import nn
+
+
+def _split(tag: str) -> tuple[str, str | None]:
+    return (tag, None) if tag == "O" or "-" not in tag else (tag[0], tag[2:])
+
+
+def allowed_transitions(scheme: str, tags: list[str]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Which tag may follow which under ``scheme`` (IOB2 or BIOES), e.g. never ``O -> I-PER``.
+
+    Returns bool tensors ``(allowed[K, K], allowed_start[K], allowed_end[K])`` with ``allowed[i, j]``
+    true when tag j may follow tag i.
+    """
+    if scheme not in ("IOB2", "BIOES"):
+        raise ValueError(f"constrained decoding needs tag scheme IOB2 or BIOES, not {scheme!r}")
+    parts = [_split(t) for t in tags]
+    inside = {"IOB2": ("I",), "BIOES": ("I", "E")}[scheme]  # prefixes that continue an entity
+    closes = {"IOB2": ("O", "B", "I"), "BIOES": ("O", "E", "S")}[scheme]  # prefixes after which one may stop
+
+    def may_follow(prev: tuple[str, str | None], nxt: tuple[str, str | None]) -> bool:
+        (p, ptype), (n, ntype) = prev, nxt
+        if n in inside:  # continuing: only from the same entity, and only if it is still open
+            open_prefixes = ("B", "I")
+            return p in open_prefixes and ptype == ntype
+        # starting something new (O, B, S): only once the previous entity is closed
+        return p in closes
+
+    allowed = torch.tensor([[may_follow(a, b) for b in parts] for a in parts], dtype=torch.bool)
+    start = torch.tensor([p not in inside for p, _ in parts], dtype=torch.bool)
+    end = torch.tensor([p in closes for p, _ in parts], dtype=torch.bool)
+    return allowed, start, end
+
+
+def viterbi_decode(
+    emissions: torch.Tensor, mask: torch.Tensor, transitions: torch.Tensor, start: torch.Tensor, end: torch.Tensor
+) -> torch.Tensor:
+    """Best tag sequence for every sentence at once: a loop over time, vectorised over the batch
+    (pytorch-crf's own decode backtracks one sentence at a time in Python and returns lists)."""
+    B, T, K = emissions.shape
+    score = start + emissions[:, 0]  # (B, K)
+    history = []
+    for t in range(1, T):
+        # candidate[b, i, j]: best path ending in tag i at t-1, then tag j at t
+        candidate = score[:, :, None] + transitions[None] + emissions[:, t, None, :]  # (B, K, K)
+        best, best_prev = candidate.max(dim=1)  # (B, K)
+        score = torch.where(mask[:, t, None], best, score)  # padding keeps the finished sentence's score
+        history.append(best_prev)
+    last = (score + end).argmax(dim=-1)  # (B,)
+    lengths = mask.sum(dim=1)
+    path = torch.zeros(B, T, dtype=torch.long, device=emissions.device)
+    current = last
+    for t in range(T - 1, -1, -1):
+        inside = t < lengths
+        path[:, t] = torch.where(inside, current, torch.zeros_like(current))
+        if t > 0:
+            previous = history[t - 1].gather(1, current[:, None]).squeeze(1)
+            current = torch.where(inside, previous, current)
+    return path  # (B, T)
+
+
+class CRFDecoder(nn.Module):
+    """pytorch-crf's CRF for the loss; constrained batched Viterbi to decode.
+
+    Everything runs in float32 with autocast off: the forward algorithm's log-sum-exp loses too much
+    in half precision.
+    """
+
+    def __init__(self, tags: list[str], scheme: str, constrained: bool = True) -> None:
+        super().__init__()
+        self.crf = torchcrf.CRF(len(tags), batch_first=True)
+        allowed, start, end = allowed_transitions(scheme, tags) if constrained else (None, None, None)
+        K = len(tags)
+        self.register_buffer("allowed", allowed if constrained else torch.ones(K, K, dtype=torch.bool))
+        self.register_buffer("allowed_start", start if constrained else torch.ones(K, dtype=torch.bool))
+        self.register_buffer("allowed_end", end if constrained else torch.ones(K, dtype=torch.bool))
+
+    def loss(self, emissions: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(emissions.device.type, enabled=False):
+            return -self.crf(emissions.float(), tags, mask=mask, reduction="mean")
+
+    @torch.no_grad()
+    def decode(self, emissions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        ninf = float("-inf")
+        with torch.autocast(emissions.device.type, enabled=False):
+            return viterbi_decode(
+                emissions.float(),
+                mask,
+                self.crf.transitions.float().masked_fill(~self.allowed, ninf),
+                self.crf.start_transitions.float().masked_fill(~self.allowed_start, ninf),
+                self.crf.end_transitions.float().masked_fill(~self.allowed_end, ninf),
+            )
+
+
+class SoftmaxDecoder(nn.Module):
+    """Independent per-token softmax: token-mean cross-entropy, argmax decoding."""
+
+    def loss(self, emissions: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(emissions.device.type, enabled=False):
+            return F.cross_entropy(emissions[mask].float(), tags[mask])
+
+    @torch.no_grad()
+    def decode(self, emissions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return emissions.argmax(dim=-1).masked_fill(~mask, 0)

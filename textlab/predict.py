@@ -1,0 +1,92 @@
+"""Using a trained model: ``load_model(ckpt)``, the prediction result types, and the prediction writer."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+from lightning.pytorch import LightningModule
+from lightning.pytorch.callbacks import BasePredictionWriter
+
+from textlab.checkpoint import read_hparams
+from textlab.errors import TextlabError
+
+# Only these may be named by a checkpoint: a checkpoint must not make us import arbitrary code.
+MODEL_PACKAGE = "textlab.models."
+
+
+@dataclass(frozen=True)
+class Span:
+    label: str
+    start: int  # token index, inclusive
+    end: int  # token index, exclusive
+    text: str
+
+
+@dataclass(frozen=True)
+class TaggedSentence:
+    tokens: list[str]
+    tags: list[str]
+    spans: list[Span] = field(default_factory=list)
+
+    def to_text(self) -> str:
+        """CoNLL-style output: ``token<TAB>tag`` lines, then a blank line."""
+        return "".join(f"{tok}\t{tag}\n" for tok, tag in zip(self.tokens, self.tags)) + "\n"
+
+
+def model_class(class_path: str, ckpt_path: str | os.PathLike) -> type[LightningModule]:
+    """The textlab model class a checkpoint names; anything outside ``textlab.models`` is refused."""
+    module_name, _, class_name = class_path.rpartition(".")
+    cls = None
+    if class_path.startswith(MODEL_PACKAGE):
+        try:
+            cls = getattr(importlib.import_module(module_name), class_name, None)
+        except ImportError:
+            pass
+    if not (isinstance(cls, type) and issubclass(cls, LightningModule)):
+        raise TextlabError(f"{ckpt_path}: not a textlab model checkpoint (model class {class_path or 'missing'!r})")
+    return cls
+
+
+def load_model(ckpt_path: str | os.PathLike, map_location: str = "cpu") -> LightningModule:
+    """The model of a textlab checkpoint, in eval mode, ready for ``model.predict([...])``.
+
+    Needs nothing but the checkpoint: the vocabularies and all arguments are inside it.
+    """
+    cls = model_class(read_hparams(ckpt_path).get("_class_path", ""), ckpt_path)
+    model = cls.load_from_checkpoint(ckpt_path, map_location=map_location, weights_only=True)
+    return model.eval()
+
+
+class PredictionWriter(BasePredictionWriter):
+    """Writes each batch's predictions as it comes (``result.to_text()``), to a file or stdout.
+
+    Writing per batch keeps memory flat however large the input; the file is only complete when the
+    run ends, so it is written under a temporary name and renamed then.
+    """
+
+    def __init__(self, output: str | None = None) -> None:
+        super().__init__(write_interval="batch")
+        self.output = output
+        self._stream: Any = None
+
+    def on_predict_start(self, trainer, pl_module) -> None:
+        if self.output in (None, "-"):
+            self._stream = sys.stdout
+        else:
+            os.makedirs(os.path.dirname(os.path.abspath(self.output)), exist_ok=True)
+            self._stream = open(self.output + ".partial", "w", encoding="utf-8")
+
+    def write_on_batch_end(self, trainer, pl_module, prediction, batch_indices, batch, batch_idx, dataloader_idx=0):
+        self._stream.write("".join(result.to_text() for result in prediction))
+
+    def on_predict_end(self, trainer, pl_module) -> None:
+        if self._stream is sys.stdout:
+            sys.stdout.flush()
+        else:
+            self._stream.close()
+            os.replace(self.output + ".partial", self.output)
+        self._stream = None
