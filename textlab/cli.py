@@ -12,6 +12,7 @@ What textlab adds to LightningCLI:
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from typing import Any
 
@@ -34,6 +35,8 @@ class TextlabCLI(LightningCLI):
             subclass_mode_data=True,
             # the model carries its optimiser and schedule as arguments
             auto_configure_optimizers=False,
+            # reproducible unless the config says otherwise
+            seed_everything_default=0,
             save_config_kwargs={"overwrite": True},
             args=args,
             run=run,
@@ -80,7 +83,9 @@ class TextlabCLI(LightningCLI):
         config = self.config[self.subcommand]
         ckpt_path = config.get("ckpt_path")
         data_args = config.data.get("init_args")
-        if ckpt_path and data_args is not None and "vocab_from" in data_args and not data_args.vocab_from:
+        # "last"/"best" name checkpoints Lightning finds itself; the training data rebuilds the same vocabulary then
+        is_file = bool(ckpt_path) and os.path.isfile(ckpt_path)
+        if is_file and data_args is not None and "vocab_from" in data_args and not data_args.vocab_from:
             # encode with the checkpoint's vocabularies, whatever training data the config names
             data_args.vocab_from = ckpt_path
         if self.subcommand == "predict" and config.get("output") in (None, "-"):
@@ -125,12 +130,25 @@ def _option(argv: list[str], name: str) -> str | None:
     return None
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is when a record is emitted (callers may swap it, as pytest does)."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _):
+        pass
+
+
 def main(args: list[str] | None = None) -> None:
-    logging.getLogger("textlab").setLevel(logging.INFO)
-    if not logging.getLogger("textlab").handlers:
-        handler = logging.StreamHandler()
+    log = logging.getLogger("textlab")
+    log.setLevel(logging.INFO)
+    if not log.handlers:
+        handler = _StderrHandler()
         handler.setFormatter(logging.Formatter("textlab: %(message)s"))
-        logging.getLogger("textlab").addHandler(handler)
+        log.addHandler(handler)
     try:
         TextlabCLI(args)
     except TextlabError as e:

@@ -1,0 +1,67 @@
+"""Bad input ends with one line naming the file, the line and what was expected, and exit status 2."""
+
+import pytest
+
+from conftest import run_textlab
+from textlab.cli import main
+
+FIT = ["fit", "--model", "textlab.models.SequenceTagger", "--data", "textlab.data.TaggingDataModule"]
+GOOD = "EU B-ORG\nrejects O\n\nPeter B-PER\nBlackburn I-PER\n"
+
+CASES = {
+    "wrong_columns": (b"EU NNP B-ORG\nrejects O\n", r"bad.txt:2: expected 3 columns \(as on line 1\), found 2"),
+    "bare_prefix": (b"EU B-ORG\n\nPeter B-\n", r"bad.txt:3: invalid tag 'B-'"),
+    "unknown_prefix": (b"EU X-PER\n", r"bad.txt:1: invalid tag 'X-PER'"),
+    "empty_file": (b"", r"bad.txt:1: no sentences found"),
+    "undecodable": (b"EU B-ORG\ncaf\xe9 O\n", r"bad.txt:2: cannot decode byte 0xe9 .* utf-8; pass --data.encoding"),
+}
+
+
+def fit_error(args, capsys) -> str:
+    with pytest.raises(SystemExit) as exit:
+        main(args)
+    assert exit.value.code == 2
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if line.startswith("textlab: error:")]
+    assert len(errors) == 1 and "Traceback" not in err, err
+    return errors[0]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_malformed_training_file(case, tmp_path, capsys):
+    content, expected = CASES[case]
+    (tmp_path / "bad.txt").write_bytes(content)
+    line = fit_error(FIT + ["--data.train_file", str(tmp_path / "bad.txt"), "--trainer.fast_dev_run", "1"], capsys)
+    assert __import__("re").search(expected, line), line
+
+
+def test_encoding_option_reads_latin1(tmp_path):
+    from textlab.data import TaggingDataModule
+
+    (tmp_path / "t.txt").write_bytes("café O\nParís B-LOC\n".encode("latin-1"))
+    dm = TaggingDataModule(train_file=str(tmp_path / "t.txt"), encoding="latin-1")
+    assert dm.sentences("train")[0].tokens == ["café", "París"]
+
+
+def test_malformed_validation_file_names_that_file(tmp_path, capsys):
+    (tmp_path / "train.txt").write_text(GOOD)
+    (tmp_path / "valid.txt").write_text(GOOD + "\nLondon B-LOC extra\n")
+    line = fit_error(FIT + ["--data.data_dir", str(tmp_path), "--trainer.fast_dev_run", "1"], capsys)
+    assert "valid.txt:7: expected 2 columns" in line
+
+
+def test_missing_files_and_bad_checkpoint(tmp_path, capsys):
+    assert "nope.txt: no such file" in fit_error(FIT + ["--data.train_file", str(tmp_path / "nope.txt")], capsys)
+    (tmp_path / "junk.ckpt").write_bytes(b"not a checkpoint")
+    line = fit_error(["predict", "--ckpt_path", str(tmp_path / "junk.ckpt"), "--data.predict_file", "x"], capsys)
+    assert "junk.ckpt: not a readable textlab checkpoint" in line
+
+
+def test_error_is_one_line_on_stderr_in_a_real_process(tmp_path):
+    (tmp_path / "bad.txt").write_bytes(CASES["bare_prefix"][0])
+    proc = run_textlab(*FIT, "--data.train_file", "bad.txt", cwd=tmp_path, check=False)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1] == (
+        "textlab: error: bad.txt:3: invalid tag 'B-': expected O or B-/I-/E-/S- followed by an entity type"
+    )

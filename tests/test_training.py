@@ -1,0 +1,82 @@
+"""Training options through the real entry point (one fast_dev_run batch each) and the callbacks."""
+
+import pytest
+import torch
+from lightning.pytorch import Callback, Trainer
+
+from conftest import TOY_CONFIG
+from textlab.callbacks import FreezeWordEmbeddings
+from textlab.cli import main
+from textlab.data import ToyNERDataModule
+from textlab.models import SequenceTagger
+
+SMALL = ["--data.num_train", "64", "--data.num_val", "16", "--data.num_test", "16"]
+
+
+def fit(*extra, tmp_path):
+    main(["fit", "--config", str(TOY_CONFIG), *SMALL, "--trainer.default_root_dir", str(tmp_path), *extra])
+
+
+@pytest.mark.parametrize("char_encoder", ["cnn", "lstm", "both", "cnn_lstm", "none"])
+@pytest.mark.parametrize("decoder", ["crf", "softmax"])
+def test_every_char_encoder_and_decoder_trains(char_encoder, decoder, tmp_path):
+    fit(
+        "--trainer.fast_dev_run", "1", "--model.init_args.char_encoder", char_encoder,
+        "--model.init_args.decoder", decoder, "--model.init_args.char_widths", "[2, 3]", tmp_path=tmp_path,
+    )
+
+
+@pytest.mark.parametrize("options", [["--model.init_args.encoder", "gru", "--model.init_args.num_layers", "2"],
+                                     ["--model.init_args.casing_dim", "4", "--model.init_args.word_dropout", "0.1"],
+                                     ["--data.init_args.tag_scheme", "IOB2", "--data.init_args.bucket", "false"]])
+def test_encoder_and_data_options(options, tmp_path):
+    fit("--trainer.fast_dev_run", "1", *options, tmp_path=tmp_path)
+
+
+def test_pretrained_vectors_and_vocabulary_extension(tmp_path):
+    vectors = tmp_path / "vectors.txt"
+    vectors.write_text("said 1 2 3 4\nzanzibar 5 6 7 8\n")
+    dm = ToyNERDataModule(num_train=64, num_val=8, num_test=8, add_pretrained_words=str(vectors))
+    assert dm.vocab["words"][-1] == "zanzibar"  # a pretrained-only word joined the vocabulary
+    model = SequenceTagger(dm.vocab, word_dim=4, embeddings=str(vectors))
+    model.setup("fit")
+    weight = model.embedder.words.weight
+    assert weight[dm.vocab["words"].index("said")].tolist() == [1, 2, 3, 4]
+    assert weight[dm.vocab["words"].index("zanzibar")].tolist() == [5, 6, 7, 8]
+    model.setup("test")  # evaluating never reloads vectors over trained weights
+    with torch.no_grad():
+        weight.zero_()
+    model.setup("test")
+    assert weight.abs().sum() == 0
+
+
+class _RecordEmbeddings(Callback):
+    def __init__(self):
+        self.snapshots = []
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        self.snapshots.append(pl_module.embedder.words.weight.detach().clone())
+
+
+def test_word_embeddings_frozen_then_unfrozen(tmp_path):
+    dm = ToyNERDataModule(num_train=64, num_val=16, num_test=16, batch_size=16)
+    model = SequenceTagger(dm.vocab, word_dim=8, hidden_size=8, char_encoder="none")
+    start = model.embedder.words.weight.detach().clone()
+    record = _RecordEmbeddings()
+    trainer = Trainer(
+        max_epochs=2, callbacks=[FreezeWordEmbeddings(unfreeze_at_epoch=1), record], default_root_dir=tmp_path,
+        enable_progress_bar=False, logger=False, enable_checkpointing=False,
+    )
+    trainer.fit(model, datamodule=dm)
+    assert torch.equal(record.snapshots[0], start)  # epoch 0: frozen
+    assert not torch.equal(record.snapshots[1], start)  # epoch 1: training
+
+
+def test_resume_from_last_checkpoint_continues_the_epoch_count(tmp_path):
+    fit("--trainer.max_epochs", "1", tmp_path=tmp_path)
+    last = next(tmp_path.rglob("last.ckpt"))
+    first = torch.load(last, weights_only=True)
+    fit("--trainer.max_epochs", "2", "--ckpt_path", str(last), "--test_after_fit", "false", tmp_path=tmp_path)
+    resumed = torch.load(next(tmp_path.rglob("version_1/**/last.ckpt")), weights_only=True)
+    assert (first["epoch"], resumed["epoch"]) == (0, 1)
+    assert resumed["global_step"] == 2 * first["global_step"]
