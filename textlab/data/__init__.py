@@ -1,0 +1,3 @@
+from textlab.data.tagging import TaggingDataModule, ToyNERDataModule
+
+__all__ = ["TaggingDataModule", "ToyNERDataModule"]

@@ -1,0 +1,226 @@
+"""Readers for CoNLL-style token-per-line files and plain text, and conversion between tag schemes.
+
+A CoNLL file has one token a line with whitespace-separated columns (token first, tag in some
+column, usually the last); a blank line ends a sentence and ``-DOCSTART-`` lines mark document
+boundaries. Every problem with a file is reported as a :class:`DataFormatError` naming the file
+and the 1-based line, so a user can fix the file without reading a traceback.
+
+Tags are ``O`` or ``P-TYPE`` with ``P`` in B/I/E/S. Internally everything is converted to IOB2
+(every entity starts with ``B-``), the one scheme from which the others follow unambiguously.
+"""
+
+from __future__ import annotations
+
+import codecs
+import os
+import re
+from collections.abc import Iterable, Iterator
+from contextlib import closing
+from itertools import islice
+
+from textlab.data.sentence import Sentence
+from textlab.errors import DataFormatError
+
+TAG_SCHEMES = ("IOB1", "IOB2", "BIOES")
+
+DOCSTART = "-DOCSTART-"
+_TAG = re.compile(r"O|[BIES]-.+")
+_INVALID_TAG = "invalid tag {!r}: expected O or B-/I-/E-/S- followed by an entity type"
+# IOB2 prefix and "does the entity continue on the next token?" -> BIOES prefix.
+_BIOES_PREFIX = {("B", False): "S-", ("B", True): "B-", ("I", False): "E-", ("I", True): "I-"}
+# Enough lines to recognise a CoNLL file without reading a large prediction input twice.
+_SNIFF_LINES = 200
+
+
+def _decoded_lines(path: str | os.PathLike, encoding: str) -> Iterator[tuple[int, str]]:
+    """Yield ``(lineno, text)`` for each line, decoding line by line so an error names its line.
+
+    The file is split on ``\\n`` in binary, so ``encoding`` must be ASCII-compatible (UTF-8,
+    Latin-1, cp1252, ...); a trailing ``\\r`` is whitespace and disappears when columns are split.
+    """
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise DataFormatError(path, None, f"unknown encoding {encoding!r}") from None
+    with open(path, "rb") as f:
+        for lineno, raw in enumerate(f, start=1):
+            try:
+                text = raw.decode(encoding)
+            except UnicodeDecodeError as err:
+                raise DataFormatError(
+                    path,
+                    lineno,
+                    f"cannot decode byte 0x{raw[err.start]:02x} at column {err.start + 1} as "
+                    f"{encoding}; pass --data.encoding (e.g. latin-1)",
+                ) from None
+            # Editors on Windows often prepend a byte-order mark; it would otherwise stick to
+            # the first token, and str.split() does not treat it as whitespace.
+            yield lineno, text.lstrip("\ufeff") if lineno == 1 else text
+
+
+def read_conll(
+    path: str | os.PathLike,
+    tag_column: int = -1,
+    encoding: str = "utf-8",
+    require_tags: bool = True,
+) -> list[Sentence]:
+    """Read a CoNLL file into sentences; the token is column 0, the tag column ``tag_column``.
+
+    With ``require_tags=False`` only tokens are read (``Sentence.tags`` is None), so a file with
+    a single column is accepted. Column counts must agree across the file in either case.
+    """
+    sentences: list[Sentence] = []
+    tokens: list[str] = []
+    tags: list[str] = []
+    n_columns = first_line = 0  # fixed by the first token line
+    start = 0  # line of the open sentence's first token
+
+    def end_sentence() -> None:
+        if tokens:
+            sentences.append(Sentence(list(tokens), list(tags) if require_tags else None, line=start))
+            tokens.clear()
+            tags.clear()
+
+    for lineno, line in _decoded_lines(path, encoding):
+        columns = line.split()
+        if not columns:
+            end_sentence()
+            continue
+        if columns[0] == DOCSTART:
+            # A document boundary also ends a sentence, even without a blank line before it.
+            end_sentence()
+            continue
+        if not n_columns:
+            n_columns, first_line = len(columns), lineno
+            if require_tags and n_columns == 1:
+                raise DataFormatError(
+                    path, lineno, "expected a token and a tag column, found 1 column"
+                )
+            if require_tags and not -n_columns <= tag_column < n_columns:
+                raise DataFormatError(
+                    path, lineno, f"tag column {tag_column} is out of range for {n_columns} columns"
+                )
+        elif len(columns) != n_columns:
+            raise DataFormatError(
+                path,
+                lineno,
+                f"expected {n_columns} columns (as on line {first_line}), found {len(columns)}",
+            )
+        if not tokens:
+            start = lineno
+        tokens.append(columns[0])
+        if require_tags:
+            tag = columns[tag_column]
+            if not _TAG.fullmatch(tag):
+                raise DataFormatError(path, lineno, _INVALID_TAG.format(tag))
+            tags.append(tag)
+    end_sentence()
+    if not sentences:
+        raise DataFormatError(
+            path,
+            1,
+            "no sentences found: expected one token per line, blank lines between sentences",
+        )
+    return sentences
+
+
+def read_text_lines(path: str | os.PathLike, encoding: str = "utf-8") -> list[Sentence]:
+    """Read plain text, one sentence a line, tokens split on whitespace; blank lines are skipped."""
+    sentences = [
+        Sentence(tokens, line=lineno)
+        for lineno, line in _decoded_lines(path, encoding)
+        if (tokens := line.split())
+    ]
+    if not sentences:
+        raise DataFormatError(path, 1, "no sentences found: expected one sentence per line")
+    return sentences
+
+
+def looks_like_conll(path: str | os.PathLike, encoding: str = "utf-8") -> bool:
+    """Guess whether a prediction input is CoNLL (True) or plain text (False) from its start.
+
+    CoNLL if a ``-DOCSTART-`` line occurs, or if every sniffed line has the same number (>= 2) of
+    columns and ends with a valid tag. Plain sentences rarely do both: their lengths vary and
+    their last word is seldom ``O`` or ``B-...``. Undecodable bytes raise DataFormatError.
+    """
+    with closing(_decoded_lines(path, encoding)) as lines:
+        sample = list(islice((cols for _, line in lines if (cols := line.split())), _SNIFF_LINES))
+    if any(cols[0] == DOCSTART for cols in sample):
+        return True
+    return (
+        bool(sample)
+        and len(sample[0]) >= 2
+        and all(len(cols) == len(sample[0]) and _TAG.fullmatch(cols[-1]) for cols in sample)
+    )
+
+
+def entity_type(tag: str) -> str | None:
+    """The entity type of a tag (``"PER"`` for ``"I-PER"``), or None for ``O``."""
+    if tag == "O":
+        return None
+    if not _TAG.fullmatch(tag):
+        raise ValueError(_INVALID_TAG.format(tag))
+    return tag[2:]
+
+
+def detect_scheme(tag_sequences: Iterable[list[str]]) -> str:
+    """Guess the scheme of a corpus: BIOES if E-/S- occur, IOB1 if an entity starts with I-."""
+    starts_with_i = False
+    for tags in tag_sequences:
+        previous: str | None = None
+        for tag in tags:
+            if tag[:2] in ("E-", "S-"):
+                return "BIOES"
+            current = entity_type(tag)
+            if tag.startswith("I-") and current != previous:
+                starts_with_i = True
+            previous = current
+    return "IOB1" if starts_with_i else "IOB2"
+
+
+def _check_scheme(scheme: str, allowed: tuple[str, ...] = TAG_SCHEMES) -> None:
+    if scheme not in allowed:
+        raise ValueError(f"unknown tag scheme {scheme!r}: expected one of {', '.join(allowed)}")
+
+
+def to_iob2(tags: list[str], scheme: str) -> list[str]:
+    """Convert tags from IOB1, IOB2 or BIOES to IOB2, repairing ill-formed sequences.
+
+    One rule covers all three schemes: a tag begins an entity if it is B- or S-, or if it is
+    I-/E- but does not continue an open entity of the same type (IOB1's entity-initial I-, or a
+    stray I- after O in sloppy IOB2). E- and S- close their entity, so a following I- starts anew.
+    """
+    _check_scheme(scheme)
+    converted: list[str] = []
+    open_type: str | None = None  # type of the entity the next I-/E- tag would continue
+    for tag in tags:
+        current = entity_type(tag)
+        if current is None:
+            converted.append("O")
+        else:
+            begins = tag[0] in "BS" or current != open_type
+            converted.append(("B-" if begins else "I-") + current)
+        open_type = None if tag[0] in "ES" else current
+    return converted
+
+
+def from_iob2(tags: list[str], target: str) -> list[str]:
+    """Convert IOB2 tags to ``target`` (IOB2 or BIOES); the input is normalised first."""
+    _check_scheme(target, ("IOB2", "BIOES"))
+    tags = to_iob2(tags, "IOB2")
+    if target == "IOB2":
+        return tags
+    converted: list[str] = []
+    for i, tag in enumerate(tags):
+        if tag == "O":
+            converted.append(tag)
+            continue
+        # In normalised IOB2 an entity continues exactly when the next tag is I- of its type.
+        continues = i + 1 < len(tags) and tags[i + 1] == "I-" + tag[2:]
+        converted.append(_BIOES_PREFIX[tag[0], continues] + tag[2:])
+    return converted
+
+
+def convert_tags(tags: list[str], source: str, target: str) -> list[str]:
+    """Convert tags from ``source`` (IOB1, IOB2, BIOES) to ``target`` (IOB2, BIOES) via IOB2."""
+    return from_iob2(to_iob2(tags, source), target)

@@ -1,0 +1,321 @@
+"""The LightningDataModule for sequence tagging (NER): CoNLL files, a Hugging Face dataset, or the toy set.
+
+Data flows one way: source -> ``Sentence`` lists (tags converted to ``tag_scheme``) -> vocabularies
+(from the training split, or from a checkpoint) -> encoded sentences -> padded ``TaggingBatch``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from functools import cached_property
+from typing import Literal
+
+from lightning.pytorch import LightningDataModule
+from torch.utils.data import DataLoader
+
+from textlab.checkpoint import read_hparams
+from textlab.data.bucket_sampler import BucketBatchSampler
+from textlab.data.conll import convert_tags, detect_scheme, looks_like_conll, read_conll, read_text_lines
+from textlab.data.sentence import Sentence
+from textlab.data.tagging_batch import EncodedSentence, collate_tagging, encode_sentence
+from textlab.data.toy_ner import generate_toy_ner
+from textlab.data.vectors import load_vectors
+from textlab.data.vocab import TaggingVocab, Vocab, WordVocab
+from textlab.errors import DataFormatError, TextlabError
+
+log = logging.getLogger("textlab")
+
+Split = Literal["train", "val", "test"]
+# data_dir layout: the file names of the CoNLL-2003 distribution
+DATA_DIR_FILES = {"train": "train.txt", "val": "valid.txt", "test": "test.txt"}
+HF_SPLITS = {"train": ("train",), "val": ("validation", "valid", "dev"), "test": ("test",)}
+
+
+class TaggingDataModule(LightningDataModule):
+    def __init__(
+        self,
+        train_file: str | None = None,
+        val_file: str | None = None,
+        test_file: str | None = None,
+        data_dir: str | None = None,
+        predict_file: str | None = None,
+        hf_dataset: str | None = None,
+        hf_config: str | None = None,
+        hf_tokens_column: str = "tokens",
+        hf_tags_column: str = "ner_tags",
+        tag_column: int = -1,
+        encoding: str = "utf-8",
+        predict_format: Literal["auto", "conll", "text"] = "auto",
+        tag_scheme: Literal["IOB2", "BIOES"] = "BIOES",
+        min_word_freq: int = 1,
+        lowercase: bool = False,
+        normalize_digits: bool = False,
+        add_pretrained_words: str | None = None,
+        vocab_from: str | None = None,
+        batch_size: int = 32,
+        eval_batch_size: int = 128,
+        bucket: bool = True,
+        num_workers: int = 0,
+    ) -> None:
+        """
+        Args:
+            train_file: CoNLL file to train on (one token a line, blank line between sentences).
+            val_file: CoNLL file for validation (model selection).
+            test_file: CoNLL file for the test.
+            data_dir: a folder with train.txt, valid.txt and test.txt (the CoNLL-2003 layout); files
+                given one by one take precedence.
+            predict_file: text to tag: one sentence a line (tokens split on whitespace), or a CoNLL file.
+            hf_dataset: a Hugging Face dataset name (or a folder written by ``save_to_disk``) with
+                token and tag columns; used when no files are given or found.
+            hf_config: the dataset's configuration name, if it has several.
+            hf_tokens_column: the dataset's column of token lists.
+            hf_tags_column: the dataset's column of tag lists (a ClassLabel sequence, or strings).
+            tag_column: which column of a CoNLL file holds the tags (Python index; -1 is the last).
+            encoding: text encoding of the input files.
+            predict_format: ``auto`` sniffs CoNLL vs plain text.
+            tag_scheme: the scheme the model is trained with; input in IOB1, IOB2 or BIOES is converted.
+            min_word_freq: training words seen fewer times map to <unk> (they still get char features).
+            lowercase: store words lower-cased in the word vocabulary (characters keep their case).
+            normalize_digits: store words with every digit replaced by 0.
+            add_pretrained_words: pretrained vectors (a file or ``glove-6b-50d``) whose words join the
+                word vocabulary, so words unseen in training keep their pretrained vectors.
+            vocab_from: a checkpoint whose vocabularies to use instead of building them from the
+                training data (textlab sets this from ``--ckpt_path``).
+            batch_size: sentences per training batch.
+            eval_batch_size: sentences per validation, test and prediction batch.
+            bucket: batch training sentences of similar length together (batch order still shuffled).
+            num_workers: DataLoader worker processes.
+        """
+        super().__init__()
+        self.files = {"train": train_file, "val": val_file, "test": test_file}
+        self.data_dir = data_dir
+        self.predict_file = predict_file
+        self.hf_dataset, self.hf_config = hf_dataset, hf_config
+        self.hf_columns = (hf_tokens_column, hf_tags_column)
+        self.tag_column = tag_column
+        self.encoding = encoding
+        self.predict_format = predict_format
+        self.tag_scheme = tag_scheme
+        self.min_word_freq, self.lowercase, self.normalize_digits = min_word_freq, lowercase, normalize_digits
+        self.add_pretrained_words = add_pretrained_words
+        self.vocab_from = vocab_from
+        self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
+        self.bucket, self.num_workers = bucket, num_workers
+        self.datasets: dict[str, list[EncodedSentence]] = {}
+
+    # -- sources -> sentences ---------------------------------------------------------------------
+
+    def _split_file(self, split: Split) -> str | None:
+        if self.files[split]:
+            return self.files[split]
+        if self.data_dir:
+            path = os.path.join(self.data_dir, DATA_DIR_FILES[split])
+            if os.path.isfile(path):
+                return path
+        return None
+
+    def _read_split(self, split: Split) -> tuple[list[Sentence], str]:
+        """The split's sentences with their tags as found, and a name for messages."""
+        path = self._split_file(split)
+        if path is not None:
+            if not os.path.isfile(path):
+                raise TextlabError(f"{path}: no such file (--data.{split}_file)")
+            return read_conll(path, tag_column=self.tag_column, encoding=self.encoding), path
+        if self.hf_dataset:
+            return self._read_hf_split(split)
+        if split == "train":
+            raise TextlabError(self._no_data_message())
+        return [], ""  # no validation or test data: fit without them, or say so in setup()
+
+    def _no_data_message(self) -> str:
+        where = (
+            f"no {DATA_DIR_FILES['train']} in {self.data_dir}"
+            if self.data_dir
+            else "no training data given (--data.train_file or --data.data_dir)"
+        )
+        hub = f" and the Hugging Face dataset {self.hf_dataset!r} could not be loaded" if self.hf_dataset else ""
+        return (
+            f"{where}{hub}: put train.txt, valid.txt and test.txt into --data.data_dir, "
+            "or go online and name a Hugging Face dataset with --data.hf_dataset"
+        )
+
+    @cached_property
+    def _hf(self):
+        import datasets
+
+        name = self.hf_dataset
+        try:
+            if os.path.isdir(name):
+                return datasets.load_from_disk(name)
+            return datasets.load_dataset(name, self.hf_config)
+        except Exception as e:  # offline, unknown name, bad files: datasets raises many kinds
+            reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise TextlabError(f"{self._no_data_message()} ({reason})") from None
+
+    def _read_hf_split(self, split: Split) -> tuple[list[Sentence], str]:
+        ds = self._hf
+        names = [n for n in HF_SPLITS[split] if n in ds]
+        if not names:
+            if split == "train":
+                raise TextlabError(f"Hugging Face dataset {self.hf_dataset!r} has no train split")
+            return [], ""
+        part = ds[names[0]]
+        where = f"{self.hf_dataset}[{names[0]}]"
+        tokens_col, tags_col = self.hf_columns
+        for col in self.hf_columns:
+            if col not in part.column_names:
+                raise TextlabError(f"{where}: no column {col!r} (columns: {', '.join(part.column_names)})")
+        feature = part.features[tags_col]
+        label_names = getattr(getattr(feature, "feature", None), "names", None)
+        sentences = []
+        for i, row in enumerate(part):
+            tags = row[tags_col]
+            if tags and isinstance(tags[0], int):
+                if label_names is None:
+                    raise DataFormatError(where, i + 1, f"{tags_col!r} holds numbers but no ClassLabel names")
+                tags = [label_names[t] for t in tags]
+            if len(tags) != len(row[tokens_col]):
+                raise DataFormatError(where, i + 1, "expected as many tags as tokens")
+            if row[tokens_col]:
+                sentences.append(Sentence(list(row[tokens_col]), list(tags), line=i + 1))
+        return sentences, where
+
+    def sentences(self, split: Split) -> list[Sentence]:
+        """The split's sentences with tags in ``tag_scheme``; read once and kept."""
+        cache = self.__dict__.setdefault("_sentences", {})
+        if split not in cache:
+            raw, where = self._read_split(split)
+            if raw:
+                found = detect_scheme(s.tags for s in raw)
+                # a checkpoint's scheme wins over the config's
+                target = self._checkpoint_vocab["tag_scheme"] if self.vocab_from else self.tag_scheme
+                log.info("%s: %d sentences, tags %s -> %s", where, len(raw), found, target)
+                raw = [Sentence(s.tokens, convert_tags(s.tags, found, target), s.line) for s in raw]
+            cache[split] = (raw, where)
+        return cache[split][0]
+
+    def has_split(self, split: Split) -> bool:
+        return bool(self.sentences(split))
+
+    # -- vocabularies --------------------------------------------------------------------------------
+
+    @cached_property
+    def _checkpoint_vocab(self) -> dict:
+        return read_hparams(self.vocab_from)["vocab"]
+
+    @cached_property
+    def vocab(self) -> dict:
+        """The vocabularies as a plain dict (linked to the model's ``vocab`` argument by the CLI)."""
+        if self.vocab_from:
+            return self._checkpoint_vocab
+        train = self.sentences("train")
+        words = WordVocab.from_tokens((s.tokens for s in train), self.min_word_freq, self.lowercase, self.normalize_digits)
+        if self.add_pretrained_words:
+            before = len(words)
+            words = words.extend(load_vectors(self.add_pretrained_words).words)
+            log.info("word vocabulary: %d from training + %d pretrained-only words", before, len(words) - before)
+        chars = Vocab.build(_char_counts(train))
+        tags = sorted({t for s in train for t in s.tags}, key=_tag_order)
+        return TaggingVocab(words, chars, Vocab(tags, specials=False), self.tag_scheme).to_dict()
+
+    # -- sentences -> ids -> batches -------------------------------------------------------------
+
+    def setup(self, stage: str) -> None:
+        vocab = TaggingVocab.from_dict(self.vocab)
+        wanted = {"fit": ["train", "val"], "validate": ["val"], "test": ["test"], "predict": []}[stage]
+        for split in wanted:
+            if split not in self.datasets:
+                self.datasets[split] = self._encode(split, vocab)
+        if stage == "predict":
+            self.datasets["predict"] = [encode_sentence(s, vocab) for s in self._read_predict()]
+        if stage in ("validate", "test") and not self.datasets[wanted[0]]:
+            raise TextlabError(f"no {wanted[0]} data: give --data.{wanted[0]}_file or --data.data_dir")
+
+    def _encode(self, split: Split, vocab: TaggingVocab) -> list[EncodedSentence]:
+        sentences = self.sentences(split)
+        where = self.__dict__["_sentences"][split][1]
+        for s in sentences:
+            unknown = [t for t in s.tags if t not in vocab.tags]
+            if unknown:
+                raise DataFormatError(where, s.line, f"tag {unknown[0]!r} never occurs in the training data")
+        return [encode_sentence(s, vocab) for s in sentences]
+
+    def _read_predict(self) -> list[Sentence]:
+        path = self.predict_file
+        if not path:
+            raise TextlabError("nothing to predict: give --data.predict_file FILE")
+        if not os.path.isfile(path):
+            raise TextlabError(f"{path}: no such file (--data.predict_file)")
+        conll = self.predict_format == "conll" or (
+            self.predict_format == "auto" and looks_like_conll(path, encoding=self.encoding)
+        )
+        if conll:
+            return read_conll(path, tag_column=self.tag_column, encoding=self.encoding, require_tags=False)
+        return read_text_lines(path, encoding=self.encoding)
+
+    def _loader(self, split: str, train: bool = False) -> DataLoader:
+        data = self.datasets[split]
+        if split == "predict" or not self.bucket:
+            # prediction keeps the input order, so output lines line up with input lines
+            return DataLoader(
+                data,
+                batch_size=self.batch_size if train else self.eval_batch_size,
+                shuffle=train,
+                collate_fn=collate_tagging,
+                num_workers=self.num_workers,
+            )
+        sampler = BucketBatchSampler(
+            [len(s.words) for s in data],
+            self.batch_size if train else self.eval_batch_size,
+            shuffle=train,
+            # the run's seed (set by seed_everything) makes the batch order reproducible
+            seed=int(os.environ.get("PL_GLOBAL_SEED", 0)),
+        )
+        return DataLoader(data, batch_sampler=sampler, collate_fn=collate_tagging, num_workers=self.num_workers)
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", train=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val")
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test")
+
+    def predict_dataloader(self) -> DataLoader:
+        return self._loader("predict")
+
+
+class ToyNERDataModule(TaggingDataModule):
+    """The generated toy NER set (PER/LOC/ORG/MISC, test names never seen in training)."""
+
+    def __init__(self, seed: int = 0, num_train: int = 3000, num_val: int = 500, num_test: int = 500, **kwargs) -> None:
+        """
+        Args:
+            seed: the generator's seed; the same seed always gives the same sentences.
+            num_train: training sentences.
+            num_val: validation sentences.
+            num_test: test sentences.
+            **kwargs: the TaggingDataModule options (batch size, tag scheme, predict_file, ...).
+        """
+        super().__init__(**kwargs)
+        self.toy = dict(seed=seed, num_train=num_train, num_val=num_val, num_test=num_test)
+
+    @cached_property
+    def _generated(self) -> dict[str, list[Sentence]]:
+        return generate_toy_ner(**self.toy)
+
+    def _read_split(self, split: Split) -> tuple[list[Sentence], str]:
+        return self._generated[split], f"toy NER set ({split})"
+
+
+def _char_counts(sentences: list[Sentence]):
+    from collections import Counter
+
+    return Counter(c for s in sentences for t in s.tokens for c in t)
+
+
+def _tag_order(tag: str) -> tuple:
+    """O first, then by entity type, then B I E S: tag ids are stable and readable."""
+    return (tag != "O", tag[2:], "BIES".find(tag[:1]))

@@ -1,0 +1,138 @@
+"""Vocabularies: string <-> id maps for words, characters and tags.
+
+A vocabulary is stored as its plain list of entries (``itos``), so it travels inside a checkpoint's
+hyperparameters and loads with ``torch.load(weights_only=True)`` with no data files present.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from textlab.errors import TextlabError
+
+PAD = "<pad>"
+UNK = "<unk>"
+_DIGIT = re.compile(r"\d")
+
+
+def normalize_digits(word: str) -> str:
+    """'1,250.75' -> '0,000.00': numbers share a few entries instead of one entry each."""
+    return _DIGIT.sub("0", word)
+
+
+class Vocab:
+    """An ordered list of entries; with ``specials`` the first entries are ``<pad>`` (id 0) and ``<unk>`` (id 1)."""
+
+    def __init__(self, itos: Iterable[str], specials: bool = True) -> None:
+        self.itos: list[str] = list(itos)
+        self.stoi: dict[str, int] = {s: i for i, s in enumerate(self.itos)}
+        if len(self.stoi) != len(self.itos):
+            raise ValueError("vocabulary has duplicate entries")
+        self.has_specials = specials
+        if specials and self.itos[:2] != [PAD, UNK]:
+            raise ValueError(f"a vocabulary with specials must start with {PAD!r}, {UNK!r}")
+
+    @classmethod
+    def build(cls, counts: Counter, min_freq: int = 1, specials: bool = True) -> "Vocab":
+        """Entries seen at least ``min_freq`` times, most frequent first (ties alphabetical: deterministic)."""
+        kept = sorted((s for s, c in counts.items() if c >= min_freq), key=lambda s: (-counts[s], s))
+        prefix = [PAD, UNK] if specials else []
+        return cls(prefix + [s for s in kept if s not in (PAD, UNK)], specials=specials)
+
+    def __len__(self) -> int:
+        return len(self.itos)
+
+    def __contains__(self, entry: str) -> bool:
+        return entry in self.stoi
+
+    def id(self, entry: str) -> int:
+        """The entry's id; unknown entries map to ``<unk>`` (a KeyError without specials)."""
+        found = self.stoi.get(entry)
+        if found is not None:
+            return found
+        if self.has_specials:
+            return 1
+        raise KeyError(entry)
+
+    def extend(self, entries: Iterable[str]) -> "Vocab":
+        """A new vocabulary with ``entries`` not yet present appended (ids of existing entries unchanged)."""
+        return Vocab(self.itos + [e for e in dict.fromkeys(entries) if e not in self.stoi], self.has_specials)
+
+
+class WordVocab(Vocab):
+    """Word vocabulary with the lookup chain: exact word, then lower-cased, then digits normalised.
+
+    ``lowercase``/``digits`` decide the key a word is stored under when the vocabulary is built; the
+    lookup chain lets a cased word reach a lower-cased entry (e.g. a pretrained-only word) instead of
+    falling straight to ``<unk>``.
+    """
+
+    def __init__(self, itos: Iterable[str], lowercase: bool = False, digits: bool = False) -> None:
+        super().__init__(itos, specials=True)
+        self.lowercase = lowercase
+        self.digits = digits
+
+    @classmethod
+    def from_tokens(
+        cls, token_lists: Iterable[list[str]], min_freq: int = 1, lowercase: bool = False, digits: bool = False
+    ) -> "WordVocab":
+        keyed = cls([PAD, UNK], lowercase, digits)
+        counts = Counter(keyed.key(t) for tokens in token_lists for t in tokens)
+        return cls(Vocab.build(counts, min_freq).itos, lowercase, digits)
+
+    def key(self, word: str) -> str:
+        if self.lowercase:
+            word = word.lower()
+        if self.digits:
+            word = normalize_digits(word)
+        return word
+
+    def id(self, word: str) -> int:
+        key = self.key(word)
+        for candidate in (key, key.lower(), normalize_digits(key.lower())):
+            found = self.stoi.get(candidate)
+            if found is not None:
+                return found
+        return 1  # <unk>
+
+    def extend(self, entries: Iterable[str]) -> "WordVocab":
+        keys = (self.key(e) for e in entries)
+        return WordVocab(self.itos + [k for k in dict.fromkeys(keys) if k not in self.stoi], self.lowercase, self.digits)
+
+
+@dataclass
+class TaggingVocab:
+    """Everything a tagger needs to turn text into ids and ids back into tags.
+
+    It crosses from the data module to the model (and into the checkpoint) as a plain dict.
+    """
+
+    words: WordVocab
+    chars: Vocab
+    tags: Vocab  # no specials: padded positions are masked, never scored
+    tag_scheme: str
+
+    def to_dict(self) -> dict:
+        return {
+            "words": self.words.itos,
+            "chars": self.chars.itos,
+            "tags": self.tags.itos,
+            "tag_scheme": self.tag_scheme,
+            "lowercase": self.words.lowercase,
+            "digits": self.words.digits,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TaggingVocab":
+        try:
+            return cls(
+                words=WordVocab(d["words"], d.get("lowercase", False), d.get("digits", False)),
+                chars=Vocab(d["chars"]),
+                tags=Vocab(d["tags"], specials=False),
+                tag_scheme=d["tag_scheme"],
+            )
+        except (KeyError, TypeError, ValueError) as e:
+            raise TextlabError(f"invalid vocabulary (expected words, chars, tags and tag_scheme): {e}") from None
