@@ -160,3 +160,26 @@ def test_text_vectors_file_glove_and_word2vec(tmp_path):
 def test_packaged_glove():
     vectors = load_vectors("glove-6b-50d")
     assert vectors.dim == 50 and len(vectors.words) == 400_000 and vectors.words[:2] == ["the", ","]
+
+
+@pytest.mark.parametrize("n", [100, 101, 7])
+def test_bucket_sampler_shards_across_processes(n):
+    lengths = [(i * 13) % 30 + 1 for i in range(n)]
+
+    def shards(train, epoch=0):
+        out = []
+        for rank in range(2):
+            s = BucketBatchSampler(lengths, 4, shuffle=train, seed=5, num_replicas=2, rank=rank, even_shards=train)
+            s.set_epoch(epoch)
+            batches = list(s)
+            assert len(batches) == len(s)
+            out.append([i for b in batches for i in b])
+        return out
+
+    # evaluation: disjoint, every example exactly once
+    a, b = shards(train=False)
+    assert sorted(a + b) == list(range(n)) and not set(a) & set(b)
+    # training: same number of batches in every process, all examples covered, at most one repeated
+    a, b = shards(train=True)
+    assert len(a) == len(b) and set(a) | set(b) == set(range(n)) and len(a + b) - n <= 1
+    assert shards(train=True, epoch=1) != [a, b]  # a new split every epoch

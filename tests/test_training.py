@@ -80,3 +80,17 @@ def test_resume_from_last_checkpoint_continues_the_epoch_count(tmp_path):
     resumed = torch.load(next(tmp_path.rglob("version_1/**/last.ckpt")), weights_only=True)
     assert (first["epoch"], resumed["epoch"]) == (0, 1)
     assert resumed["global_step"] == 2 * first["global_step"]
+
+
+def test_bf16_mixed_precision_trains_on_the_cpu(tmp_path):
+    import csv
+    import math
+
+    fit("--trainer.max_epochs", "1", "--trainer.precision", "bf16-mixed", "--test_after_fit", "false",
+        "--trainer.log_every_n_steps", "2", tmp_path=tmp_path)
+    rows = list(csv.DictReader(next(tmp_path.rglob("metrics.csv")).open()))
+    losses = [float(r["train/loss"]) for r in rows if r.get("train/loss")]
+    assert losses and all(math.isfinite(v) for v in losses)
+    assert any(r.get("val/f1") for r in rows)
+    ckpt = torch.load(next(tmp_path.rglob("last.ckpt")), weights_only=True)
+    assert all(torch.isfinite(v).all() for v in ckpt["state_dict"].values() if v.is_floating_point())

@@ -19,6 +19,7 @@ from typing import Any
 from lightning.pytorch import LightningDataModule, LightningModule
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
+from textlab.callbacks.cpu_threads import CPUThreads
 from textlab.checkpoint import read_hparams
 from textlab.errors import TextlabError
 from textlab.predict import PredictionWriter, model_class
@@ -38,12 +39,18 @@ class TextlabCLI(LightningCLI):
             # reproducible unless the config says otherwise
             seed_everything_default=0,
             save_config_kwargs={"overwrite": True},
+            trainer_defaults={
+                # textlab's samplers shard the data themselves: Lightning's DistributedSampler would
+                # count repeated examples in validation and test metrics (see data/bucket_sampler.py)
+                "use_distributed_sampler": False,
+            },
             args=args,
             run=run,
         )
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.link_arguments("data.vocab", "model.init_args.vocab", apply_on="instantiate")
+        parser.add_lightning_class_args(CPUThreads, "cpu_threads")
 
     def setup_parser(self, add_subcommands: bool, main_kwargs: dict, subparser_kwargs: dict) -> None:
         super().setup_parser(add_subcommands, main_kwargs, subparser_kwargs)

@@ -74,6 +74,8 @@ class PredictionWriter(BasePredictionWriter):
         self._stream: Any = None
 
     def on_predict_start(self, trainer, pl_module) -> None:
+        if not trainer.is_global_zero:
+            return  # every process predicts the whole input; the first one writes it
         if self.output in (None, "-"):
             self._stream = sys.stdout
         else:
@@ -81,9 +83,13 @@ class PredictionWriter(BasePredictionWriter):
             self._stream = open(self.output + ".partial", "w", encoding="utf-8")
 
     def write_on_batch_end(self, trainer, pl_module, prediction, batch_indices, batch, batch_idx, dataloader_idx=0):
+        if self._stream is None:
+            return
         self._stream.write("".join(result.to_text() for result in prediction))
 
     def on_predict_end(self, trainer, pl_module) -> None:
+        if self._stream is None:
+            return
         if self._stream is sys.stdout:
             sys.stdout.flush()
         else:

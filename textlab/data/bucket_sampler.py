@@ -1,4 +1,12 @@
-"""Length-bucketed batches: sentences of similar length share a batch, so little compute goes to padding."""
+"""Length-bucketed batches that also shard the data across processes (DDP).
+
+Why not Lightning's DistributedSampler: to give every process the same number of samples it pads
+the last shard with repeated examples, so under DDP validation and test would count some sentences
+twice (e.g. 101 sentences counted as 102 on 2 processes). Here training shards are padded (every
+process must run the same number of steps, or the gradient all-reduce waits forever), evaluation
+shards are not (metrics then sum exact counts; processes may differ by one batch, which is harmless
+because evaluation has no per-step collective).
+"""
 
 from __future__ import annotations
 
@@ -9,42 +17,67 @@ from torch.utils.data import Sampler
 
 
 class BucketBatchSampler(Sampler[list[int]]):
-    """Yields lists of indices. Each epoch: shuffle, sort within large pools by length, cut into batches,
-    shuffle the batch order. ``set_epoch`` (called by Lightning) makes every epoch's order a function of
-    ``seed`` and the epoch alone, so runs are reproducible and resumable.
+    """Yields lists of indices for this process.
+
+    Each epoch: permute all indices with (seed, epoch) (identical in every process), take this
+    process's share, sort each pool of ``pool_factor`` batches by length (``bucket``), cut into
+    batches, and shuffle the batch order. ``set_epoch`` is called by Lightning's loops.
     """
 
     def __init__(
-        self, lengths: list[int], batch_size: int, shuffle: bool = True, seed: int = 0, pool_factor: int = 50
+        self,
+        lengths: list[int],
+        batch_size: int,
+        shuffle: bool = True,
+        bucket: bool = True,
+        seed: int = 0,
+        num_replicas: int = 1,
+        rank: int = 0,
+        even_shards: bool = True,
+        pool_factor: int = 50,
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be >= 1")
+        if not 0 <= rank < num_replicas:
+            raise ValueError(f"rank {rank} out of range for {num_replicas} processes")
         self.lengths = lengths
         self.batch_size = batch_size
-        self.shuffle = shuffle
+        self.shuffle, self.bucket = shuffle, bucket
         self.seed = seed
-        # Sorting within pools of pool_factor batches (not the whole set) keeps some randomness in which
-        # sentences meet, while batches stay nearly free of padding.
+        self.num_replicas, self.rank, self.even_shards = num_replicas, rank, even_shards
+        # Sorting within pools (not the whole set) keeps some randomness in which sentences meet,
+        # while batches stay nearly free of padding.
         self.pool = batch_size * pool_factor
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
-    def __iter__(self) -> Iterator[list[int]]:
+    def shard(self) -> list[int]:
+        """This process's indices for the current epoch."""
         order = list(range(len(self.lengths)))
-        rng = random.Random(self.seed * 100_003 + self.epoch)
         if self.shuffle:
-            rng.shuffle(order)
+            random.Random(self.seed * 100_003 + self.epoch).shuffle(order)
+        if self.even_shards and order:
+            short = -len(order) % self.num_replicas
+            order += order[:short]  # repeat a few so every process gets the same count
+        return order[self.rank :: self.num_replicas]
+
+    def __iter__(self) -> Iterator[list[int]]:
+        share = self.shard()
+        rng = random.Random((self.seed * 100_003 + self.epoch) * 7 + self.rank)
         batches = []
-        for start in range(0, len(order), self.pool):
-            pool = sorted(order[start : start + self.pool], key=lambda i: self.lengths[i])
+        for start in range(0, len(share), self.pool):
+            pool = share[start : start + self.pool]
+            if self.bucket:
+                pool = sorted(pool, key=lambda i: self.lengths[i])
             batches += [pool[i : i + self.batch_size] for i in range(0, len(pool), self.batch_size)]
         if self.shuffle:
             rng.shuffle(batches)
         return iter(batches)
 
     def __len__(self) -> int:
-        pools, rest = divmod(len(self.lengths), self.pool)
-        per_pool = -(-self.pool // self.batch_size)
-        return pools * per_pool + -(-rest // self.batch_size)
+        n = len(self.lengths)
+        share = -(-n // self.num_replicas) if self.even_shards else len(range(self.rank, n, self.num_replicas))
+        pools, rest = divmod(share, self.pool)
+        return pools * -(-self.pool // self.batch_size) + -(-rest // self.batch_size)

@@ -69,26 +69,30 @@ def read_conll(
     With ``require_tags=False`` only tokens are read (``Sentence.tags`` is None), so a file with
     a single column is accepted. Column counts must agree across the file in either case.
     """
-    sentences: list[Sentence] = []
+    return list(iter_conll(path, tag_column, encoding, require_tags))
+
+
+def iter_conll(
+    path: str | os.PathLike,
+    tag_column: int = -1,
+    encoding: str = "utf-8",
+    require_tags: bool = True,
+) -> Iterator[Sentence]:
+    """``read_conll`` one sentence at a time, so a corpus larger than memory can be streamed."""
     tokens: list[str] = []
     tags: list[str] = []
     n_columns = first_line = 0  # fixed by the first token line
     start = 0  # line of the open sentence's first token
-
-    def end_sentence() -> None:
-        if tokens:
-            sentences.append(Sentence(list(tokens), list(tags) if require_tags else None, line=start))
-            tokens.clear()
-            tags.clear()
+    found = False
 
     for lineno, line in _decoded_lines(path, encoding):
         columns = line.split()
-        if not columns:
-            end_sentence()
-            continue
-        if columns[0] == DOCSTART:
-            # A document boundary also ends a sentence, even without a blank line before it.
-            end_sentence()
+        if not columns or columns[0] == DOCSTART:
+            # A blank line ends a sentence; a document boundary does too, even without a blank line.
+            if tokens:
+                yield Sentence(tokens, tags if require_tags else None, line=start)
+                found = True
+                tokens, tags = [], []
             continue
         if not n_columns:
             n_columns, first_line = len(columns), lineno
@@ -114,14 +118,14 @@ def read_conll(
             if not _TAG.fullmatch(tag):
                 raise DataFormatError(path, lineno, _INVALID_TAG.format(tag))
             tags.append(tag)
-    end_sentence()
-    if not sentences:
+    if tokens:
+        yield Sentence(tokens, tags if require_tags else None, line=start)
+    elif not found:
         raise DataFormatError(
             path,
             1,
             "no sentences found: expected one token per line, blank lines between sentences",
         )
-    return sentences
 
 
 def read_text_lines(path: str | os.PathLike, encoding: str = "utf-8") -> list[Sentence]:

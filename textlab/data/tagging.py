@@ -8,20 +8,25 @@ from __future__ import annotations
 
 import logging
 import os
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from functools import cached_property
 from typing import Literal
+
+import datasets
 
 from lightning.pytorch import LightningDataModule
 from torch.utils.data import DataLoader
 
 from textlab.checkpoint import read_hparams
 from textlab.data.bucket_sampler import BucketBatchSampler
-from textlab.data.conll import convert_tags, detect_scheme, looks_like_conll, read_conll, read_text_lines
+from textlab.data.conll import convert_tags, detect_scheme, iter_conll, looks_like_conll, read_conll, read_text_lines
+from textlab.data.corpus_cache import CorpusCache
 from textlab.data.sentence import Sentence
 from textlab.data.tagging_batch import EncodedSentence, collate_tagging, encode_sentence
 from textlab.data.toy_ner import generate_toy_ner
 from textlab.data.vectors import load_vectors
-from textlab.data.vocab import TaggingVocab, Vocab, WordVocab
+from textlab.data.vocab import PAD, UNK, TaggingVocab, Vocab, WordVocab
 from textlab.errors import DataFormatError, TextlabError
 
 log = logging.getLogger("textlab")
@@ -53,6 +58,7 @@ class TaggingDataModule(LightningDataModule):
         normalize_digits: bool = False,
         add_pretrained_words: str | None = None,
         vocab_from: str | None = None,
+        cache_dir: str | None = None,
         batch_size: int = 32,
         eval_batch_size: int = 128,
         bucket: bool = True,
@@ -82,6 +88,9 @@ class TaggingDataModule(LightningDataModule):
                 word vocabulary, so words unseen in training keep their pretrained vectors.
             vocab_from: a checkpoint whose vocabularies to use instead of building them from the
                 training data (textlab sets this from ``--ckpt_path``).
+            cache_dir: for corpora too large to hold in every process: stream the files once into
+                a vocabulary file and Arrow files here, which all processes memory-map and later
+                runs with the same files and options reuse.
             batch_size: sentences per training batch.
             eval_batch_size: sentences per validation, test and prediction batch.
             bucket: batch training sentences of similar length together (batch order still shuffled).
@@ -100,6 +109,7 @@ class TaggingDataModule(LightningDataModule):
         self.min_word_freq, self.lowercase, self.normalize_digits = min_word_freq, lowercase, normalize_digits
         self.add_pretrained_words = add_pretrained_words
         self.vocab_from = vocab_from
+        self.cache_dir = cache_dir
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
         self.bucket, self.num_workers = bucket, num_workers
         self.datasets: dict[str, list[EncodedSentence]] = {}
@@ -115,18 +125,22 @@ class TaggingDataModule(LightningDataModule):
                 return path
         return None
 
-    def _read_split(self, split: Split) -> tuple[list[Sentence], str]:
-        """The split's sentences with their tags as found, and a name for messages."""
+    def _read_split(self, split: Split) -> tuple[Callable[[], Iterable[Sentence]], str]:
+        """A way to read the split's sentences (tags as found), as often as needed, and its name.
+
+        Files are streamed, so a corpus need not fit in memory; other sources are small enough to hold.
+        """
         path = self._split_file(split)
         if path is not None:
             if not os.path.isfile(path):
                 raise TextlabError(f"{path}: no such file (--data.{split}_file)")
-            return read_conll(path, tag_column=self.tag_column, encoding=self.encoding), path
+            return (lambda: iter_conll(path, tag_column=self.tag_column, encoding=self.encoding)), path
         if self.hf_dataset:
-            return self._read_hf_split(split)
+            sentences, where = self._read_hf_split(split)
+            return (lambda: sentences), where
         if split == "train":
             raise TextlabError(self._no_data_message())
-        return [], ""  # no validation or test data: fit without them, or say so in setup()
+        return (lambda: []), ""  # no validation or test data: fit without them, or say so in setup()
 
     def _no_data_message(self) -> str:
         where = (
@@ -181,22 +195,27 @@ class TaggingDataModule(LightningDataModule):
                 sentences.append(Sentence(list(row[tokens_col]), list(tags), line=i + 1))
         return sentences, where
 
+    def _converted(self, split: Split) -> tuple[Callable[[], Iterator[Sentence]], str]:
+        """The split's sentences with tags converted to the training scheme (one pass to detect the input's)."""
+        read, where = self._read_split(split)
+        found = detect_scheme(s.tags for s in read())
+        # a checkpoint's scheme wins over the config's
+        target = self._checkpoint_vocab["tag_scheme"] if self.vocab_from else self.tag_scheme
+        if where:
+            log.info("%s: tags %s -> %s", where, found, target)
+        return (lambda: (Sentence(s.tokens, convert_tags(s.tags, found, target), s.line) for s in read())), where
+
     def sentences(self, split: Split) -> list[Sentence]:
-        """The split's sentences with tags in ``tag_scheme``; read once and kept."""
-        cache = self.__dict__.setdefault("_sentences", {})
-        if split not in cache:
-            raw, where = self._read_split(split)
-            if raw:
-                found = detect_scheme(s.tags for s in raw)
-                # a checkpoint's scheme wins over the config's
-                target = self._checkpoint_vocab["tag_scheme"] if self.vocab_from else self.tag_scheme
-                log.info("%s: %d sentences, tags %s -> %s", where, len(raw), found, target)
-                raw = [Sentence(s.tokens, convert_tags(s.tags, found, target), s.line) for s in raw]
-            cache[split] = (raw, where)
-        return cache[split][0]
+        """The split's sentences with tags in the training scheme, read once and kept in memory."""
+        kept = self.__dict__.setdefault("_sentences", {})
+        if split not in kept:
+            read, _ = self._converted(split)
+            kept[split] = list(read())
+        return kept[split]
 
     def has_split(self, split: Split) -> bool:
-        return bool(self.sentences(split))
+        read, _ = self._read_split(split)
+        return any(True for _ in read())
 
     # -- vocabularies --------------------------------------------------------------------------------
 
@@ -205,19 +224,41 @@ class TaggingDataModule(LightningDataModule):
         return read_hparams(self.vocab_from)["vocab"]
 
     @cached_property
+    def _cache(self) -> CorpusCache:
+        sources = {split: self._split_file(split) for split in self.files}
+        key = {
+            "sources": {k: [os.path.abspath(p), os.path.getsize(p), os.path.getmtime(p)] if p else None
+                        for k, p in sources.items()},
+            "hf_dataset": self.hf_dataset, "hf_config": self.hf_config, "toy": getattr(self, "toy", None),
+            "options": [self.tag_column, self.encoding, self.tag_scheme, self.min_word_freq, self.lowercase,
+                        self.normalize_digits, self.add_pretrained_words, self.vocab_from],
+        }
+        return CorpusCache(self.cache_dir, key)
+
+    @cached_property
     def vocab(self) -> dict:
         """The vocabularies as a plain dict (linked to the model's ``vocab`` argument by the CLI)."""
         if self.vocab_from:
             return self._checkpoint_vocab
-        train = self.sentences("train")
-        words = WordVocab.from_tokens((s.tokens for s in train), self.min_word_freq, self.lowercase, self.normalize_digits)
+        if self.cache_dir:
+            return self._cache.vocab(lambda: self._build_vocab(self._converted("train")[0]()))
+        return self._build_vocab(self.sentences("train"))
+
+    def _build_vocab(self, train: Iterable[Sentence]) -> dict:
+        """Words, characters and tags of the training sentences, in one pass (the corpus may be streamed)."""
+        words = WordVocab([PAD, UNK], self.lowercase, self.normalize_digits)
+        word_counts, char_counts, tags = Counter(), Counter(), set()
+        for s in train:
+            word_counts.update(words.key(t) for t in s.tokens)
+            char_counts.update(c for t in s.tokens for c in t)
+            tags.update(s.tags)
+        words = WordVocab.from_counts(word_counts, self.min_word_freq, self.lowercase, self.normalize_digits)
         if self.add_pretrained_words:
             before = len(words)
             words = words.extend(load_vectors(self.add_pretrained_words).words)
             log.info("word vocabulary: %d from training + %d pretrained-only words", before, len(words) - before)
-        chars = Vocab.build(_char_counts(train))
-        tags = sorted({t for s in train for t in s.tags}, key=_tag_order)
-        return TaggingVocab(words, chars, Vocab(tags, specials=False), self.tag_scheme).to_dict()
+        tag_vocab = Vocab(sorted(tags, key=_tag_order), specials=False)
+        return TaggingVocab(words, Vocab.build(char_counts), tag_vocab, self.tag_scheme).to_dict()
 
     # -- sentences -> ids -> batches -------------------------------------------------------------
 
@@ -226,20 +267,28 @@ class TaggingDataModule(LightningDataModule):
         wanted = {"fit": ["train", "val"], "validate": ["val"], "test": ["test"], "predict": []}[stage]
         for split in wanted:
             if split not in self.datasets:
-                self.datasets[split] = self._encode(split, vocab)
+                if self.cache_dir:
+                    data = self._cache.split(split, lambda split=split: self._encoded(split, vocab))
+                else:
+                    data = list(self._encoded(split, vocab))
+                self.datasets[split] = data
+                log.info("%s: %d sentences", split, len(data))
         if stage == "predict":
             self.datasets["predict"] = [encode_sentence(s, vocab) for s in self._read_predict()]
-        if stage in ("validate", "test") and not self.datasets[wanted[0]]:
+        if stage in ("validate", "test") and not len(self.datasets[wanted[0]]):
             raise TextlabError(f"no {wanted[0]} data: give --data.{wanted[0]}_file or --data.data_dir")
 
-    def _encode(self, split: Split, vocab: TaggingVocab) -> list[EncodedSentence]:
-        sentences = self.sentences(split)
-        where = self.__dict__["_sentences"][split][1]
+    def _encoded(self, split: Split, vocab: TaggingVocab) -> Iterator[EncodedSentence]:
+        if self.cache_dir:
+            read, where = self._converted(split)
+            sentences = read()
+        else:
+            sentences, where = self.sentences(split), self._converted(split)[1]
         for s in sentences:
             unknown = [t for t in s.tags if t not in vocab.tags]
             if unknown:
                 raise DataFormatError(where, s.line, f"tag {unknown[0]!r} never occurs in the training data")
-        return [encode_sentence(s, vocab) for s in sentences]
+            yield encode_sentence(s, vocab)
 
     def _read_predict(self) -> list[Sentence]:
         path = self.predict_file
@@ -256,21 +305,20 @@ class TaggingDataModule(LightningDataModule):
 
     def _loader(self, split: str, train: bool = False) -> DataLoader:
         data = self.datasets[split]
-        if split == "predict" or not self.bucket:
-            # prediction keeps the input order, so output lines line up with input lines
-            return DataLoader(
-                data,
-                batch_size=self.batch_size if train else self.eval_batch_size,
-                shuffle=train,
-                collate_fn=collate_tagging,
-                num_workers=self.num_workers,
-            )
+        # Prediction is not sharded: every output line must come out once, in input order (the
+        # writer writes on the first process only).
+        world, rank = (1, 0) if split == "predict" else _process_share(self.trainer)
+        lengths = data["n_tokens"] if isinstance(data, datasets.Dataset) else [len(s.words) for s in data]
         sampler = BucketBatchSampler(
-            [len(s.words) for s in data],
+            lengths,
             self.batch_size if train else self.eval_batch_size,
             shuffle=train,
-            # the run's seed (set by seed_everything) makes the batch order reproducible
+            bucket=self.bucket and split != "predict",
+            # the run's seed (seed_everything, identical in every process) fixes each epoch's order
             seed=int(os.environ.get("PL_GLOBAL_SEED", 0)),
+            num_replicas=world,
+            rank=rank,
+            even_shards=train,
         )
         return DataLoader(data, batch_sampler=sampler, collate_fn=collate_tagging, num_workers=self.num_workers)
 
@@ -306,14 +354,15 @@ class ToyNERDataModule(TaggingDataModule):
     def _generated(self) -> dict[str, list[Sentence]]:
         return generate_toy_ner(**self.toy)
 
-    def _read_split(self, split: Split) -> tuple[list[Sentence], str]:
-        return self._generated[split], f"toy NER set ({split})"
+    def _read_split(self, split: Split) -> tuple[Callable[[], Iterable[Sentence]], str]:
+        return (lambda: self._generated[split]), f"toy NER set ({split})"
 
 
-def _char_counts(sentences: list[Sentence]):
-    from collections import Counter
-
-    return Counter(c for s in sentences for t in s.tokens for c in t)
+def _process_share(trainer) -> tuple[int, int]:
+    """(number of processes, this process's rank); (1, 0) outside a distributed run."""
+    if trainer is None:
+        return 1, 0
+    return trainer.world_size, trainer.global_rank
 
 
 def _tag_order(tag: str) -> tuple:

@@ -76,7 +76,10 @@ class TaggingBatch:
         return len(self.tokens)
 
 
-def collate_tagging(sentences: list[EncodedSentence]) -> TaggingBatch:
+def collate_tagging(sentences: list[EncodedSentence | dict]) -> TaggingBatch:
+    """Pads a list of encoded sentences (objects, or rows of a cached Arrow corpus) into one batch."""
+    sentences = [EncodedSentence(**{k: v for k, v in s.items() if k != "n_tokens"}) if isinstance(s, dict) else s
+                 for s in sentences]
     B = len(sentences)
     T = max(len(s.words) for s in sentences)
     L = max(len(c) for s in sentences for c in s.chars)

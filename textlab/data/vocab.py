@@ -80,7 +80,11 @@ class WordVocab(Vocab):
         cls, token_lists: Iterable[list[str]], min_freq: int = 1, lowercase: bool = False, digits: bool = False
     ) -> "WordVocab":
         keyed = cls([PAD, UNK], lowercase, digits)
-        counts = Counter(keyed.key(t) for tokens in token_lists for t in tokens)
+        return cls.from_counts(Counter(keyed.key(t) for tokens in token_lists for t in tokens), min_freq, lowercase, digits)
+
+    @classmethod
+    def from_counts(cls, counts: Counter, min_freq: int = 1, lowercase: bool = False, digits: bool = False):
+        """From counts of already-keyed words (see ``key``)."""
         return cls(Vocab.build(counts, min_freq).itos, lowercase, digits)
 
     def key(self, word: str) -> str:

@@ -135,12 +135,14 @@ class SequenceTagger(LightningModule):
 
     def _evaluation_step(self, batch: TaggingBatch, stage: str, metric: SpanF1) -> None:
         emissions = self(batch)
-        self.log(f"{stage}/loss", self.decoder.loss(emissions, batch.tags, batch.mask), batch_size=len(batch))
+        loss = self.decoder.loss(emissions, batch.tags, batch.mask)
+        self.log(f"{stage}/loss", loss, batch_size=len(batch), sync_dist=True)
         gold = [[self.tags[i] for i in row[:n]] for row, n in zip(batch.tags.tolist(), batch.lengths.tolist())]
         metric.update(self.decode(emissions, batch.mask), gold)
 
     def _log_metric(self, stage: str, metric: SpanF1) -> None:
-        scores = {f"{stage}/{k}": v.float() for k, v in metric.compute().items()}
+        # compute() already summed the counts over all processes: log plain numbers, no second reduction
+        scores = {f"{stage}/{k}": v.item() for k, v in metric.compute().items()}
         self.log(f"{stage}/f1", scores.pop(f"{stage}/f1"), prog_bar=True)
         self.log_dict(scores)
         metric.reset()

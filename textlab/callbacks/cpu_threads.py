@@ -1,0 +1,49 @@
+"""One share of the CPU cores per training process.
+
+Each PyTorch process starts as many intra-op threads as the machine has cores. Several processes on
+one machine (CPU DDP, or GPU DDP's data work) then fight over the cores, and OpenMP threads that
+spin-wait make this far worse than a fair share: on 2 cores, two 2-thread processes ran ~50x slower
+than one. Lightning's own process launchers set OMP_NUM_THREADS to such a share; this callback makes
+the share hold under every launcher (SLURM's srun, torchrun), lets a config override it, and says in
+the log what was chosen. DataLoader worker processes already run one thread each (PyTorch does that).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import torch
+from lightning.pytorch import Callback
+
+log = logging.getLogger("textlab")
+
+
+def threads_per_process(processes: int) -> tuple[int, str]:
+    """How many threads each of ``processes`` processes on this machine should use, and why."""
+    if os.environ.get("SLURM_CPUS_PER_TASK"):  # SLURM already gives each task its own cores
+        return int(os.environ["SLURM_CPUS_PER_TASK"]), "SLURM_CPUS_PER_TASK"
+    if os.environ.get("OMP_NUM_THREADS"):
+        return int(os.environ["OMP_NUM_THREADS"]), "OMP_NUM_THREADS"
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, cores // processes), f"{cores} cores / {processes} processes"
+
+
+class CPUThreads(Callback):
+    def __init__(self, per_process: int | None = None) -> None:
+        """
+        Args:
+            per_process: threads for each training process; by default the machine's cores divided
+                by the processes on it (or SLURM_CPUS_PER_TASK / OMP_NUM_THREADS when set).
+        """
+        self.per_process = per_process
+
+    def setup(self, trainer, pl_module, stage: str) -> None:
+        local_processes = max(1, trainer.num_devices)  # processes per node
+        if self.per_process:
+            threads, why = self.per_process, "cpu_threads.per_process"
+        else:
+            threads, why = threads_per_process(local_processes)
+        torch.set_num_threads(threads)
+        if trainer.is_global_zero:
+            log.info("%d CPU thread(s) per process (%s)", threads, why)
