@@ -1,5 +1,6 @@
 """The user-facing commands, run as a user runs them: `python -m textlab ...` in a subprocess."""
 
+import json
 import subprocess
 import sys
 
@@ -56,22 +57,23 @@ def test_predict_conll_input_to_output_file(trained_tagger, tmp_path):
     assert out.count("\n\n") == 2 and not (tmp_path / "out" / "tags.tsv.partial").exists()
 
 
-def test_checkpoint_in_a_fresh_process_predicts_what_the_trained_model_predicted(trained_tagger, tmp_path):
-    from textlab import load_model
+def test_checkpoint_in_a_fresh_process_predicts_what_the_trained_model_predicted(tmp_path):
+    from textlab.cli import TextlabCLI
 
+    cli = TextlabCLI(["fit", "--config", str(TOY_CONFIG), *TINY, "--trainer.default_root_dir", str(tmp_path / "run"),
+                      "--test_after_fit", "false", "--trainer.enable_progress_bar", "false"])
     sentences = TEXT.strip().split("\n") + ["Karl Anderson joined Quintech Group in Port Avon ."]
-    before = [r.tags for r in load_model(trained_tagger["last"]).predict(sentences)]
+    before = [r.tags for r in cli.model.predict(sentences)]  # the trained model, still in memory
+    last = next((tmp_path / "run").rglob("last.ckpt"))
     # a fresh interpreter in an empty folder: nothing but the checkpoint
+    empty = tmp_path / "empty"
+    empty.mkdir()
     code = (
         "import json, sys; from textlab import load_model; "
         f"m = load_model(sys.argv[1]); print(json.dumps([r.tags for r in m.predict({sentences!r})]))"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", code, str(trained_tagger["last"])], cwd=tmp_path, capture_output=True, text=True
-    )
+    proc = subprocess.run([sys.executable, "-c", code, str(last)], cwd=empty, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
-    import json
-
     assert json.loads(proc.stdout.strip().splitlines()[-1]) == before
 
 

@@ -76,7 +76,8 @@ def test_resume_from_last_checkpoint_continues_the_epoch_count(tmp_path):
     fit("--trainer.max_epochs", "1", tmp_path=tmp_path)
     last = next(tmp_path.rglob("last.ckpt"))
     first = torch.load(last, weights_only=True)
-    fit("--trainer.max_epochs", "2", "--ckpt_path", str(last), "--test_after_fit", "false", tmp_path=tmp_path)
+    # "last": the newest last.ckpt of an earlier run under default_root_dir
+    fit("--trainer.max_epochs", "2", "--ckpt_path", "last", "--test_after_fit", "false", tmp_path=tmp_path)
     resumed = torch.load(next(tmp_path.rglob("version_1/**/last.ckpt")), weights_only=True)
     assert (first["epoch"], resumed["epoch"]) == (0, 1)
     assert resumed["global_step"] == 2 * first["global_step"]

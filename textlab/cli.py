@@ -14,17 +14,20 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 from lightning.pytorch import LightningDataModule, LightningModule
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
 from textlab.callbacks.cpu_threads import CPUThreads
+from textlab.callbacks.rng_state import RestoreRNGState
 from textlab.checkpoint import read_hparams
 from textlab.errors import TextlabError
 from textlab.predict import PredictionWriter, model_class
 
 EVALUATE = ("validate", "test", "predict")
+log = logging.getLogger("textlab")
 
 
 class TextlabCLI(LightningCLI):
@@ -43,6 +46,11 @@ class TextlabCLI(LightningCLI):
                 # textlab's samplers shard the data themselves: Lightning's DistributedSampler would
                 # count repeated examples in validation and test metrics (see data/bucket_sampler.py)
                 "use_distributed_sampler": False,
+                # checkpoints are written by rename, never half-written (see textlab/checkpoint_io.py);
+                # a class_path, not an instance, so the saved config.yaml can name it
+                "plugins": [{"class_path": "textlab.checkpoint_io.AtomicCheckpointIO"}],
+                # a resumed run draws the random numbers the uninterrupted run would have drawn
+                "callbacks": [RestoreRNGState()],
             },
             args=args,
             run=run,
@@ -88,6 +96,8 @@ class TextlabCLI(LightningCLI):
 
     def before_instantiate_classes(self) -> None:
         config = self.config[self.subcommand]
+        if self.subcommand == "fit" and config.get("ckpt_path") == "last":
+            config.ckpt_path = _newest_last_checkpoint(config.trainer.get("default_root_dir") or os.getcwd())
         ckpt_path = config.get("ckpt_path")
         data_args = config.data.get("init_args")
         # "last"/"best" name checkpoints Lightning finds itself; the training data rebuilds the same vocabulary then
@@ -112,7 +122,8 @@ class TextlabCLI(LightningCLI):
     def after_fit(self) -> None:
         config = self.config.fit
         if config.test_after_fit and self.trainer.state.status == "finished" and self._has_test_data():
-            best = self.trainer.checkpoint_callback.best_model_path if self.trainer.checkpoint_callback else ""
+            # the checkpoint callback that monitors a metric keeps the best epoch; others keep the last
+            best = next((cb.best_model_path for cb in self.trainer.checkpoint_callbacks if cb.monitor), "")
             self.trainer.test(self.model, datamodule=self.datamodule, ckpt_path=best or None)
 
     def _has_test_data(self) -> bool:
@@ -135,6 +146,20 @@ def _option(argv: list[str], name: str) -> str | None:
         if arg.startswith(name + "="):
             return arg.split("=", 1)[1]
     return None
+
+
+def _newest_last_checkpoint(root: str) -> str | None:
+    """``--ckpt_path last``: the newest last.ckpt of any earlier run under ``root``.
+
+    Lightning itself looks for "last" only in the new run's own version folder, which a new run has
+    just created empty, so it would silently train from scratch.
+    """
+    found = sorted(Path(root).rglob("last.ckpt"), key=lambda p: p.stat().st_mtime)
+    if not found:
+        log.info("--ckpt_path last: no last.ckpt under %s, training from scratch", root)
+        return None
+    log.info("--ckpt_path last: resuming from %s", found[-1])
+    return str(found[-1])
 
 
 class _StderrHandler(logging.StreamHandler):

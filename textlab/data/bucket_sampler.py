@@ -53,6 +53,12 @@ class BucketBatchSampler(Sampler[list[int]]):
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
+    @property
+    def sampler(self) -> "BucketBatchSampler":
+        # Lightning calls set_epoch on dataloader.sampler and dataloader.batch_sampler.sampler, never on
+        # the batch sampler itself (lightning/fabric/utilities/data.py, _set_sampler_epoch)
+        return self
+
     def shard(self) -> list[int]:
         """This process's indices for the current epoch."""
         order = list(range(len(self.lengths)))
@@ -74,7 +80,9 @@ class BucketBatchSampler(Sampler[list[int]]):
             batches += [pool[i : i + self.batch_size] for i in range(0, len(pool), self.batch_size)]
         if self.shuffle:
             rng.shuffle(batches)
-        return iter(batches)
+        # a generator: the order is drawn when iteration starts, after Lightning's set_epoch, not when
+        # the DataLoader makes its iterator (which for the first epoch happens before set_epoch)
+        yield from batches
 
     def __len__(self) -> int:
         n = len(self.lengths)

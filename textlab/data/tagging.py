@@ -112,7 +112,8 @@ class TaggingDataModule(LightningDataModule):
         self.cache_dir = cache_dir
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
         self.bucket, self.num_workers = bucket, num_workers
-        self.datasets: dict[str, list[EncodedSentence]] = {}
+        # per split: a list of encoded sentences, or a memory-mapped Arrow dataset (cache_dir)
+        self.datasets: dict[str, list[EncodedSentence] | datasets.Dataset] = {}
 
     # -- sources -> sentences ---------------------------------------------------------------------
 
@@ -207,10 +208,13 @@ class TaggingDataModule(LightningDataModule):
 
     def sentences(self, split: Split) -> list[Sentence]:
         """The split's sentences with tags in the training scheme, read once and kept in memory."""
+        return self._kept(split)[0]
+
+    def _kept(self, split: Split) -> tuple[list[Sentence], str]:
         kept = self.__dict__.setdefault("_sentences", {})
         if split not in kept:
-            read, _ = self._converted(split)
-            kept[split] = list(read())
+            read, where = self._converted(split)
+            kept[split] = (list(read()), where)
         return kept[split]
 
     def has_split(self, split: Split) -> bool:
@@ -279,11 +283,11 @@ class TaggingDataModule(LightningDataModule):
             raise TextlabError(f"no {wanted[0]} data: give --data.{wanted[0]}_file or --data.data_dir")
 
     def _encoded(self, split: Split, vocab: TaggingVocab) -> Iterator[EncodedSentence]:
-        if self.cache_dir:
+        if self.cache_dir:  # streamed from the file: the corpus never sits in memory
             read, where = self._converted(split)
             sentences = read()
         else:
-            sentences, where = self.sentences(split), self._converted(split)[1]
+            sentences, where = self._kept(split)
         for s in sentences:
             unknown = [t for t in s.tags if t not in vocab.tags]
             if unknown:
@@ -308,7 +312,10 @@ class TaggingDataModule(LightningDataModule):
         # Prediction is not sharded: every output line must come out once, in input order (the
         # writer writes on the first process only).
         world, rank = (1, 0) if split == "predict" else _process_share(self.trainer)
-        lengths = data["n_tokens"] if isinstance(data, datasets.Dataset) else [len(s.words) for s in data]
+        if isinstance(data, datasets.Dataset):  # one Arrow column to a list, not a lookup per row
+            lengths = data.data.column("n_tokens").to_pylist()
+        else:
+            lengths = [len(s.words) for s in data]
         sampler = BucketBatchSampler(
             lengths,
             self.batch_size if train else self.eval_batch_size,

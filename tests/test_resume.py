@@ -1,0 +1,198 @@
+"""Surviving faults: a fit killed with SIGKILL and resumed from last.ckpt ends exactly where an uninterrupted
+fit ends; checkpoints are written atomically; the RNG states round-trip through a checkpoint."""
+
+import csv
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import TOY_CONFIG, metric_from_table, run_textlab
+from textlab.callbacks.rng_state import KEY, RestoreRNGState, collect_rng_states, set_rng_states
+from textlab.checkpoint_io import AtomicCheckpointIO
+
+MAX_EPOCHS = 4
+FIT = [
+    "fit", "--config", TOY_CONFIG, "--data.num_train", "200", "--data.num_val", "40", "--data.num_test", "40",
+    "--trainer.max_epochs", str(MAX_EPOCHS), "--seed_everything", "7", "--trainer.deterministic", "true",
+    "--trainer.enable_progress_bar", "false",
+    # textlab.cli may make these two defaults; naming them again is harmless
+    "--trainer.callbacks+=textlab.callbacks.rng_state.RestoreRNGState",
+    "--trainer.plugins", "textlab.checkpoint_io.AtomicCheckpointIO",
+]
+TEST_METRICS = ["test/f1", "test/precision", "test/recall", "test/loss", "test/tp", "test/n_pred"]
+
+
+def fit_args(root):
+    # A fixed logger version: the resumed run writes into the same checkpoint folder, so `--ckpt_path last`
+    # finds last.ckpt and ModelCheckpoint gets its best score back (a new version_N folder loses it).
+    logger = ["--trainer.logger", "lightning.pytorch.loggers.CSVLogger", "--trainer.logger.save_dir", root,
+              "--trainer.logger.version", "run"]
+    return [*FIT, "--trainer.default_root_dir", root, *logger]
+
+
+def load(path):
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def val_rows(run_dir):
+    """{epoch: (val/f1, val/loss)} from the CSV log; each epoch must appear once."""
+    with open(run_dir / "lightning_logs" / "run" / "metrics.csv", newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r.get("val/f1")]
+    epochs = [int(r["epoch"]) for r in rows]
+    assert len(epochs) == len(set(epochs)), f"an epoch validated twice: {epochs}"
+    return {int(r["epoch"]): (float(r["val/f1"]), float(r["val/loss"])) for r in rows}
+
+
+def wait_for_epoch(proc, last, epoch, log, timeout=300):
+    """Poll until ``last`` holds a checkpoint of ``epoch`` or later (it is always complete: written atomically)."""
+    deadline, seen = time.monotonic() + timeout, None
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"textlab fit ended (status {proc.returncode}) before a checkpoint of epoch {epoch}:\n"
+                        + log.read_text()[-3000:])
+        stamp = last.stat().st_mtime_ns if last.is_file() else None
+        if stamp is not None and stamp != seen:
+            seen = stamp
+            if load(last)["epoch"] >= epoch:
+                return
+        time.sleep(0.02)
+    pytest.fail(f"no checkpoint of epoch {epoch} within {timeout} s")
+
+
+@pytest.fixture
+def one_thread(monkeypatch):
+    # the runs must do the same arithmetic; one thread each also keeps a small machine responsive
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    monkeypatch.setenv("MKL_NUM_THREADS", "1")
+
+
+def test_fit_killed_and_resumed_ends_like_an_uninterrupted_fit(tmp_path, one_thread):
+    ref_dir, run_dir = tmp_path / "uninterrupted", tmp_path / "killed"
+    ref = run_textlab(*fit_args(ref_dir), cwd=tmp_path)
+
+    # the same fit, killed (no chance to clean up) once an epoch >= 1 checkpoint exists
+    last = run_dir / "lightning_logs" / "run" / "checkpoints" / "last.ckpt"
+    log = tmp_path / "killed.log"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "PYTHONWARNINGS": "ignore"}
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "textlab", *map(str, fit_args(run_dir))],
+                                cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            wait_for_epoch(proc, last, 1, log)
+        finally:
+            proc.kill()  # SIGKILL
+            proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    saved = load(last)  # what resuming starts from (it may be newer than the one polled)
+    assert 1 <= saved["epoch"] < MAX_EPOCHS - 1, "killed too late to test resuming"
+    assert KEY in saved
+
+    resumed = run_textlab(*fit_args(run_dir), "--ckpt_path", "last", cwd=tmp_path)
+    assert f"Restoring states from the checkpoint path at {last}" in resumed.stdout + resumed.stderr
+
+    # the resumed run validated exactly the epochs after the checkpoint's, with the uninterrupted run's scores
+    # (CSVLogger starts metrics.csv afresh in a reused folder: the rows are the resumed run's alone)
+    ref_val, resumed_val = val_rows(ref_dir), val_rows(run_dir)
+    assert sorted(resumed_val) == list(range(saved["epoch"] + 1, MAX_EPOCHS))
+    assert resumed_val == {e: ref_val[e] for e in resumed_val}
+
+    ref_last, final = load(ref_dir / last.relative_to(run_dir)), load(last)
+    assert (final["epoch"], final["global_step"]) == (ref_last["epoch"], ref_last["global_step"]) == (
+        MAX_EPOCHS - 1, MAX_EPOCHS * saved["global_step"] // (saved["epoch"] + 1))
+    for name, tensor in ref_last["state_dict"].items():
+        assert torch.equal(final["state_dict"][name], tensor), name
+    monitored = "ModelCheckpoint{'monitor': 'val/f1'"
+    ckpt_state = next(s for k, s in final["callbacks"].items() if k.startswith(monitored))
+    ref_ckpt_state = next(s for k, s in ref_last["callbacks"].items() if k.startswith(monitored))
+    for key in ("best_model_score", "current_score"):  # best and final val/f1
+        assert ckpt_state[key] == ref_ckpt_state[key], key
+    for name in TEST_METRICS:  # the best checkpoint, tested after fit
+        assert metric_from_table(resumed.stdout, name) == metric_from_table(ref.stdout, name), name
+
+
+# -- atomic checkpoints ------------------------------------------------------------------------------
+
+
+def test_a_failed_save_leaves_the_old_checkpoint_and_no_temporary_file(tmp_path, monkeypatch):
+    io, target = AtomicCheckpointIO(), tmp_path / "last.ckpt"
+    io.save_checkpoint({"step": torch.tensor(1)}, target)
+    before = target.read_bytes()
+
+    real_save = torch.save
+
+    def save_half_then_die(obj, f, *args, **kwargs):
+        f.write(b"half a checkpoint")
+        raise KeyboardInterrupt  # like a signal arriving mid-write
+
+    monkeypatch.setattr(torch, "save", save_half_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        io.save_checkpoint({"step": torch.tensor(2)}, target)
+    assert target.read_bytes() == before
+    assert os.listdir(tmp_path) == ["last.ckpt"]
+
+    monkeypatch.setattr(torch, "save", real_save)
+    (tmp_path / ".last.ckpt.tmp").write_bytes(b"left by a SIGKILL")
+    io.save_checkpoint({"step": torch.tensor(3)}, target)
+    assert load(target)["step"] == 3
+    assert os.listdir(tmp_path) == ["last.ckpt"]  # the leftover was overwritten and renamed
+
+
+def test_atomic_save_creates_folders_and_defers_remote_paths_to_lightning(tmp_path):
+    io = AtomicCheckpointIO()
+    io.save_checkpoint({"x": torch.ones(2)}, tmp_path / "new" / "a.ckpt")
+    assert torch.equal(io.load_checkpoint(tmp_path / "new" / "a.ckpt", weights_only=True)["x"], torch.ones(2))
+    io.save_checkpoint({"x": torch.zeros(2)}, "memory://textlab-test/b.ckpt")  # fsspec's in-memory file system
+    assert torch.equal(io.load_checkpoint("memory://textlab-test/b.ckpt", weights_only=True)["x"], torch.zeros(2))
+
+
+# -- RNG state -------------------------------------------------------------------------------------------
+
+
+def draws():
+    return torch.rand(4).tolist(), random.random(), np.random.rand()
+
+
+def test_rng_states_round_trip_through_a_weights_only_checkpoint(tmp_path):
+    torch.manual_seed(3)
+    random.seed(3)
+    np.random.seed(3)
+    states = collect_rng_states()
+    expected = draws()
+    torch.save(states, tmp_path / "rng.pt")
+    draws()
+    set_rng_states(torch.load(tmp_path / "rng.pt", weights_only=True))
+    assert draws() == expected
+
+
+def test_callback_restores_at_fit_start_not_when_loading():
+    callback, checkpoint = RestoreRNGState(), {}
+    torch.manual_seed(5)
+    callback.on_save_checkpoint(None, None, checkpoint)
+    expected = torch.rand(3)
+
+    callback.setup(None, None, "fit")
+    callback.on_load_checkpoint(None, None, checkpoint)
+    torch.rand(3)  # the draws between loading and fit start (the uninterrupted run made none)
+    callback.on_fit_start(None, None)
+    assert torch.equal(torch.rand(3), expected)
+    callback.on_fit_start(None, None)  # restored once only
+    assert not torch.equal(torch.rand(3), expected)
+
+
+def test_callback_restores_at_once_when_loading_after_fit_start():
+    callback, checkpoint = RestoreRNGState(), {}
+    torch.manual_seed(5)
+    callback.on_save_checkpoint(None, None, checkpoint)
+    expected = torch.rand(3)
+
+    callback.setup(None, None, "fit")
+    callback.on_fit_start(None, None)
+    callback.on_load_checkpoint(None, None, checkpoint)  # as strategies that restore after setup do
+    assert torch.equal(torch.rand(3), expected)

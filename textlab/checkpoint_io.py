@@ -1,0 +1,62 @@
+"""Checkpoints written atomically on local and network file systems: a kill never leaves half a file.
+
+Lightning's ``TorchCheckpointIO`` saves through ``lightning.fabric.utilities.cloud_io._atomic_save``, which
+writes inside an fsspec transaction. For local paths fsspec's ``LocalFileOpener`` then writes to a file made
+by ``tempfile.mkstemp()`` (the system temp dir, usually /tmp) and ``commit()`` ``shutil.move``s it onto the
+target (fsspec/implementations/local.py). When /tmp and the checkpoint folder are different file systems
+(local disk vs NFS or Lustre) that move is a copy into the target path, not a rename, and there is no
+fsync: a kill during it leaves a truncated ``last.ckpt`` that ``--ckpt_path last`` would then pick up.
+
+Here the temporary file sits next to the target, so ``os.replace`` is a rename within one directory:
+readers see the old checkpoint or the new one, never part of one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from typing import Any
+
+import torch
+from lightning.fabric.utilities.types import _PATH
+from lightning.pytorch.plugins.io import TorchCheckpointIO
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """``TorchCheckpointIO`` whose local saves go to ``.{name}.tmp`` in the target's folder, are fsync'ed,
+    then renamed onto the target. Remote paths (``s3://`` ...) keep Lightning's own handling.
+
+    The temporary name is fixed (no pid): one left by a SIGKILL is overwritten by the next save instead of
+    piling up, and it adds no digits that Lightning's ``hpc_ckpt_N`` numbering (which joins every digit
+    after ``hpc_ckpt_`` in any file name containing it) would misread. Not ending in ``.ckpt``, it is never
+    taken for ``last.ckpt`` either.
+    """
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path: _PATH, storage_options: Any | None = None) -> None:
+        if "://" in str(path) or storage_options is not None:
+            super().save_checkpoint(checkpoint, path, storage_options)
+            return
+        path = os.path.abspath(path)
+        folder, name = os.path.split(path)
+        os.makedirs(folder, exist_ok=True)
+        tmp = os.path.join(folder, f".{name}.tmp")
+        try:
+            with open(tmp, "wb") as f:
+                torch.save(checkpoint, f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:  # KeyboardInterrupt too; only SIGKILL or a crash can leave a temporary file
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(tmp)
+            raise
+        _fsync_dir(folder)  # make the rename itself survive a crash of the machine
+
+
+def _fsync_dir(folder: str) -> None:
+    with contextlib.suppress(OSError):  # not every platform or file system can open a folder
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
