@@ -11,7 +11,6 @@ Tags are ``O`` or ``P-TYPE`` with ``P`` in B/I/E/S. Internally everything is con
 
 from __future__ import annotations
 
-import codecs
 import os
 import re
 from collections.abc import Iterable, Iterator
@@ -19,6 +18,7 @@ from contextlib import closing
 from itertools import islice
 
 from textlab.data.sentence import Sentence
+from textlab.data.text_files import decoded_lines
 from textlab.errors import DataFormatError
 
 TAG_SCHEMES = ("IOB1", "IOB2", "BIOES")
@@ -30,32 +30,6 @@ _INVALID_TAG = "invalid tag {!r}: expected O or B-/I-/E-/S- followed by an entit
 _BIOES_PREFIX = {("B", False): "S-", ("B", True): "B-", ("I", False): "E-", ("I", True): "I-"}
 # Enough lines to recognise a CoNLL file without reading a large prediction input twice.
 _SNIFF_LINES = 200
-
-
-def _decoded_lines(path: str | os.PathLike, encoding: str) -> Iterator[tuple[int, str]]:
-    """Yield ``(lineno, text)`` for each line, decoding line by line so an error names its line.
-
-    The file is split on ``\\n`` in binary, so ``encoding`` must be ASCII-compatible (UTF-8,
-    Latin-1, cp1252, ...); a trailing ``\\r`` is whitespace and disappears when columns are split.
-    """
-    try:
-        codecs.lookup(encoding)
-    except LookupError:
-        raise DataFormatError(path, None, f"unknown encoding {encoding!r}") from None
-    with open(path, "rb") as f:
-        for lineno, raw in enumerate(f, start=1):
-            try:
-                text = raw.decode(encoding)
-            except UnicodeDecodeError as err:
-                raise DataFormatError(
-                    path,
-                    lineno,
-                    f"cannot decode byte 0x{raw[err.start]:02x} at column {err.start + 1} as "
-                    f"{encoding}; pass --data.encoding (e.g. latin-1)",
-                ) from None
-            # Editors on Windows often prepend a byte-order mark; it would otherwise stick to
-            # the first token, and str.split() does not treat it as whitespace.
-            yield lineno, text.lstrip("\ufeff") if lineno == 1 else text
 
 
 def read_conll(
@@ -85,7 +59,7 @@ def iter_conll(
     start = 0  # line of the open sentence's first token
     found = False
 
-    for lineno, line in _decoded_lines(path, encoding):
+    for lineno, line in decoded_lines(path, encoding):
         columns = line.split()
         if not columns or columns[0] == DOCSTART:
             # A blank line ends a sentence; a document boundary does too, even without a blank line.
@@ -132,7 +106,7 @@ def read_text_lines(path: str | os.PathLike, encoding: str = "utf-8") -> list[Se
     """Read plain text, one sentence a line, tokens split on whitespace; blank lines are skipped."""
     sentences = [
         Sentence(tokens, line=lineno)
-        for lineno, line in _decoded_lines(path, encoding)
+        for lineno, line in decoded_lines(path, encoding)
         if (tokens := line.split())
     ]
     if not sentences:
@@ -147,7 +121,7 @@ def looks_like_conll(path: str | os.PathLike, encoding: str = "utf-8") -> bool:
     columns and ends with a valid tag. Plain sentences rarely do both: their lengths vary and
     their last word is seldom ``O`` or ``B-...``. Undecodable bytes raise DataFormatError.
     """
-    with closing(_decoded_lines(path, encoding)) as lines:
+    with closing(decoded_lines(path, encoding)) as lines:
         sample = list(islice((cols for _, line in lines if (cols := line.split())), _SNIFF_LINES))
     if any(cols[0] == DOCSTART for cols in sample):
         return True

@@ -15,15 +15,13 @@ from typing import Literal
 
 import datasets
 
-from lightning.pytorch import LightningDataModule
-from torch.utils.data import DataLoader
 
 from textlab.checkpoint import read_hparams
-from textlab.data.bucket_sampler import BucketBatchSampler
 from textlab.data.conll import convert_tags, detect_scheme, iter_conll, looks_like_conll, read_conll, read_text_lines
 from textlab.data.corpus_cache import CorpusCache
+from textlab.data.datamodule import TextDataModule
 from textlab.data.sentence import Sentence
-from textlab.data.tagging_batch import EncodedSentence, collate_tagging, encode_sentence
+from textlab.data.tagging_batch import EncodedSentence, TaggingBatch, collate_tagging, encode_sentence
 from textlab.data.toy_ner import generate_toy_ner
 from textlab.data.vectors import load_vectors
 from textlab.data.vocab import PAD, UNK, TaggingVocab, Vocab, WordVocab
@@ -37,7 +35,7 @@ DATA_DIR_FILES = {"train": "train.txt", "val": "valid.txt", "test": "test.txt"}
 HF_SPLITS = {"train": ("train",), "val": ("validation", "valid", "dev"), "test": ("test",)}
 
 
-class TaggingDataModule(LightningDataModule):
+class TaggingDataModule(TextDataModule):
     def __init__(
         self,
         train_file: str | None = None,
@@ -96,7 +94,8 @@ class TaggingDataModule(LightningDataModule):
             bucket: batch training sentences of similar length together (batch order still shuffled).
             num_workers: DataLoader worker processes.
         """
-        super().__init__()
+        super().__init__(batch_size, eval_batch_size, bucket, num_workers)
+        # self.datasets holds per split a list of encoded sentences, or a memory-mapped Arrow dataset
         self.files = {"train": train_file, "val": val_file, "test": test_file}
         self.data_dir = data_dir
         self.predict_file = predict_file
@@ -110,10 +109,6 @@ class TaggingDataModule(LightningDataModule):
         self.add_pretrained_words = add_pretrained_words
         self.vocab_from = vocab_from
         self.cache_dir = cache_dir
-        self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
-        self.bucket, self.num_workers = bucket, num_workers
-        # per split: a list of encoded sentences, or a memory-mapped Arrow dataset (cache_dir)
-        self.datasets: dict[str, list[EncodedSentence] | datasets.Dataset] = {}
 
     # -- sources -> sentences ---------------------------------------------------------------------
 
@@ -307,39 +302,13 @@ class TaggingDataModule(LightningDataModule):
             return read_conll(path, tag_column=self.tag_column, encoding=self.encoding, require_tags=False)
         return read_text_lines(path, encoding=self.encoding)
 
-    def _loader(self, split: str, train: bool = False) -> DataLoader:
-        data = self.datasets[split]
-        # Prediction is not sharded: every output line must come out once, in input order (the
-        # writer writes on the first process only).
-        world, rank = (1, 0) if split == "predict" else _process_share(self.trainer)
+    def collate(self, examples: list) -> TaggingBatch:
+        return collate_tagging(examples)
+
+    def lengths(self, data) -> list[int]:
         if isinstance(data, datasets.Dataset):  # one Arrow column to a list, not a lookup per row
-            lengths = data.data.column("n_tokens").to_pylist()
-        else:
-            lengths = [len(s.words) for s in data]
-        sampler = BucketBatchSampler(
-            lengths,
-            self.batch_size if train else self.eval_batch_size,
-            shuffle=train,
-            bucket=self.bucket and split != "predict",
-            # the run's seed (seed_everything, identical in every process) fixes each epoch's order
-            seed=int(os.environ.get("PL_GLOBAL_SEED", 0)),
-            num_replicas=world,
-            rank=rank,
-            even_shards=train,
-        )
-        return DataLoader(data, batch_sampler=sampler, collate_fn=collate_tagging, num_workers=self.num_workers)
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader("train", train=True)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader("val")
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader("test")
-
-    def predict_dataloader(self) -> DataLoader:
-        return self._loader("predict")
+            return data.data.column("n_tokens").to_pylist()
+        return super().lengths(data)
 
 
 class ToyNERDataModule(TaggingDataModule):
@@ -363,13 +332,6 @@ class ToyNERDataModule(TaggingDataModule):
 
     def _read_split(self, split: Split) -> tuple[Callable[[], Iterable[Sentence]], str]:
         return (lambda: self._generated[split]), f"toy NER set ({split})"
-
-
-def _process_share(trainer) -> tuple[int, int]:
-    """(number of processes, this process's rank); (1, 0) outside a distributed run."""
-    if trainer is None:
-        return 1, 0
-    return trainer.world_size, trainer.global_rank
 
 
 def _tag_order(tag: str) -> tuple:

@@ -1,0 +1,59 @@
+"""What the tagging and classification data modules share: sharded, length-bucketed DataLoaders."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+from lightning.pytorch import LightningDataModule
+from torch.utils.data import DataLoader
+
+from textlab.data.bucket_sampler import BucketBatchSampler
+
+
+class TextDataModule(LightningDataModule):
+    """Subclasses fill ``self.datasets[split]`` in ``setup`` and define ``collate`` and ``lengths``."""
+
+    def __init__(self, batch_size: int, eval_batch_size: int, bucket: bool, num_workers: int) -> None:
+        super().__init__()
+        self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
+        self.bucket, self.num_workers = bucket, num_workers
+        self.datasets: dict[str, Sequence] = {}
+
+    def collate(self, examples: list):
+        raise NotImplementedError
+
+    def lengths(self, data: Sequence) -> list[int]:
+        """Tokens per example, for length bucketing."""
+        return [len(example.words) for example in data]
+
+    def _loader(self, split: str, train: bool = False) -> DataLoader:
+        data = self.datasets[split]
+        # Prediction is not sharded and keeps the input order: every output line comes out once, in
+        # input order (the writer writes on the first process only). Other splits: one share per process.
+        trainer = self.trainer
+        world, rank = (1, 0) if split == "predict" or trainer is None else (trainer.world_size, trainer.global_rank)
+        sampler = BucketBatchSampler(
+            self.lengths(data),
+            self.batch_size if train else self.eval_batch_size,
+            shuffle=train,
+            bucket=self.bucket and split != "predict",
+            # the run's seed (seed_everything, identical in every process) fixes each epoch's order
+            seed=int(os.environ.get("PL_GLOBAL_SEED", 0)),
+            num_replicas=world,
+            rank=rank,
+            even_shards=train,
+        )
+        return DataLoader(data, batch_sampler=sampler, collate_fn=self.collate, num_workers=self.num_workers)
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", train=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val")
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test")
+
+    def predict_dataloader(self) -> DataLoader:
+        return self._loader("predict")
