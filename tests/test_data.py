@@ -1,7 +1,6 @@
 """Vocabularies, batches, the bucketed sampler and the tagging data module's sources."""
 
 import pytest
-import torch
 
 from textlab.data import TaggingDataModule
 from textlab.data.bucket_sampler import BucketBatchSampler
