@@ -5,7 +5,8 @@ What textlab adds to LightningCLI:
 - with ``--ckpt_path`` the checkpoint is the source of truth: its model arguments and vocabularies
   are used, so ``textlab predict --ckpt_path CKPT --data.predict_file IN`` needs no config at all;
 - ``fit`` tests the best checkpoint at the end when there is test data (``--test_after_fit``);
-- ``predict`` writes ``token<TAB>tag`` lines to stdout or ``--output``;
+- ``predict`` writes each result's text form (``token<TAB>tag`` lines for a tagger, ``label<TAB>text``
+  for a classifier) to stdout or ``--output``;
 - user errors (bad files, bad checkpoints) end with one line on stderr and exit status 2.
 """
 
@@ -134,7 +135,8 @@ class TextlabCLI(LightningCLI):
         """Log the model's arguments with the vocabularies shown by their sizes only."""
         hparams = dict(self.model.hparams)
         vocab = hparams.pop("vocab", None) or {}
-        hparams.update({f"vocab/{k}": len(v) for k, v in vocab.items() if isinstance(v, list)})
+        sizes = {"words", "chars", "tags", "labels"}  # the vocabularies, not other per-label lists
+        hparams.update({f"vocab/{k}": len(v) for k, v in vocab.items() if k in sizes and isinstance(v, list)})
         for logger in self.trainer.loggers:
             logger.log_hyperparams(hparams)
 

@@ -37,6 +37,19 @@ class TaggedSentence:
         return "".join(f"{tok}\t{tag}\n" for tok, tag in zip(self.tokens, self.tags)) + "\n"
 
 
+@dataclass(frozen=True)
+class Classification:
+    """One prediction: the label, every label's probability, and the text as given."""
+
+    label: str
+    probabilities: dict[str, float] = field(default_factory=dict)
+    text: str = ""
+
+    def to_text(self) -> str:
+        """``label<TAB>text`` (a line break inside the text becomes a space: one line per input)."""
+        return f"{self.label}\t{' '.join(self.text.splitlines())}\n"
+
+
 def model_class(class_path: str, ckpt_path: str | os.PathLike) -> type[LightningModule]:
     """The textlab model class a checkpoint names; anything outside ``textlab.models`` is refused."""
     module_name, _, class_name = class_path.rpartition(".")

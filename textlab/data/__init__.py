@@ -1,3 +1,4 @@
+from textlab.data.classification import ClassificationDataModule, ToyClassificationDataModule
 from textlab.data.tagging import TaggingDataModule, ToyNERDataModule
 
-__all__ = ["TaggingDataModule", "ToyNERDataModule"]
+__all__ = ["ClassificationDataModule", "TaggingDataModule", "ToyClassificationDataModule", "ToyNERDataModule"]

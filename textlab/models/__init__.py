@@ -1,3 +1,4 @@
+from textlab.models.classifier import TextClassifier
 from textlab.models.tagger import SequenceTagger
 
-__all__ = ["SequenceTagger"]
+__all__ = ["SequenceTagger", "TextClassifier"]

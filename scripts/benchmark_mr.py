@@ -1,0 +1,183 @@
+"""k-fold cross-validation of TextCNN on MR (Pang & Lee 2005) against Kim (2014), through `textlab fit`.
+
+    python scripts/benchmark_mr.py --data ../shared/data/mr [--folds 10] [--variants rand,static]
+                                   [--max-epochs 10] [--threads 1] [--out runs/benchmark_mr]
+
+For every variant and fold this runs the real command, in-process:
+``textlab fit --config configs/cls_textcnn_mr.yaml --data.fold F --data.num_folds K ...``: fold F is the
+test set, 10% of the other folds (stratified) the validation set that picks the best epoch, and the fit
+ends by testing that epoch's checkpoint. The table gives each variant's mean +- std test accuracy over
+the folds next to Kim's number. Results are saved after every fold (``results.json``) and a rerun with
+the same --out skips the folds already done, so a long run can be resumed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = ROOT / "configs" / "cls_textcnn_mr.yaml"
+# Kim (2014), Table 2, MR column (word2vec 300d for the pretrained variants).
+KIM = {"rand": 76.1, "static": 81.0, "non-static": 81.5, "multichannel": 81.1}
+VARIANTS = list(KIM)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", default="data/mr", help="folder with rt-polarity.pos and rt-polarity.neg")
+    parser.add_argument("--folds", type=int, default=10, help="k of the k-fold cross-validation")
+    parser.add_argument("--run-folds", default=None, help="run only these folds, e.g. 0,1 (default: all)")
+    parser.add_argument("--variants", default=",".join(VARIANTS), help=f"comma-separated, of {', '.join(VARIANTS)}")
+    parser.add_argument("--max-epochs", type=int, default=10, help="epochs per fold (the best by val/acc is tested)")
+    parser.add_argument("--rand-dim", type=int, default=300, help="word vector size of CNN-rand (Kim: 300)")
+    parser.add_argument("--embeddings", default="glove-6b-50d", help="pretrained vectors of the other variants")
+    parser.add_argument("--seed", type=int, default=1, help="training seed (the folds use data.split_seed 0)")
+    parser.add_argument("--threads", type=int, default=1, help="CPU threads (OMP_NUM_THREADS)")
+    parser.add_argument("--textlab-args", default="", help="more `textlab fit` arguments for every fold, e.g. "
+                        "'--model.init_args.filters 200'")
+    parser.add_argument("--out", default="runs/benchmark_mr",
+                        help="folder for checkpoints, results.json and results.md")
+    args = parser.parse_args(argv)
+    args.variants = [v.strip() for v in args.variants.split(",") if v.strip()]
+    unknown = [v for v in args.variants if v not in KIM]
+    if unknown:
+        parser.error(f"unknown variant(s) {', '.join(unknown)}: choose from {', '.join(VARIANTS)}")
+    args.run_folds = [int(f) for f in args.run_folds.split(",")] if args.run_folds else list(range(args.folds))
+    return args
+
+
+def fit_args(args: argparse.Namespace, variant: str, fold: int, root_dir: Path) -> list[str]:
+    cli = [
+        "fit", "--config", str(CONFIG), "--seed_everything", str(args.seed),
+        "--data.init_args.data_dir", args.data,
+        "--data.init_args.num_folds", str(args.folds), "--data.init_args.fold", str(fold),
+        "--model.init_args.embedding_mode", variant,
+        "--trainer.max_epochs", str(args.max_epochs), "--trainer.default_root_dir", str(root_dir),
+        "--trainer.logger", "false", "--trainer.enable_progress_bar", "false",
+        "--trainer.enable_model_summary", "false",
+    ]
+    if variant == "rand":
+        cli += ["--model.init_args.embeddings", "null", "--data.init_args.add_pretrained_words", "null",
+                "--model.init_args.word_dim", str(args.rand_dim)]
+    else:
+        cli += ["--model.init_args.embeddings", args.embeddings,
+                "--data.init_args.add_pretrained_words", args.embeddings]
+    return cli + shlex.split(args.textlab_args)
+
+
+def run_fold(args: argparse.Namespace, variant: str, fold: int) -> dict:
+    from textlab.cli import TextlabCLI
+
+    root_dir = Path(args.out) / variant / f"fold_{fold}"
+    start = time.perf_counter()
+    argv, sys.argv = sys.argv, sys.argv[:1]  # the fold's arguments are all in args=
+    try:
+        cli = TextlabCLI(args=fit_args(args, variant, fold, root_dir))
+    finally:
+        sys.argv = argv
+    seconds = time.perf_counter() - start
+    checkpoint = cli.trainer.checkpoint_callback
+    return {
+        "variant": variant,
+        "fold": fold,
+        "test_acc": float(cli.trainer.callback_metrics["test/acc"]),
+        "best_val_acc": float(checkpoint.best_model_score),
+        "best_checkpoint": os.path.basename(checkpoint.best_model_path),
+        "seconds": round(seconds, 1),
+    }
+
+
+def summarise(results: list[dict], variants: list[str]) -> list[dict]:
+    rows = []
+    for variant in variants:
+        accs = [100 * r["test_acc"] for r in results if r["variant"] == variant]
+        if not accs:
+            continue
+        rows.append({
+            "variant": variant,
+            "folds": len(accs),
+            "mean": statistics.mean(accs),
+            "std": statistics.stdev(accs) if len(accs) > 1 else 0.0,
+            "kim": KIM[variant],
+            "minutes": sum(r["seconds"] for r in results if r["variant"] == variant) / 60,
+        })
+    return rows
+
+
+def markdown_table(rows: list[dict], embeddings: str, rand_dim: int) -> str:
+    lines = [
+        "| variant | folds | accuracy % (mean ± std) | Kim (2014), word2vec 300d | time (min) |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        name = f"CNN-{r['variant']} (" + (f"{rand_dim}d" if r["variant"] == "rand" else embeddings) + ")"
+        accuracy = f"{r['mean']:.1f} ± {r['std']:.1f}"
+        lines.append(f"| {name} | {r['folds']} | {accuracy} | {r['kim']:.1f} | {r['minutes']:.1f} |")
+    return "\n".join(lines)
+
+
+def machine() -> str:
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return f"{cpu}, {torch.get_num_threads()} thread(s), torch {torch.__version__}, Python {platform.python_version()}"
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    os.environ["OMP_NUM_THREADS"] = str(args.threads)
+    import torch
+
+    torch.set_num_threads(args.threads)
+    import logging
+
+    log = logging.getLogger("textlab")  # as `textlab` itself shows it
+    log.setLevel(logging.INFO)
+    if not log.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("textlab: %(message)s"))
+        log.addHandler(handler)
+    if not os.path.isdir(args.data):
+        sys.exit(f"benchmark_mr: no folder {args.data}: pass --data with rt-polarity.pos and rt-polarity.neg")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    saved = out / "results.json"
+    results = json.loads(saved.read_text())["folds"] if saved.is_file() else []
+    done = {(r["variant"], r["fold"]) for r in results}
+    start = time.perf_counter()
+    for variant in args.variants:
+        for fold in args.run_folds:
+            if (variant, fold) in done:
+                continue
+            result = run_fold(args, variant, fold)
+            results.append(result)
+            print(f"benchmark_mr: {variant} fold {fold}: test acc {100 * result['test_acc']:.2f} "
+                  f"(val {100 * result['best_val_acc']:.2f}, {result['best_checkpoint']}, {result['seconds']:.0f} s)",
+                  flush=True)
+            saved.write_text(json.dumps({"folds": results}, indent=1))
+    rows = summarise(results, args.variants)
+    table = markdown_table(rows, args.embeddings, args.rand_dim)
+    command = "python scripts/benchmark_mr.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    total = sum(r["seconds"] for r in results if r["variant"] in args.variants) / 60
+    report = (f"{table}\n\nCommand: `{command}`\n\nTraining time: {total:.1f} min in all "
+              f"({(time.perf_counter() - start) / 60:.1f} min in this run) on {machine()}.\n")
+    (out / "results.md").write_text(report)
+    (out / "results.json").write_text(json.dumps({"folds": results, "summary": rows, "command": command}, indent=1))
+    print(report)
+
+
+if __name__ == "__main__":
+    main()

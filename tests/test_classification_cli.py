@@ -1,0 +1,113 @@
+"""Classifiers through the user-facing commands: fit, test and predict in subprocesses, as a user runs them."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from conftest import ROOT, metric_from_table, run_textlab
+
+CONFIGS = ["cls_textcnn", "cls_lstm", "cls_bag"]
+# Small enough for CI, large enough that every classifier learns something.
+TINY = ["--data.num_train", "600", "--data.num_val", "100", "--data.num_test", "100", "--trainer.max_epochs", "3"]
+TEXTS = ["the kettle is not reliable at all .", "i love this phone , it is very good .", "the lamp arrived on monday ."]
+
+
+def config(name):
+    return ROOT / "configs" / f"{name}.yaml"
+
+
+@pytest.fixture(scope="session", params=CONFIGS)
+def trained(request, tmp_path_factory):
+    """A classifier fitted by `textlab fit --config configs/<name>.yaml` (tiny settings)."""
+    name = request.param
+    run_dir = tmp_path_factory.mktemp(name)
+    proc = run_textlab("fit", "--config", config(name), *TINY, "--trainer.default_root_dir", run_dir, cwd=run_dir)
+    ckpts = sorted(run_dir.rglob("best-*.ckpt"))
+    assert len(ckpts) == 1 and (ckpts[0].parent / "last.ckpt").is_file()
+    return {"name": name, "dir": run_dir, "best": ckpts[0], "fit_output": proc.stdout, "fit_log": proc.stderr}
+
+
+def test_fit_tests_the_best_checkpoint_and_logs_the_metrics(trained):
+    output = trained["fit_output"]
+    assert metric_from_table(output, "test/acc") >= 0.5  # chance: 0.33; the full configs reach 1.0 (slow test)
+    assert 0 < metric_from_table(output, "test/macro_f1") <= 1
+    for label in ("negative", "neutral", "positive"):
+        assert 0 <= metric_from_table(output, f"test/f1_{label}") <= 1
+    assert "test confusion matrix (rows: gold, columns: predicted)" in trained["fit_log"]
+
+
+def test_test_command_in_a_fresh_folder_reproduces_the_accuracy(trained, tmp_path):
+    proc = run_textlab(
+        "test", "--config", config(trained["name"]), *TINY, "--ckpt_path", trained["best"],
+        "--trainer.default_root_dir", tmp_path, cwd=tmp_path,
+    )
+    assert metric_from_table(proc.stdout, "test/acc") == metric_from_table(trained["fit_output"], "test/acc")
+
+
+def test_predict_needs_only_the_checkpoint_and_writes_label_tab_text(trained, tmp_path):
+    (tmp_path / "in.txt").write_text("\n".join(TEXTS) + "\n")
+    proc = run_textlab("predict", "--ckpt_path", trained["best"], "--data.predict_file", "in.txt", cwd=tmp_path)
+    lines = proc.stdout.splitlines()
+    assert [line.split("\t", 1)[1] for line in lines] == TEXTS
+    assert all(line.split("\t")[0] in ("negative", "neutral", "positive") for line in lines)
+    assert not (tmp_path / "lightning_logs").exists()
+
+
+def test_predict_csv_input_to_an_output_file(trained, tmp_path):
+    (tmp_path / "in.csv").write_text('id,text\n1,"the phone is great , not slow ."\n2,the router is broken .\n')
+    run_textlab("predict", "--ckpt_path", trained["best"], "--data.predict_file", "in.csv", "--output", "out/labels.tsv",
+                cwd=tmp_path)
+    out = (tmp_path / "out" / "labels.tsv").read_text().splitlines()
+    assert [line.split("\t")[1] for line in out] == ["the phone is great , not slow .", "the router is broken ."]
+
+
+def test_checkpoint_in_a_fresh_process_predicts_what_the_loaded_model_predicts(trained, tmp_path):
+    from textlab import load_model
+
+    model = load_model(trained["best"])
+    before = [[r.label, r.probabilities] for r in model.predict(TEXTS)]
+    assert all(abs(sum(p.values()) - 1) < 1e-5 for _, p in before)
+    code = (
+        "import json, sys; from textlab import load_model; m = load_model(sys.argv[1]); "
+        f"print(json.dumps([[r.label, r.probabilities] for r in m.predict({TEXTS!r})]))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code, str(trained["best"])], cwd=tmp_path, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    after = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert [label for label, _ in after] == [label for label, _ in before]
+    for (_, p), (_, q) in zip(after, before):
+        assert p == pytest.approx(q, abs=1e-6)
+    assert torch.load(trained["best"], weights_only=True)["hyper_parameters"]["vocab"]["labels"] == [
+        "negative", "neutral", "positive"]
+
+
+def test_bad_input_is_a_one_line_error_naming_file_and_line(tmp_path):
+    (tmp_path / "train.csv").write_text("text,label\ngood,pos\n,neg\n")
+    proc = run_textlab("fit", "--config", config("cls_textcnn"), "--data", "textlab.data.ClassificationDataModule",
+                       "--data.train_file", "train.csv", cwd=tmp_path, check=False)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1] == "textlab: error: train.csv:3: empty text in 'text'"
+
+
+def test_user_csv_files_train_end_to_end(tmp_path):
+    from textlab.data.toy_classification import generate_toy_classification
+
+    data = generate_toy_classification(seed=7, num_train=400, num_val=0, num_test=0)["train"]
+    with open(tmp_path / "reviews.tsv", "w") as f:
+        f.write("stars\treview\n" + "".join(f"{label}\t{text}\n" for text, label in data))
+    proc = run_textlab(
+        "fit", "--config", config("cls_bag"), "--data", "textlab.data.ClassificationDataModule",
+        "--data.train_file", "reviews.tsv", "--data.text_column", "review", "--data.label_column", "stars",
+        "--trainer.max_epochs", "2", "--trainer.default_root_dir", "run", cwd=tmp_path,
+    )
+    assert 0 <= metric_from_table(proc.stdout, "test/acc") <= 1  # 10% held out for the test, 10% for val
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", CONFIGS)
+def test_full_toy_config_reaches_90_percent(name, tmp_path):
+    proc = run_textlab("fit", "--config", config(name), "--trainer.default_root_dir", tmp_path, cwd=tmp_path)
+    assert metric_from_table(proc.stdout, "test/acc") >= 0.9

@@ -1,0 +1,264 @@
+"""The classifier blocks and the TextClassifier: masking, short inputs, the EmbeddingBag offsets path."""
+
+import pytest
+import torch
+from lightning.pytorch import Trainer
+from torch import nn
+
+from textlab.data import ToyClassificationDataModule
+from textlab.data.classification_batch import ClassificationVocab, collate_classification, encode_example
+from textlab.errors import TextlabError
+from textlab.models import TextClassifier
+from textlab.models.classifier import format_confusion
+from textlab.predict import Classification
+from textlab.modules.classifiers import (
+    NGRAM_PRIME,
+    BagEncoder,
+    ChannelEmbedder,
+    PooledRNN,
+    TextCNN,
+    hash_ngrams,
+    masked_pool,
+)
+
+VOCAB = {"words": ["<pad>", "<unk>", "good", "bad", "not", "movie", "very"], "labels": ["neg", "pos"], "label_counts": [3, 1]}
+
+
+def padded(batch_lengths, dim=6, seed=0, pad_value=0.0):
+    g = torch.Generator().manual_seed(seed)
+    T = max(batch_lengths)
+    x = torch.randn(len(batch_lengths), T, dim, generator=g)
+    lengths = torch.tensor(batch_lengths)
+    mask = torch.arange(T)[None, :] < lengths[:, None]
+    return x.masked_fill(~mask[:, :, None], pad_value), mask, lengths
+
+
+# -- pooling and the RNN ---------------------------------------------------------------------------
+
+
+def test_masked_pool_never_lets_pads_into_a_max_or_a_mean():
+    h = torch.tensor([[[1.0], [3.0], [1e9]], [[-5.0], [-1e9], [1e9]]])  # (B=2, T=3, F=1), pads huge
+    mask = torch.tensor([[True, True, False], [True, False, False]])
+    assert masked_pool(h, mask, "max").flatten().tolist() == [3.0, -5.0]
+    assert masked_pool(h, mask, "mean").flatten().tolist() == [2.0, -5.0]
+
+
+@pytest.mark.parametrize("pooling", ["max", "mean", "last"])
+@pytest.mark.parametrize("cell, bidirectional, layers", [("lstm", True, 1), ("gru", False, 2), ("lstm", False, 2)])
+def test_pooled_rnn_output_does_not_depend_on_padding(pooling, cell, bidirectional, layers):
+    torch.manual_seed(0)
+    rnn = PooledRNN(6, 5, layers, bidirectional, cell, pooling).eval()
+    x, _, lengths = padded([2, 7, 4], pad_value=0.0)
+    x_noisy, _, _ = padded([2, 7, 4], pad_value=123.0)  # the same texts, garbage in the pads
+    out = rnn(x, lengths)  # (3, dirs * H)
+    assert out.shape == (3, rnn.output_dim) and rnn.output_dim == 5 * (2 if bidirectional else 1)
+    assert torch.allclose(out, rnn(x_noisy, lengths), atol=1e-6)
+    for b, n in enumerate(lengths.tolist()):  # each text alone, unpadded
+        assert torch.allclose(out[b], rnn(x[b : b + 1, :n], lengths[b : b + 1])[0], atol=1e-5)
+
+
+def test_last_pooling_is_the_forward_state_at_the_last_real_token_and_the_backward_state_at_the_first():
+    torch.manual_seed(0)
+    rnn = PooledRNN(6, 4, 1, True, "lstm", "last").eval()
+    x, _, lengths = padded([3, 5])
+    out = rnn(x, lengths)
+    full, _ = rnn.rnn(x[:1, :3])  # (1, 3, 8) the unpadded first text
+    assert torch.allclose(out[0, :4], full[0, 2, :4], atol=1e-6)  # forward after token 3
+    assert torch.allclose(out[0, 4:], full[0, 0, 4:], atol=1e-6)  # backward after token 1
+
+
+# -- TextCNN -------------------------------------------------------------------------------------------
+
+
+def test_textcnn_takes_inputs_shorter_than_the_widest_filter():
+    torch.manual_seed(0)
+    cnn = TextCNN(6, filters=4, widths=(3, 4, 5)).eval()
+    x, mask, _ = padded([1, 2, 9])
+    out = cnn(x, mask)
+    assert out.shape == (3, 12) and torch.isfinite(out).all()
+    for b, n in enumerate([1, 2, 9]):  # alone, unpadded: the same vector
+        assert torch.allclose(out[b], cnn(x[b : b + 1, :n], mask[b : b + 1, :n])[0], atol=1e-6)
+    x_noisy, _, _ = padded([1, 2, 9], pad_value=50.0)
+    assert torch.allclose(out, cnn(x_noisy, mask), atol=1e-6)  # pad vectors never reach a window
+
+
+def test_textcnn_one_token_equals_the_filters_centre_taps_by_hand():
+    """A one-token text: each window holds the token at one tap and zeros elsewhere."""
+    torch.manual_seed(0)
+    cnn = TextCNN(3, filters=2, widths=(2,))
+    x = torch.randn(1, 1, 3)
+    conv = cnn.convs[0]
+    by_hand = torch.stack([conv.weight[:, :, k] @ x[0, 0] + conv.bias for k in range(2)]).max(dim=0).values
+    assert torch.allclose(cnn(x, torch.ones(1, 1, dtype=torch.bool))[0], by_hand.relu(), atol=1e-6)
+
+
+def test_multichannel_applies_each_filter_to_both_channels_and_adds():
+    torch.manual_seed(0)
+    embedder = ChannelEmbedder(7, 6, "multichannel")
+    with torch.no_grad():
+        embedder.words.weight.add_(torch.randn(7, 6))  # the fine-tuned copy has moved away
+        embedder.words.weight[0].zero_()
+    assert not embedder.static.weight.requires_grad and embedder.words.weight.requires_grad
+    cnn = TextCNN(6, filters=3, widths=(2, 3))
+    words = torch.tensor([[2, 3, 4], [5, 0, 0]])
+    mask = words != 0
+    out = cnn(embedder(words), mask)
+    # by hand: each conv on each channel separately, the two results added (one bias), then masked max
+    channels = [embedder.words(words), embedder.static(words)]
+    pooled = []
+    for conv, w in zip(cnn.convs, cnn.widths):
+        h = sum(nn.functional.conv1d(c.transpose(1, 2), conv.weight, padding=w - 1) for c in channels)
+        h = h + conv.bias[None, :, None]
+        valid = torch.arange(3 + w - 1)[None, :] < (mask.sum(1) + w - 1)[:, None]
+        pooled.append(h.masked_fill(~valid[:, None, :], float("-inf")).max(dim=2).values)
+    assert torch.allclose(out, torch.cat(pooled, dim=1).relu(), atol=1e-5)
+
+
+def test_static_embeddings_are_frozen():
+    assert not ChannelEmbedder(5, 4, "static").words.weight.requires_grad
+    assert ChannelEmbedder(5, 4, "non-static").words.weight.requires_grad
+
+
+# -- EmbeddingBag ------------------------------------------------------------------------------------
+
+
+def reference_ngram_ids(text_ids, n_max, num_words, buckets):
+    ids = list(text_ids)
+    for n in range(2, n_max + 1):
+        for s in range(len(text_ids) - n + 1):
+            h = n
+            for j in range(n):
+                h = (h * NGRAM_PRIME + text_ids[s + j]) % buckets
+            ids.append(num_words + h)
+    return ids
+
+
+def test_hash_ngrams_never_cross_texts_and_match_a_reference():
+    texts = [[2, 3, 4, 5], [6], [3, 2]]
+    flat = torch.tensor([i for t in texts for i in t])
+    offsets = torch.tensor([0, 4, 5])
+    ids, new_offsets = hash_ngrams(flat, offsets, 3, 10, 97)
+    expected = [reference_ngram_ids(t, 3, 10, 97) for t in texts]
+    assert new_offsets.tolist() == [0, len(expected[0]), len(expected[0]) + len(expected[1])]
+    assert ids.tolist() == [i for e in expected for i in e]
+    assert len(expected[0]) == 4 + 3 + 2 and len(expected[1]) == 1
+
+
+@pytest.mark.parametrize("mode", ["mean", "sum"])
+@pytest.mark.parametrize("ngrams", [1, 3])
+def test_bag_offsets_path_equals_a_padded_reference(mode, ngrams):
+    torch.manual_seed(0)
+    bag = BagEncoder(num_words=7, dim=5, ngrams=ngrams, buckets=50, mode=mode)
+    vocab = ClassificationVocab.from_dict(VOCAB)
+    texts = ["good movie", "not good", "very very bad movie not good", "bad"]
+    batch = collate_classification([encode_example(t, None, vocab) for t in texts])
+    out = bag(batch.flat, batch.offsets)  # (B, 5), no pads anywhere
+    # the reference: padded ids of words and n-grams, an nn.Embedding with the same weights, masked pooling
+    rows = [reference_ngram_ids(batch.words[b, :n].tolist(), ngrams, 7, 50) for b, n in enumerate(batch.lengths.tolist())]
+    T = max(map(len, rows))
+    ids = torch.tensor([r + [0] * (T - len(r)) for r in rows])
+    mask = torch.tensor([[True] * len(r) + [False] * (T - len(r)) for r in rows])
+    embedding = nn.Embedding.from_pretrained(bag.bag.weight.detach())
+    vectors = embedding(ids) * mask[:, :, None]  # (B, T, 5)
+    reference = vectors.sum(1) / (mask.sum(1, keepdim=True) if mode == "mean" else 1)
+    assert torch.allclose(out, reference, atol=1e-6)
+
+
+# -- the LightningModule ---------------------------------------------------------------------------
+
+
+def batch_of(texts, labels=None):
+    vocab = ClassificationVocab.from_dict(VOCAB)
+    labels = labels or [None] * len(texts)
+    return collate_classification([encode_example(t, lab, vocab) for t, lab in zip(texts, labels)])
+
+
+@pytest.mark.parametrize("options", [
+    {"encoder": "cnn"}, {"encoder": "cnn", "widths": [2, 7]},
+    {"encoder": "rnn", "pooling": "mean", "cell": "gru"}, {"encoder": "rnn", "pooling": "last", "bidirectional": False},
+    {"encoder": "bag", "ngrams": 2, "buckets": 30}, {"encoder": "bag", "bag_mode": "sum"},
+])
+def test_every_encoder_gives_one_row_of_logits_per_text_however_short(options):
+    model = TextClassifier(VOCAB, word_dim=8, filters=4, hidden_size=4, **options).eval()
+    logits = model(batch_of(["good", "not good at all", ""]))
+    assert logits.shape == (3, 2) and torch.isfinite(logits).all()
+
+
+def test_loss_options_label_smoothing_and_balanced_class_weights():
+    model = TextClassifier(VOCAB, word_dim=8, filters=4, class_weights="balanced", label_smoothing=0.1)
+    assert model.class_weight.tolist() == pytest.approx([4 / 6, 4 / 2])  # 3 neg, 1 pos: N / (K * n_k)
+    logits, labels = torch.tensor([[2.0, 0.0], [0.0, 2.0]]), torch.tensor([0, 1])
+    expected = nn.functional.cross_entropy(logits, labels, weight=model.class_weight, label_smoothing=0.1)
+    assert torch.allclose(model.loss(logits, labels), expected)
+    with pytest.raises(TextlabError, match="class_weights has 3 entries for 2 labels"):
+        TextClassifier(VOCAB, class_weights=[1.0, 2.0, 3.0])
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"embedding_mode": "static"}, "needs pretrained vectors"),
+    ({"embeddings": "v.txt"}, "'rand' starts from random vectors"),
+    ({"encoder": "rnn", "embedding_mode": "multichannel", "embeddings": "v.txt"}, "cnn encoder only"),
+    ({"encoder": "bag", "embedding_mode": "static", "embeddings": "v.txt"}, "freeze the whole bag"),
+])
+def test_embedding_mode_errors(options, message):
+    with pytest.raises(TextlabError, match=message):
+        TextClassifier(VOCAB, **options)
+
+
+@pytest.mark.parametrize("mode", ["static", "non-static", "multichannel"])
+def test_pretrained_vectors_fill_the_rows_and_unknown_rows_match_their_scale(tmp_path, mode):
+    vectors = tmp_path / "v.txt"
+    vectors.write_text("good 1 2 3 4\nbad -1 -2 -3 -4\nmovie 4 4 4 4\n")
+    model = TextClassifier(VOCAB, word_dim=4, filters=2, embeddings=str(vectors), embedding_mode=mode)
+    model.setup("fit")
+    weight = model.embedder.words.weight
+    assert weight[2].tolist() == [1, 2, 3, 4] and weight[5].tolist() == [4, 4, 4, 4]
+    assert weight[0].abs().sum() == 0 and weight[4].abs().max() > 0.5  # 'not': random, on the vectors' scale
+    assert weight.requires_grad == (mode != "static")
+    if mode == "multichannel":
+        assert torch.equal(model.embedder.static.weight, weight)
+
+
+def test_sparse_bag_trains_with_a_sparse_and_a_dense_optimiser(tmp_path):
+    dm = ToyClassificationDataModule(num_train=64, num_val=16, num_test=16, batch_size=16)
+    model = TextClassifier(dm.vocab, encoder="bag", word_dim=8, ngrams=2, buckets=100, sparse=True, dropout=0.0,
+                           sparse_optimizer=lambda p: torch.optim.SparseAdam(p, lr=0.1),
+                           lr_scheduler=lambda o: torch.optim.lr_scheduler.StepLR(o, 1, gamma=0.5))
+    assert not model.automatic_optimization
+    assert [type(c["optimizer"]).__name__ for c in model.configure_optimizers()] == ["Adam", "SparseAdam"]
+    bag_before = model.encoder.bag.weight.detach().clone()
+    out_before = model.output.weight.detach().clone()
+    trainer = Trainer(max_epochs=2, default_root_dir=tmp_path, enable_progress_bar=False, logger=False,
+                      enable_checkpointing=False, enable_model_summary=False)
+    trainer.fit(model, datamodule=dm)
+    assert not torch.equal(model.encoder.bag.weight, bag_before) and not torch.equal(model.output.weight, out_before)
+    assert [c.scheduler.get_last_lr()[0] for c in trainer.lr_scheduler_configs] == pytest.approx([2.5e-4, 0.025])
+    assert model.encoder.bag.weight.grad is None or model.encoder.bag.weight.grad.is_sparse
+
+
+def test_output_max_norm_caps_the_output_rows(tmp_path):
+    dm = ToyClassificationDataModule(num_train=64, num_val=16, num_test=16, batch_size=16)
+    model = TextClassifier(dm.vocab, word_dim=8, filters=4, output_max_norm=0.5,
+                           optimizer=lambda p: torch.optim.SGD(p, lr=5.0))
+    Trainer(fast_dev_run=2, logger=False, enable_progress_bar=False, enable_model_summary=False).fit(model, datamodule=dm)
+    assert model.output.weight.norm(dim=1).max() <= 0.5 + 1e-5
+
+
+def test_predict_api_returns_labels_and_probabilities():
+    model = TextClassifier(VOCAB, word_dim=8, filters=4)
+    results = model.predict(["good movie", "", "not good"])
+    assert len(results) == 3 and all(isinstance(r, Classification) for r in results)
+    for r in results:
+        assert set(r.probabilities) == {"neg", "pos"} and abs(sum(r.probabilities.values()) - 1) < 1e-5
+        assert r.label == max(r.probabilities, key=r.probabilities.get)
+    assert results[0].to_text() == f"{results[0].label}\tgood movie\n"
+    assert Classification("pos", {}, "two\nlines").to_text() == "pos\ttwo lines\n"
+    assert model.training  # left as it was
+
+
+def test_confusion_matrix_format():
+    assert format_confusion([[5, 1], [0, 12]], ["neg", "pos"]).splitlines() == [
+        "               neg      pos",
+        "neg              5        1",
+        "pos              0       12",
+    ]

@@ -1,0 +1,287 @@
+"""The text classifier LightningModule: word vectors -> TextCNN | pooled (bi)RNN -> dropout -> linear,
+or an EmbeddingBag over word ids and hashed n-grams -> dropout -> linear (fastText style).
+
+Each block reports its output size, so no dimension is written twice in a config. The vocabulary
+(words, labels, tokenizer) arrives from the data module as a plain dict and is saved with the
+weights, so a checkpoint alone is enough to classify new text.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import ClassVar, Literal
+
+import torch
+import torch.nn.functional as F
+from lightning.pytorch import LightningModule
+from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
+from torch import nn
+from torchmetrics.classification import (
+    MulticlassAccuracy,
+    MulticlassConfusionMatrix,
+    MulticlassF1Score,
+)
+
+from textlab.data.classification_batch import (
+    ClassificationBatch,
+    ClassificationVocab,
+    collate_classification,
+    encode_example,
+)
+from textlab.data.vectors import load_vectors, vectors_for_vocab
+from textlab.errors import TextlabError
+from textlab.modules.classifiers import BagEncoder, ChannelEmbedder, EmbeddingMode, PooledRNN, Pooling, TextCNN
+from textlab.predict import Classification
+
+log = logging.getLogger("textlab")
+
+
+class TextClassifier(LightningModule):
+    # what `textlab predict --ckpt_path` reads input with when no data module is configured
+    default_datamodule: ClassVar[str] = "textlab.data.ClassificationDataModule"
+
+    def __init__(
+        self,
+        vocab: dict,
+        encoder: Literal["cnn", "rnn", "bag"] = "cnn",
+        word_dim: int = 100,
+        embeddings: str | None = None,
+        embedding_mode: EmbeddingMode = "rand",
+        filters: int = 100,
+        widths: tuple[int, ...] = (3, 4, 5),
+        hidden_size: int = 128,
+        num_layers: int = 1,
+        bidirectional: bool = True,
+        cell: Literal["lstm", "gru"] = "lstm",
+        pooling: Pooling = "max",
+        ngrams: int = 1,
+        buckets: int = 200_000,
+        bag_mode: Literal["mean", "sum"] = "mean",
+        sparse: bool = False,
+        dropout: float = 0.5,
+        label_smoothing: float = 0.0,
+        class_weights: list[float] | Literal["balanced"] | None = None,
+        output_max_norm: float | None = None,
+        optimizer: OptimizerCallable = torch.optim.Adam,
+        sparse_optimizer: OptimizerCallable = torch.optim.SparseAdam,
+        lr_scheduler: LRSchedulerCallable | None = None,
+    ) -> None:
+        """
+        Args:
+            vocab: words and labels; filled in from the data module, never written by hand.
+            encoder: cnn (TextCNN, Kim 2014), rnn (pooled LSTM/GRU) or bag (EmbeddingBag, fastText style).
+            word_dim: word vector size (must equal the pretrained vectors' size when ``embeddings`` is set).
+            embeddings: pretrained word vectors: a GloVe/word2vec text file or ``glove-6b-50d``.
+            embedding_mode: rand (random, trained), static (pretrained, frozen), non-static (pretrained,
+                fine-tuned), multichannel (a frozen and a fine-tuned copy; cnn only). bag: rand or non-static.
+            filters: cnn: filters per width.
+            widths: cnn: filter widths, e.g. [3, 4, 5].
+            hidden_size: rnn: hidden size per direction.
+            num_layers: rnn: stacked layers.
+            bidirectional: rnn: read the text in both directions.
+            cell: rnn: lstm or gru.
+            pooling: rnn: max or mean over the real tokens, or last (the final states).
+            ngrams: bag: also hash word n-grams up to this length (1: words only).
+            buckets: bag: hash buckets (embedding rows) for the n-grams.
+            bag_mode: bag: mean or sum of the vectors.
+            sparse: bag: sparse gradients for the bag, trained by ``sparse_optimizer`` while ``optimizer``
+                trains the rest (Lightning's manual optimisation; no gradient clipping then).
+            dropout: dropout on the text vector, before the output layer.
+            label_smoothing: cross-entropy label smoothing (0: off).
+            class_weights: cross-entropy weight per label (in vocab label order), or ``balanced``
+                (inverse training frequency).
+            output_max_norm: rescale each output-layer weight row to at most this L2 norm after every
+                step (Kim 2014 used 3).
+            optimizer: the optimiser, e.g. Adam or Adadelta.
+            sparse_optimizer: the optimiser of the bag's sparse gradients (with ``sparse``).
+            lr_scheduler: an optional learning-rate schedule, stepped once per epoch.
+        """
+        super().__init__()
+        # Hyperparameters are logged by the CLI in a short form: the vocabulary would flood the logs.
+        self.save_hyperparameters(logger=False)
+        self.vocab = ClassificationVocab.from_dict(vocab)
+        self.labels = self.vocab.labels.itos
+        _check_embedding_mode(encoder, embeddings, embedding_mode)
+        self.encoder_kind = encoder
+        self.embeddings = embeddings
+        self.label_smoothing, self.output_max_norm = label_smoothing, output_max_norm
+        self.optimizer, self.sparse_optimizer, self.lr_scheduler = optimizer, sparse_optimizer, lr_scheduler
+        # Lightning steps several optimisers only under manual optimisation (see training_step)
+        self.automatic_optimization = not (encoder == "bag" and sparse)
+
+        num_words = len(self.vocab.words)
+        if encoder == "bag":
+            self.embedder = None
+            self.encoder = BagEncoder(num_words, word_dim, ngrams, buckets, bag_mode, sparse)
+        else:
+            self.embedder = ChannelEmbedder(num_words, word_dim, embedding_mode)
+            if encoder == "cnn":
+                self.encoder = TextCNN(self.embedder.output_dim, filters, widths)
+            else:
+                self.encoder = PooledRNN(
+                    self.embedder.output_dim, hidden_size, num_layers, bidirectional, cell, pooling, dropout)
+        self.dropout = nn.Dropout(dropout)
+        self.output = nn.Linear(self.encoder.output_dim, len(self.labels))
+        self.register_buffer("class_weight", self._class_weight(class_weights), persistent=False)
+
+        K = len(self.labels)
+        self.val_acc, self.val_f1 = MulticlassAccuracy(K, average="micro"), MulticlassF1Score(K, average="macro")
+        self.test_acc, self.test_f1 = MulticlassAccuracy(K, average="micro"), MulticlassF1Score(K, average="macro")
+        self.test_f1_per_label = MulticlassF1Score(K, average=None)
+        self.test_confusion = MulticlassConfusionMatrix(K)
+
+    def _class_weight(self, class_weights: list[float] | str | None) -> torch.Tensor | None:
+        K = len(self.labels)
+        if class_weights is None:
+            return None
+        if class_weights == "balanced":
+            counts = self.vocab.label_counts
+            if not counts or len(counts) != K or min(counts) < 1:
+                raise TextlabError("class_weights 'balanced' needs the training label counts in the vocabulary")
+            return torch.tensor([sum(counts) / (K * c) for c in counts], dtype=torch.float)
+        if len(class_weights) != K:
+            raise TextlabError(
+                f"class_weights has {len(class_weights)} entries for {K} labels ({', '.join(self.labels)})")
+        return torch.tensor(class_weights, dtype=torch.float)
+
+    # -- the network ---------------------------------------------------------------------------------
+
+    def forward(self, batch: ClassificationBatch) -> torch.Tensor:
+        if self.encoder_kind == "bag":
+            h = self.encoder(batch.flat, batch.offsets)  # (B, D)
+        elif self.encoder_kind == "cnn":
+            h = self.encoder(self.embedder(batch.words), batch.mask)  # (B, F * widths)
+        else:
+            h = self.encoder(self.embedder(batch.words), batch.lengths)  # (B, dirs * H)
+        return self.output(self.dropout(h))  # (B, K) logits
+
+    def loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(logits.float(), labels, weight=self.class_weight, label_smoothing=self.label_smoothing)
+
+    # -- Lightning hooks -----------------------------------------------------------------------------
+
+    def setup(self, stage: str) -> None:
+        # Runs before Lightning restores a checkpoint, so a resumed run keeps its trained weights.
+        if stage == "fit" and self.embeddings:
+            matrix, found = vectors_for_vocab(self.vocab.words, load_vectors(self.embeddings))
+            target = self.encoder if self.encoder_kind == "bag" else self.embedder
+            target.load_pretrained(matrix, found)
+            log.info("pretrained vectors for %d of %d words (%s)", found.sum(), len(found), self.embeddings)
+
+    def training_step(self, batch: ClassificationBatch, batch_idx: int) -> torch.Tensor:
+        loss = self.loss(self(batch), batch.labels)
+        self.log("train/loss", loss, batch_size=len(batch), prog_bar=True)
+        if not self.automatic_optimization:  # the sparse bag: a dense and a sparse optimiser
+            optimizers = self.optimizers()
+            for opt in optimizers:
+                opt.zero_grad()
+            self.manual_backward(loss)
+            for opt in optimizers:
+                opt.step()
+        return loss
+
+    def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
+        if self.output_max_norm is not None:
+            with torch.no_grad():
+                self.output.weight.copy_(torch.renorm(self.output.weight, 2, 0, self.output_max_norm))
+
+    def on_train_epoch_end(self) -> None:
+        if self.automatic_optimization or self.lr_scheduler is None:
+            return
+        # manual optimisation steps its schedules itself
+        schedulers = self.lr_schedulers()
+        for scheduler in schedulers if isinstance(schedulers, list) else [schedulers]:
+            if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+                scheduler.step(self.trainer.callback_metrics["val/acc"])
+            else:
+                scheduler.step()
+
+    def _evaluation_step(self, batch: ClassificationBatch, stage: str, *metrics) -> None:
+        logits = self(batch)
+        self.log(f"{stage}/loss", self.loss(logits, batch.labels), batch_size=len(batch))
+        predicted = logits.argmax(dim=-1)
+        for metric in metrics:
+            metric.update(predicted, batch.labels)
+
+    def validation_step(self, batch: ClassificationBatch, batch_idx: int) -> None:
+        self._evaluation_step(batch, "val", self.val_acc, self.val_f1)
+
+    def on_validation_epoch_end(self) -> None:
+        self.log("val/acc", self.val_acc.compute(), prog_bar=True)
+        self.log("val/macro_f1", self.val_f1.compute())
+        self.val_acc.reset()
+        self.val_f1.reset()
+
+    def test_step(self, batch: ClassificationBatch, batch_idx: int) -> None:
+        self._evaluation_step(batch, "test", self.test_acc, self.test_f1, self.test_f1_per_label, self.test_confusion)
+
+    def on_test_epoch_end(self) -> None:
+        self.log("test/acc", self.test_acc.compute())
+        self.log("test/macro_f1", self.test_f1.compute())
+        for label, f1 in zip(self.labels, self.test_f1_per_label.compute()):
+            self.log(f"test/f1_{label}", f1)
+        log.info("test confusion matrix (rows: gold, columns: predicted):\n%s",
+                 format_confusion(self.test_confusion.compute().tolist(), self.labels))
+        for metric in (self.test_acc, self.test_f1, self.test_f1_per_label, self.test_confusion):
+            metric.reset()
+
+    def predict_step(self, batch: ClassificationBatch, batch_idx: int) -> list[Classification]:
+        probabilities = self(batch).float().softmax(dim=-1)  # (B, K)
+        results = []
+        for text, row in zip(batch.texts, probabilities.tolist()):
+            best = max(range(len(row)), key=row.__getitem__)
+            results.append(Classification(self.labels[best], dict(zip(self.labels, row)), text))
+        return results
+
+    def configure_optimizers(self):
+        params = [p for p in self.parameters() if p.requires_grad]
+        if self.automatic_optimization:
+            optimizers = [self.optimizer(params)]
+        else:
+            bag = self.encoder.bag.weight
+            optimizers = [self.optimizer([p for p in params if p is not bag]), self.sparse_optimizer([bag])]
+        if self.lr_scheduler is None:
+            return optimizers[0] if len(optimizers) == 1 else optimizers
+        configs = []
+        for optimizer in optimizers:
+            scheduler = self.lr_scheduler(optimizer)
+            config = {"scheduler": scheduler, "interval": "epoch"}
+            if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+                config["monitor"] = "val/acc"
+            configs.append({"optimizer": optimizer, "lr_scheduler": config})
+        return configs[0] if len(configs) == 1 else configs
+
+    # -- the Python API ------------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def predict(self, texts: list[str], batch_size: int = 64) -> list[Classification]:
+        """Classify raw texts (tokenised as in training). An empty text is classified as one unknown word."""
+        was_training = self.training
+        self.eval()
+        results: list[Classification] = []
+        for start in range(0, len(texts), batch_size):
+            chunk = texts[start : start + batch_size]
+            batch = collate_classification([encode_example(t, None, self.vocab) for t in chunk])
+            batch = self.transfer_batch_to_device(batch, self.device, 0)
+            results.extend(self.predict_step(batch, 0))
+        self.train(was_training)
+        return results
+
+
+def _check_embedding_mode(encoder: str, embeddings: str | None, mode: str) -> None:
+    if mode == "rand" and embeddings:
+        raise TextlabError("embedding_mode 'rand' starts from random vectors: set embeddings to null, "
+                           "or choose static, non-static or multichannel")
+    if mode != "rand" and not embeddings:
+        raise TextlabError(f"embedding_mode {mode!r} needs pretrained vectors: set embeddings (e.g. glove-6b-50d)")
+    if mode == "multichannel" and encoder != "cnn":
+        raise TextlabError("embedding_mode 'multichannel' is for the cnn encoder only")
+    if mode == "static" and encoder == "bag":
+        raise TextlabError("embedding_mode 'static' would freeze the whole bag (n-grams too): use non-static")
+
+
+def format_confusion(matrix: list[list[int]], labels: list[str]) -> str:
+    width = max(8, *(len(label) for label in labels), *(len(str(v)) for row in matrix for v in row)) + 1
+    lines = [" " * width + "".join(f"{label:>{width}}" for label in labels)]
+    lines += [f"{label:<{width}}" + "".join(f"{v:>{width}}" for v in row) for label, row in zip(labels, matrix)]
+    return "\n".join(lines)

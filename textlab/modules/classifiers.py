@@ -1,0 +1,216 @@
+"""Sentence encoders for classification: one vector per text, (B, output_dim).
+
+Blocks, bottom-up: ``masked_pool``; ``ChannelEmbedder`` (word vectors in Kim's four modes); ``TextCNN``
+(Kim 2014); ``PooledRNN`` ((bi)LSTM/GRU pooled over the real tokens); ``hash_ngrams`` and
+``BagEncoder`` (fastText-style EmbeddingBag over word ids and hashed word n-grams, with offsets).
+
+Padding never changes a text's vector: TextCNN masks every window that holds no real token out of its
+max, PooledRNN packs its input and pools over the real positions only, and BagEncoder sees no pads at
+all. Every text has at least one token.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from textlab.modules.embedders import WordEmbedder
+
+EmbeddingMode = Literal["rand", "static", "non-static", "multichannel"]
+Pooling = Literal["max", "mean", "last"]
+NGRAM_PRIME = 116049371  # fastText's multiplier for hashing word-id n-grams
+
+
+def masked_pool(h: torch.Tensor, mask: torch.Tensor, how: Literal["max", "mean"]) -> torch.Tensor:
+    """Max or mean over the positions where ``mask`` is True: (B, T, F), (B, T) -> (B, F)."""
+    if how == "max":
+        return h.masked_fill(~mask[:, :, None], float("-inf")).max(dim=1).values  # (B, F)
+    total = h.masked_fill(~mask[:, :, None], 0.0).sum(dim=1)  # (B, F)
+    return total / mask.sum(dim=1, keepdim=True).clamp(min=1).to(h.dtype)  # (B, F)
+
+
+@torch.no_grad()
+def load_pretrained_rows(weight: torch.Tensor, matrix: np.ndarray, found: np.ndarray) -> None:
+    """Copy the ``found`` rows of ``matrix`` into the first ``len(matrix)`` rows of ``weight``; redraw the
+    others (except <pad>, id 0) uniformly with the pretrained vectors' variance, as Kim (2014) did, so
+    random and pretrained rows are on one scale."""
+    n, dim = matrix.shape
+    if dim != weight.size(1):
+        raise ValueError(
+            f"pretrained vectors have dimension {dim}, the word embedding {weight.size(1)}: set word_dim to {dim}")
+    if found.any():
+        bound = float(np.sqrt(3.0 * matrix[found].var()))
+        weight[1:n].uniform_(-bound, bound)
+        rows = torch.from_numpy(np.flatnonzero(found))
+        weight[rows] = torch.from_numpy(matrix[found]).to(weight.dtype)
+
+
+class ChannelEmbedder(nn.Module):
+    """Word ids (B, T) -> vectors (B, T, D) in Kim's modes: rand (random, trained), static (pretrained,
+    frozen), non-static (pretrained, fine-tuned), multichannel (a frozen and a fine-tuned copy).
+
+    Multichannel returns the sum of the two copies: a TextCNN that applies each filter to both channels
+    and adds the results (one bias) computes exactly its filters applied to the sum, since convolution is
+    linear; so only a linear first layer may use it.
+    """
+
+    def __init__(self, num_words: int, dim: int, mode: EmbeddingMode = "rand") -> None:
+        super().__init__()
+        self.mode = mode
+        self.words = WordEmbedder(num_words, dim)
+        self.words.weight.requires_grad_(mode != "static")
+        self.static = WordEmbedder(num_words, dim) if mode == "multichannel" else None
+        if self.static is not None:
+            self.static.weight.requires_grad_(False)
+        self.output_dim = dim
+
+    def load_pretrained(self, matrix: np.ndarray, found: np.ndarray) -> None:
+        load_pretrained_rows(self.words.weight, matrix, found)
+        if self.static is not None:
+            with torch.no_grad():
+                self.static.weight.copy_(self.words.weight)
+
+    def forward(self, words: torch.Tensor) -> torch.Tensor:
+        x = self.words(words)  # (B, T, D)
+        if self.static is not None:
+            x = x + self.static(words)  # (B, T, D)
+        return x
+
+
+class TextCNN(nn.Module):
+    """Kim (2014): Conv1d filters of several widths over the token vectors, ReLU, max over time.
+
+    (B, T, input_dim), mask (B, T) -> (B, filters * len(widths)). Each filter slides over the text with
+    ``width - 1`` zero vectors on either side (Kim's padding), so a text shorter than the widest filter
+    still has windows; windows holding no real token are left out of the max, so the result does not
+    depend on how much the batch is padded.
+    """
+
+    def __init__(self, input_dim: int, filters: int = 100, widths: tuple[int, ...] = (3, 4, 5)) -> None:
+        super().__init__()
+        if not widths or min(widths) < 1:
+            raise ValueError(f"filter widths must be >= 1, got {widths}")
+        self.widths = tuple(widths)
+        self.convs = nn.ModuleList(nn.Conv1d(input_dim, filters, w, padding=w - 1) for w in self.widths)
+        self.output_dim = filters * len(self.widths)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        B, T, D = x.shape
+        x = x.masked_fill(~mask[:, :, None], 0.0).transpose(1, 2)  # (B, D, T), pads are zero vectors
+        lengths = mask.sum(dim=1)  # (B,)
+        pooled = []
+        for conv, w in zip(self.convs, self.widths):
+            h = conv(x)  # (B, F, T + w - 1): window j covers tokens j - w + 1 .. j
+            windows = torch.arange(T + w - 1, device=x.device)[None, :] < (lengths + w - 1)[:, None]  # (B, T + w - 1)
+            h = h.masked_fill(~windows[:, None, :], float("-inf"))
+            pooled.append(h.max(dim=2).values)  # (B, F)
+        return torch.relu(torch.cat(pooled, dim=1))  # (B, F * len(widths)); relu(max) == max(relu)
+
+
+class PooledRNN(nn.Module):
+    """(Bi)directional LSTM or GRU over packed sequences, pooled into one vector per text.
+
+    (B, T, input_dim), lengths (B,) -> (B, hidden_size * directions). ``max``/``mean`` pool the last
+    layer's outputs over the real tokens only; ``last`` takes the final states (forward after the last
+    real token, backward after the first).
+    """
+
+    def __init__(
+        self,
+        input_dim: int,
+        hidden_size: int = 128,
+        num_layers: int = 1,
+        bidirectional: bool = True,
+        cell: Literal["lstm", "gru"] = "lstm",
+        pooling: Pooling = "max",
+        dropout: float = 0.0,
+    ) -> None:
+        super().__init__()
+        rnn = {"lstm": nn.LSTM, "gru": nn.GRU}[cell]
+        self.rnn = rnn(
+            input_dim, hidden_size, num_layers=num_layers, batch_first=True, bidirectional=bidirectional,
+            dropout=dropout if num_layers > 1 else 0.0,  # between layers only
+        )
+        self.pooling = pooling
+        self.directions = 2 if bidirectional else 1
+        self.output_dim = hidden_size * self.directions
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        B, T, _ = x.shape
+        packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        out, state = self.rnn(packed)
+        if self.pooling == "last":
+            h = state[0] if isinstance(state, tuple) else state  # (layers * dirs, B, H), in batch order
+            h = h.view(-1, self.directions, B, h.size(-1))[-1]  # (dirs, B, H): the last layer
+            return h.transpose(0, 1).reshape(B, self.output_dim)  # (B, dirs * H)
+        out, _ = pad_packed_sequence(out, batch_first=True, total_length=T)  # (B, T, dirs * H)
+        mask = torch.arange(T, device=x.device)[None, :] < lengths.to(x.device)[:, None]  # (B, T)
+        return masked_pool(out, mask, self.pooling)  # (B, dirs * H)
+
+
+def hash_ngrams(
+    flat: torch.Tensor, offsets: torch.Tensor, ngrams: int, num_words: int, buckets: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Word ids plus hashed word n-grams (2 .. ``ngrams``) of each text, grouped per text.
+
+    ``flat`` (N,) holds the texts' word ids one text after another, ``offsets`` (B,) where each starts.
+    An n-gram of ids (a, b, ...) gets id ``num_words + hash(n, a, b, ...) % buckets``; n-grams never
+    cross from one text into the next. Returns the new ``(ids (M,), offsets (B,))``.
+    """
+    N, B = flat.numel(), offsets.numel()
+    lengths = torch.diff(offsets, append=offsets.new_tensor([N]))  # (B,)
+    owner = torch.repeat_interleave(torch.arange(B, device=flat.device), lengths)  # (N,) text of each id
+    ids, owners = [flat], [owner]
+    for n in range(2, ngrams + 1):
+        if N < n:
+            break
+        starts = torch.arange(N - n + 1, device=flat.device)  # (N - n + 1,)
+        inside = owner[starts] == owner[starts + n - 1]  # the n-gram lies within one text
+        h = torch.full_like(starts, n)
+        for j in range(n):
+            h = (h * NGRAM_PRIME + flat[starts + j]) % buckets  # < buckets * prime: no int64 overflow
+        ids.append(num_words + h[inside])
+        owners.append(owner[starts][inside])
+    owner = torch.cat(owners)  # (M,)
+    order = torch.argsort(owner, stable=True)  # words first, then bigrams, ... within each text
+    counts = torch.bincount(owner, minlength=B)  # (B,)
+    return torch.cat(ids)[order], torch.cumsum(counts, 0) - counts  # (M,), (B,)
+
+
+class BagEncoder(nn.Module):
+    """fastText-style (Joulin et al. 2017): the mean or sum of the vectors of a text's words and hashed
+    word n-grams, by ``nn.EmbeddingBag`` with offsets: flat ids (N,), offsets (B,) -> (B, dim).
+
+    Rows 0 .. num_words - 1 are the words (<pad> is never used), then ``buckets`` n-gram rows.
+    ``sparse`` makes the bag's gradient sparse: train it with a sparse-capable optimiser (SparseAdam, SGD).
+    """
+
+    def __init__(
+        self,
+        num_words: int,
+        dim: int,
+        ngrams: int = 1,
+        buckets: int = 200_000,
+        mode: Literal["mean", "sum"] = "mean",
+        sparse: bool = False,
+    ) -> None:
+        super().__init__()
+        if ngrams < 1:
+            raise ValueError("ngrams must be >= 1")
+        self.num_words, self.ngrams = num_words, ngrams
+        self.buckets = buckets if ngrams > 1 else 0
+        self.bag = nn.EmbeddingBag(num_words + self.buckets, dim, mode=mode, sparse=sparse)
+        nn.init.uniform_(self.bag.weight, -1.0 / dim, 1.0 / dim)  # fastText's input-matrix init
+        self.output_dim = dim
+
+    def load_pretrained(self, matrix: np.ndarray, found: np.ndarray) -> None:
+        load_pretrained_rows(self.bag.weight, matrix, found)
+
+    def forward(self, flat: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
+        if self.ngrams > 1:
+            flat, offsets = hash_ngrams(flat, offsets, self.ngrams, self.num_words, self.buckets)
+        return self.bag(flat, offsets)  # (B, dim)
