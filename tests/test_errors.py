@@ -65,3 +65,9 @@ def test_error_is_one_line_on_stderr_in_a_real_process(tmp_path):
     assert proc.stderr.strip().splitlines()[-1] == (
         "textlab: error: bad.txt:3: invalid tag 'B-': expected O or B-/I-/E-/S- followed by an entity type"
     )
+
+
+def test_contradictory_trainer_settings_are_one_line(capsys):
+    line = fit_error(["fit", "--config", str(__import__("conftest").TOY_CONFIG), "--trainer.enable_checkpointing", "false"],
+                     capsys)
+    assert "enable_checkpointing=False" in line and "ModelCheckpoint" in line

@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch import LightningDataModule, LightningModule
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
@@ -185,7 +186,8 @@ def main(args: list[str] | None = None) -> None:
         log.addHandler(handler)
     try:
         TextlabCLI(args)
-    except TextlabError as e:
+    # MisconfigurationException: Lightning's word for settings that contradict each other (user input too)
+    except (TextlabError, MisconfigurationException) as e:
         print(f"textlab: error: {e}", file=sys.stderr)
         sys.exit(2)
 
