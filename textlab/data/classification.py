@@ -27,7 +27,7 @@ from textlab.data.classification_batch import (
     tokenize,
 )
 from textlab.data.classification_readers import EXTENSIONS, Example, FileFormat, check_label, check_text, read_file, read_lines
-from textlab.data.datamodule import TextDataModule
+from textlab.data.datamodule import HF_SPLITS, TextDataModule
 from textlab.data.splits import kfold_split, stratified_split
 from textlab.data.toy_classification import generate_toy_classification
 from textlab.data.vectors import load_vectors
@@ -39,7 +39,6 @@ log = logging.getLogger("textlab")
 Split = Literal["train", "val", "test"]
 # data_dir layout: train/valid/test files in one of the readers' formats
 DATA_DIR_STEMS = {"train": ("train",), "val": ("valid", "val", "dev", "validation"), "test": ("test",)}
-HF_SPLITS = {"train": ("train",), "val": ("validation", "valid", "dev"), "test": ("test",)}
 
 
 class ClassificationDataModule(TextDataModule):
@@ -190,19 +189,6 @@ class ClassificationDataModule(TextDataModule):
             where = "no training data given (--data.train_file, --data.class_files or --data.data_dir)"
         hub = f" and the Hugging Face dataset {self.hf_dataset!r} could not be loaded" if self.hf_dataset else ""
         return f"{where}{hub}"
-
-    @cached_property
-    def _hf(self):
-        import datasets
-
-        name = self.hf_dataset
-        try:
-            if os.path.isdir(name):
-                return datasets.load_from_disk(name)
-            return datasets.load_dataset(name, self.hf_config)
-        except Exception as e:  # offline, unknown name, bad files: datasets raises many kinds
-            reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise TextlabError(f"{self._no_data_message()} ({reason})") from None
 
     def _read_hf_split(self, split: Split) -> list[Example] | None:
         ds = self._hf

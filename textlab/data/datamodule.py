@@ -5,20 +5,47 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
+from functools import cached_property
+
 from lightning.pytorch import LightningDataModule
 from torch.utils.data import DataLoader
 
 from textlab.data.bucket_sampler import BucketBatchSampler
+from textlab.errors import TextlabError
+
+# the names Hugging Face datasets give their splits
+HF_SPLITS = {"train": ("train",), "val": ("validation", "valid", "dev"), "test": ("test",)}
 
 
 class TextDataModule(LightningDataModule):
-    """Subclasses fill ``self.datasets[split]`` in ``setup`` and define ``collate`` and ``lengths``."""
+    """Subclasses fill ``self.datasets[split]`` in ``setup`` and define ``collate`` and ``lengths``;
+    those that read Hugging Face datasets set ``hf_dataset``/``hf_config`` and ``_no_data_message``."""
+
+    hf_dataset: str | None = None
+    hf_config: str | None = None
 
     def __init__(self, batch_size: int, eval_batch_size: int, bucket: bool, num_workers: int) -> None:
         super().__init__()
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
         self.bucket, self.num_workers = bucket, num_workers
         self.datasets: dict[str, Sequence] = {}
+
+    def _no_data_message(self) -> str:
+        raise NotImplementedError
+
+    @cached_property
+    def _hf(self):
+        """The Hugging Face dataset: a ``save_to_disk`` folder, or a name ``datasets`` loads (hub or cache)."""
+        import datasets
+
+        name = self.hf_dataset
+        try:
+            if os.path.isdir(name):
+                return datasets.load_from_disk(name)
+            return datasets.load_dataset(name, self.hf_config)
+        except Exception as e:  # offline, unknown name, bad files: datasets raises many kinds
+            reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise TextlabError(f"{self._no_data_message()} ({reason})") from None
 
     def collate(self, examples: list):
         raise NotImplementedError

@@ -19,7 +19,7 @@ import datasets
 from textlab.checkpoint import read_hparams
 from textlab.data.conll import convert_tags, detect_scheme, iter_conll, looks_like_conll, read_conll, read_text_lines
 from textlab.data.corpus_cache import CorpusCache
-from textlab.data.datamodule import TextDataModule
+from textlab.data.datamodule import HF_SPLITS, TextDataModule
 from textlab.data.sentence import Sentence
 from textlab.data.tagging_batch import EncodedSentence, TaggingBatch, collate_tagging, encode_sentence
 from textlab.data.toy_ner import generate_toy_ner
@@ -32,7 +32,6 @@ log = logging.getLogger("textlab")
 Split = Literal["train", "val", "test"]
 # data_dir layout: the file names of the CoNLL-2003 distribution
 DATA_DIR_FILES = {"train": "train.txt", "val": "valid.txt", "test": "test.txt"}
-HF_SPLITS = {"train": ("train",), "val": ("validation", "valid", "dev"), "test": ("test",)}
 
 
 class TaggingDataModule(TextDataModule):
@@ -149,19 +148,6 @@ class TaggingDataModule(TextDataModule):
             f"{where}{hub}: put train.txt, valid.txt and test.txt into --data.data_dir, "
             "or go online and name a Hugging Face dataset with --data.hf_dataset"
         )
-
-    @cached_property
-    def _hf(self):
-        import datasets
-
-        name = self.hf_dataset
-        try:
-            if os.path.isdir(name):
-                return datasets.load_from_disk(name)
-            return datasets.load_dataset(name, self.hf_config)
-        except Exception as e:  # offline, unknown name, bad files: datasets raises many kinds
-            reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise TextlabError(f"{self._no_data_message()} ({reason})") from None
 
     def _read_hf_split(self, split: Split) -> tuple[list[Sentence], str]:
         ds = self._hf
