@@ -115,6 +115,11 @@ def test_fit_killed_and_resumed_ends_like_an_uninterrupted_fit(tmp_path, one_thr
         assert ckpt_state[key] == ref_ckpt_state[key], key
     for name in TEST_METRICS:  # the best checkpoint, tested after fit
         assert metric_from_table(resumed.stdout, name) == metric_from_table(ref.stdout, name), name
+    print(  # shown with pytest -rP: the figures a resume report quotes
+        f"killed after epoch {saved['epoch']} (step {saved['global_step']}); resumed to epoch {final['epoch']} "
+        f"(step {final['global_step']}) like the uninterrupted run; final val/f1 {float(ckpt_state['current_score'])}, "
+        + ", ".join(f"{n} {metric_from_table(resumed.stdout, n)}" for n in TEST_METRICS)
+    )
 
 
 # -- atomic checkpoints ------------------------------------------------------------------------------
