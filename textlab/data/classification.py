@@ -27,7 +27,7 @@ from textlab.data.classification_batch import (
     tokenize,
 )
 from textlab.data.classification_readers import EXTENSIONS, Example, FileFormat, check_label, check_text, read_file, read_lines
-from textlab.data.datamodule import HF_SPLITS, TextDataModule
+from textlab.data.datamodule import TextDataModule
 from textlab.data.splits import kfold_split, stratified_split
 from textlab.data.toy_classification import generate_toy_classification
 from textlab.data.vectors import load_vectors
@@ -191,14 +191,10 @@ class ClassificationDataModule(TextDataModule):
         return f"{where}{hub}"
 
     def _read_hf_split(self, split: Split) -> list[Example] | None:
-        ds = self._hf
-        names = [n for n in HF_SPLITS[split] if n in ds]
-        if not names:
-            if split == "train":
-                raise TextlabError(f"Hugging Face dataset {self.hf_dataset!r} has no train split")
+        found = self._hf_split(split)
+        if found is None:
             return None
-        part = ds[names[0]]
-        where = f"{self.hf_dataset}[{names[0]}]"
+        part, where = found
         for column in (self.text_column, self.label_column):
             if column not in part.column_names:
                 raise TextlabError(f"{where}: no column {column!r} (columns: {', '.join(part.column_names)}); "
@@ -305,11 +301,7 @@ class ClassificationDataModule(TextDataModule):
         return [encode_example(e.text, e.label, vocab) for e in examples]
 
     def _read_predict(self) -> list[Example]:
-        path = self.predict_file
-        if not path:
-            raise TextlabError("nothing to predict: give --data.predict_file FILE")
-        if not os.path.isfile(path):
-            raise TextlabError(f"{path}: no such file (--data.predict_file)")
+        path = self._predict_path()
         return read_file(path, self.file_format, self.text_column, None, self.encoding, self.header)
 
     def collate(self, examples: list[EncodedExample]) -> ClassificationBatch:

@@ -19,10 +19,12 @@ HF_SPLITS = {"train": ("train",), "val": ("validation", "valid", "dev"), "test":
 
 class TextDataModule(LightningDataModule):
     """Subclasses fill ``self.datasets[split]`` in ``setup`` and define ``collate`` and ``lengths``;
-    those that read Hugging Face datasets set ``hf_dataset``/``hf_config`` and ``_no_data_message``."""
+    they set ``predict_file``, and those that read Hugging Face datasets ``hf_dataset``/``hf_config`` and
+    ``_no_data_message``."""
 
     hf_dataset: str | None = None
     hf_config: str | None = None
+    predict_file: str | None = None
 
     def __init__(self, batch_size: int, eval_batch_size: int, bucket: bool, num_workers: int) -> None:
         super().__init__()
@@ -46,6 +48,24 @@ class TextDataModule(LightningDataModule):
         except Exception as e:  # offline, unknown name, bad files: datasets raises many kinds
             reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise TextlabError(f"{self._no_data_message()} ({reason})") from None
+
+    def _hf_split(self, split: str):
+        """The Hugging Face dataset's part for ``split`` and its name for messages; None if it has none."""
+        names = [n for n in HF_SPLITS[split] if n in self._hf]
+        if not names:
+            if split == "train":
+                raise TextlabError(f"Hugging Face dataset {self.hf_dataset!r} has no train split")
+            return None
+        return self._hf[names[0]], f"{self.hf_dataset}[{names[0]}]"
+
+    def _predict_path(self) -> str:
+        """``--data.predict_file``, checked to exist."""
+        path = self.predict_file
+        if not path:
+            raise TextlabError("nothing to predict: give --data.predict_file FILE")
+        if not os.path.isfile(path):
+            raise TextlabError(f"{path}: no such file (--data.predict_file)")
+        return path
 
     def collate(self, examples: list):
         raise NotImplementedError

@@ -19,7 +19,7 @@ import datasets
 from textlab.checkpoint import read_hparams
 from textlab.data.conll import convert_tags, detect_scheme, iter_conll, looks_like_conll, read_conll, read_text_lines
 from textlab.data.corpus_cache import CorpusCache
-from textlab.data.datamodule import HF_SPLITS, TextDataModule
+from textlab.data.datamodule import TextDataModule
 from textlab.data.sentence import Sentence
 from textlab.data.tagging_batch import EncodedSentence, TaggingBatch, collate_tagging, encode_sentence
 from textlab.data.toy_ner import generate_toy_ner
@@ -150,14 +150,10 @@ class TaggingDataModule(TextDataModule):
         )
 
     def _read_hf_split(self, split: Split) -> tuple[list[Sentence], str]:
-        ds = self._hf
-        names = [n for n in HF_SPLITS[split] if n in ds]
-        if not names:
-            if split == "train":
-                raise TextlabError(f"Hugging Face dataset {self.hf_dataset!r} has no train split")
+        found = self._hf_split(split)
+        if found is None:
             return [], ""
-        part = ds[names[0]]
-        where = f"{self.hf_dataset}[{names[0]}]"
+        part, where = found
         tokens_col, tags_col = self.hf_columns
         for col in self.hf_columns:
             if col not in part.column_names:
@@ -276,11 +272,7 @@ class TaggingDataModule(TextDataModule):
             yield encode_sentence(s, vocab)
 
     def _read_predict(self) -> list[Sentence]:
-        path = self.predict_file
-        if not path:
-            raise TextlabError("nothing to predict: give --data.predict_file FILE")
-        if not os.path.isfile(path):
-            raise TextlabError(f"{path}: no such file (--data.predict_file)")
+        path = self._predict_path()
         conll = self.predict_format == "conll" or (
             self.predict_format == "auto" and looks_like_conll(path, encoding=self.encoding)
         )
