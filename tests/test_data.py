@@ -37,11 +37,12 @@ def test_word_vocab_min_freq_and_lookup_chain():
 
 def test_vocab_round_trips_as_plain_lists():
     words = WordVocab.from_tokens([["a", "b"]], lowercase=True)
-    vocab = TaggingVocab(words, Vocab.build({"a": 1}), Vocab(["O", "B-X"], specials=False), "BIOES")
+    vocab = TaggingVocab(words, Vocab.build({"a": 1}), Vocab(["O", "B-X"], specials=False), "BIOES", 3)
     plain = vocab.to_dict()
-    assert all(isinstance(v, (list, str, bool)) for v in plain.values())
+    assert all(isinstance(v, (list, str, bool, int)) for v in plain.values())
     again = TaggingVocab.from_dict(plain)
     assert again.words.itos == words.itos and again.words.lowercase and again.tag_scheme == "BIOES"
+    assert again.trainable_words == 3
     with pytest.raises(TextlabError, match="invalid vocabulary"):
         TaggingVocab.from_dict({"words": []})
 

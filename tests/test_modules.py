@@ -74,6 +74,37 @@ def test_word_embedder_loads_found_rows_only():
         emb.load_pretrained(np.zeros((4, 5), dtype=np.float32), found)
 
 
+def test_pretrained_only_rows_are_fixed_and_training_matches_one_dense_table():
+    """Words 0..3 came from training, 4..6 only from the pretrained file: the split table must train
+    exactly like one dense table under SGD with momentum and clipping, and never move rows 4..6."""
+    import numpy as np
+
+    matrix = np.random.default_rng(0).normal(size=(7, 3)).astype(np.float32)
+    found = np.array([False, False, True, True, True, True, False])
+    split = WordEmbedder(7, 3, num_trainable=4)
+    split.load_pretrained(matrix, found)
+    dense = torch.nn.Embedding(7, 3, padding_idx=0)
+    with torch.no_grad():
+        dense.weight.copy_(torch.cat([split.weight, split.pretrained_only]))
+    assert [name for name, _ in split.named_parameters()] == ["weight"] and split.weight.shape == (4, 3)
+    assert torch.equal(split.pretrained_only[-1], torch.zeros(3))  # the file lacked word 6
+    train_ids = torch.tensor([[2, 3, 1, 0], [3, 1, 2, 2]])
+    all_ids = torch.tensor([[0, 1, 2, 3, 4, 5, 6]])
+    assert torch.equal(split(all_ids), dense(all_ids))
+    opts = [torch.optim.SGD(m.parameters(), lr=0.5, momentum=0.9) for m in (split, dense)]
+    for _ in range(3):
+        for module, opt in zip((split, dense), opts):
+            opt.zero_grad()
+            (module(train_ids) ** 3).sum().backward()
+            torch.nn.utils.clip_grad_norm_(module.parameters(), 1.0)
+            opt.step()
+    assert torch.allclose(split(all_ids), dense(all_ids), atol=1e-6)
+    assert torch.equal(split(torch.tensor([4, 5])), torch.from_numpy(matrix[4:6]))  # never moved
+    assert not torch.equal(split(torch.tensor([2])), torch.from_numpy(matrix[2:3]))  # fine-tuned
+    # a checkpoint carries the fixed rows: predicting needs no pretrained file
+    assert "pretrained_only" in split.state_dict()
+
+
 def test_rnn_encoder_ignores_padding():
     torch.manual_seed(0)
     enc = RNNEncoder(4, hidden_size=3, cell="gru").eval()

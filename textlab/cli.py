@@ -86,7 +86,10 @@ class TextlabCLI(LightningCLI):
     @staticmethod
     def _defaults_from_checkpoint(parser: LightningArgumentParser, ckpt_path: str) -> None:
         """Model and data classes from the checkpoint, so evaluating or predicting needs no config."""
-        hparams = {k: v for k, v in read_hparams(ckpt_path).items() if k != "_instantiator"}
+        # The vocabularies are left out: the data module reads them from the checkpoint (vocab_from) and
+        # the link hands them to the model. As a parser default they would be checked and dumped to YAML,
+        # which took ~45 s for a 400k-word vocabulary.
+        hparams = {k: v for k, v in read_hparams(ckpt_path).items() if k not in ("_instantiator", "vocab")}
         class_path = hparams.pop("_class_path", "")
         model_cls = model_class(class_path, ckpt_path)
         parser.set_defaults(
@@ -95,6 +98,12 @@ class TextlabCLI(LightningCLI):
                 "data": {"class_path": model_cls.default_datamodule},
             }
         )
+
+    def _parse_ckpt_path(self) -> None:
+        # Lightning's version parses all the checkpoint's hyperparameters *over* the parsed arguments:
+        # it would undo the user's --model overrides and push the vocabularies through the parser and a
+        # YAML dump (~45 s for 400k words). _defaults_from_checkpoint already did the job, as defaults.
+        return
 
     def before_instantiate_classes(self) -> None:
         config = self.config[self.subcommand]

@@ -82,7 +82,8 @@ class TaggingDataModule(TextDataModule):
             lowercase: store words lower-cased in the word vocabulary (characters keep their case).
             normalize_digits: store words with every digit replaced by 0.
             add_pretrained_words: pretrained vectors (a file or ``glove-6b-50d``) whose words join the
-                word vocabulary, so words unseen in training keep their pretrained vectors.
+                word vocabulary, so words unseen in training keep their pretrained vectors (fixed; the
+                training words' vectors are fine-tuned).
             vocab_from: a checkpoint whose vocabularies to use instead of building them from the
                 training data (textlab sets this from ``--ckpt_path``).
             cache_dir: for corpora too large to hold in every process: stream the files once into
@@ -234,12 +235,13 @@ class TaggingDataModule(TextDataModule):
             char_counts.update(c for t in s.tokens for c in t)
             tags.update(s.tags)
         words = WordVocab.from_counts(word_counts, self.min_word_freq, self.lowercase, self.normalize_digits)
+        before = None
         if self.add_pretrained_words:
             before = len(words)
             words = words.extend(load_vectors(self.add_pretrained_words).words)
             log.info("word vocabulary: %d from training + %d pretrained-only words", before, len(words) - before)
         tag_vocab = Vocab(sorted(tags, key=_tag_order), specials=False)
-        return TaggingVocab(words, Vocab.build(char_counts), tag_vocab, self.tag_scheme).to_dict()
+        return TaggingVocab(words, Vocab.build(char_counts), tag_vocab, self.tag_scheme, before).to_dict()
 
     # -- sentences -> ids -> batches -------------------------------------------------------------
 

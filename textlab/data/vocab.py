@@ -118,6 +118,9 @@ class TaggingVocab:
     chars: Vocab
     tags: Vocab  # no specials: padded positions are masked, never scored
     tag_scheme: str
+    # words[:trainable_words] came from the training data; the rest only from a pretrained file
+    # (their vectors stay fixed: see WordEmbedder). None: all of them came from training.
+    trainable_words: int | None = None
 
     def to_dict(self) -> dict:
         return {
@@ -127,6 +130,7 @@ class TaggingVocab:
             "tag_scheme": self.tag_scheme,
             "lowercase": self.words.lowercase,
             "digits": self.words.digits,
+            "trainable_words": self.trainable_words,
         }
 
     @classmethod
@@ -137,6 +141,7 @@ class TaggingVocab:
                 chars=Vocab(d["chars"]),
                 tags=Vocab(d["tags"], specials=False),
                 tag_scheme=d["tag_scheme"],
+                trainable_words=d.get("trainable_words"),
             )
         except (KeyError, TypeError, ValueError) as e:
             raise TextlabError(f"invalid vocabulary (expected words, chars, tags and tag_scheme): {e}") from None

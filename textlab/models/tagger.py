@@ -88,7 +88,7 @@ class SequenceTagger(LightningModule):
         self.word_dropout = word_dropout
         self.optimizer, self.lr_scheduler = optimizer, lr_scheduler
 
-        words = WordEmbedder(len(self.vocab.words), word_dim, max_norm, scale_grad_by_freq)
+        words = WordEmbedder(len(self.vocab.words), word_dim, max_norm, scale_grad_by_freq, self.vocab.trainable_words)
         chars = build_char_encoder(char_encoder, len(self.vocab.chars), char_dim, char_filters, char_widths, char_hidden)
         self.embedder = TokenEmbedder(words, chars, len(CASINGS), casing_dim)
         self.dropout = nn.Dropout(dropout)

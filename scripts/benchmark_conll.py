@@ -1,0 +1,251 @@
+"""CoNLL-2003 English NER: the BiLSTM-CRF recipe and its ablations, over seeds, through `textlab`.
+
+    python scripts/benchmark_conll.py --data-dir ../shared/data/conll2003 [--seeds 3]
+        [--variants char-cnn,no-chars,...] [--jobs 2] [--out runs/benchmark_conll]
+
+Every run is the commands a user types, each in its own process:
+
+1. ``textlab fit --config configs/ner_bilstm_crf.yaml --data.data_dir D --seed_everything S`` plus the
+   variant's overrides. The ModelCheckpoint in the config keeps the epoch with the best dev F1.
+2. ``textlab test --ckpt_path BEST`` reloads that checkpoint in a fresh process; its test/f1 is the
+   number reported.
+3. ``textlab predict --ckpt_path BEST --data.predict_file D/test.txt`` writes the tags, which are
+   scored against the gold file with seqeval (IOB2, conlleval's span rule) as an independent check of
+   the project's metric; the run fails if the two disagree.
+
+The table (variant, seed, epochs, best epoch, dev F1, test F1, wall time; then mean +- std per
+variant) is printed and written as results.md and results.json under --out. Results are saved after
+each run and a rerun with the same --out skips the runs already done. ``--jobs N`` runs N trainings
+at a time with cores/N threads each (wall times are then those of a shared machine).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = ROOT / "configs" / "ner_bilstm_crf.yaml"
+M = "--model.init_args."
+D = "--data.init_args."
+# name -> (what it changes, `textlab fit` overrides); "char-cnn" is the config as shipped.
+VARIANTS = {
+    "char-cnn": ("the config: GloVe 50d, char-CNN, BIOES, constrained Viterbi", []),
+    "no-chars": ("no character features", [M + "char_encoder", "none"]),
+    "char-lstm": ("char-BiLSTM (25 per direction) instead of the char-CNN", [M + "char_encoder", "lstm"]),
+    "both": ("char-CNN and char-BiLSTM side by side", [M + "char_encoder", "both"]),
+    "cnn_lstm": ("char-CNN feeding a char-BiLSTM", [M + "char_encoder", "cnn_lstm"]),
+    "iob2": ("IOB2 tags instead of BIOES", [D + "tag_scheme", "IOB2"]),
+    "random-words": ("random-init word vectors, training words only",
+                     [M + "embeddings", "null", D + "add_pretrained_words", "null"]),
+    "train-vocab": ("GloVe init but the vocabulary from training words only",
+                    [D + "add_pretrained_words", "null"]),
+    "unconstrained": ("Viterbi without transition constraints", [M + "constrained_decoding", "false"]),
+    "casing": ("plus a 10-d casing-class embedding", [M + "casing_dim", "10"]),
+}
+# Published test F1 (conlleval) for the README's comparison.
+REFERENCES = {
+    "NCRF++ char-CNN + word-LSTM + CRF, GloVe 100d (Yang & Zhang 2018)": 91.35,
+    "NCRF++ char-LSTM, GloVe 100d": 91.20,
+    "NCRF++ no chars, GloVe 100d": 89.45,
+    "Ma & Hovy 2016, GloVe 100d": 91.21,
+    "Lample et al. 2016": 90.94,
+}
+_print_lock = threading.Lock()
+
+
+def say(message: str) -> None:
+    with _print_lock:
+        print(f"benchmark_conll: {message}", flush=True)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data-dir", default="data/conll2003", help="folder with train.txt, valid.txt, test.txt")
+    parser.add_argument("--seeds", type=int, default=3, help="seeds 1..N for each variant")
+    parser.add_argument("--seed-list", default=None, help="explicit seeds, e.g. 1,2,3 (overrides --seeds)")
+    parser.add_argument("--variants", default="char-cnn", help=f"comma-separated, of {', '.join(VARIANTS)}")
+    parser.add_argument("--ablation-seeds", type=int, default=None,
+                        help="seeds for variants other than char-cnn (default: the same as char-cnn)")
+    parser.add_argument("--config", default=str(CONFIG), help="the recipe (default configs/ner_bilstm_crf.yaml)")
+    parser.add_argument("--max-epochs", type=int, default=None, help="override the config's trainer.max_epochs")
+    parser.add_argument("--jobs", type=int, default=1, help="trainings at a time")
+    parser.add_argument("--threads", type=int, default=None, help="threads per training (default: cores / jobs)")
+    parser.add_argument("--textlab-args", default="", help="more `textlab fit` arguments for every run")
+    parser.add_argument("--out", default="runs/benchmark_conll", help="folder for runs, results.json and results.md")
+    args = parser.parse_args(argv)
+    args.variants = [v.strip() for v in args.variants.split(",") if v.strip()]
+    unknown = [v for v in args.variants if v not in VARIANTS]
+    if unknown:
+        parser.error(f"unknown variant(s) {', '.join(unknown)}: choose from {', '.join(VARIANTS)}")
+    args.seed_list = [int(s) for s in args.seed_list.split(",")] if args.seed_list else list(range(1, args.seeds + 1))
+    if args.threads is None:
+        args.threads = max(1, (os.cpu_count() or 1) // args.jobs)
+    return args
+
+
+def textlab(*argv: str, log_file: Path) -> str:
+    """Run ``textlab ARGV`` in a fresh process; its output goes to ``log_file`` and is returned."""
+    proc = subprocess.run([sys.executable, "-m", "textlab.cli", *argv], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    log_file.write_text(f"$ textlab {' '.join(argv)}\n{proc.stdout}{proc.stderr}")
+    if proc.returncode:
+        raise RuntimeError(f"textlab {argv[0]} failed (exit {proc.returncode}); see {log_file}")
+    return proc.stdout + proc.stderr
+
+
+def metric_from_table(output: str, name: str) -> float:
+    match = re.search(rf"{re.escape(name)}\s+[│|]?\s*([0-9.]+)", output)
+    if not match:
+        raise RuntimeError(f"no {name} in the output of textlab test")
+    return float(match.group(1))
+
+
+def checkpoint_summary(run_dir: Path) -> dict:
+    """Epochs trained, and the best dev F1 and its checkpoint, from the ModelCheckpoint state in last.ckpt."""
+    from textlab.checkpoint import read_checkpoint
+
+    last = max(run_dir.rglob("last.ckpt"), key=os.path.getmtime)
+    ckpt = read_checkpoint(last)
+    state = next(v for k, v in ckpt["callbacks"].items() if k.startswith("ModelCheckpoint") and "val/f1" in k)
+    best = Path(state["best_model_path"])
+    return {"epochs": ckpt["epoch"] + 1, "best_epoch": int(re.search(r"epoch=(\d+)", best.name).group(1)) + 1,
+            "dev_f1": float(state["best_model_score"]), "best": best}
+
+
+def seqeval_f1(gold_file: Path, predicted_file: Path) -> float:
+    """seqeval's F1 of the predicted tags against the gold file, both in IOB2."""
+    from seqeval.metrics import f1_score
+
+    from textlab.data.conll import detect_scheme, read_conll, to_iob2
+
+    gold = [s for s in read_conll(gold_file) if s.tokens]
+    predicted = [s for s in read_conll(predicted_file) if s.tokens]
+    if [s.tokens for s in gold] != [s.tokens for s in predicted]:
+        raise RuntimeError(f"{predicted_file}: the predicted tokens differ from {gold_file}'s")
+    gold_scheme, predicted_scheme = detect_scheme(s.tags for s in gold), detect_scheme(s.tags for s in predicted)
+    return f1_score([to_iob2(s.tags, gold_scheme) for s in gold], [to_iob2(s.tags, predicted_scheme) for s in predicted])
+
+
+def run(args: argparse.Namespace, variant: str, seed: int) -> dict:
+    run_dir = Path(args.out) / variant / f"seed_{seed}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    data_dir = os.path.abspath(args.data_dir)
+    fit = ["fit", "--config", args.config, "--seed_everything", str(seed), D + "data_dir", data_dir,
+           "--trainer.default_root_dir", str(run_dir), "--trainer.enable_progress_bar", "false",
+           "--cpu_threads.per_process", str(args.threads), "--test_after_fit", "false", *VARIANTS[variant][1]]
+    if args.max_epochs:
+        fit += ["--trainer.max_epochs", str(args.max_epochs)]
+    fit += args.textlab_args.split()
+    say(f"{variant} seed {seed}: training ({run_dir})")
+    start = time.perf_counter()
+    textlab(*fit, log_file=run_dir / "fit.log")
+    seconds = time.perf_counter() - start
+    summary = checkpoint_summary(run_dir)
+    best = str(summary.pop("best"))
+    threads = ["--cpu_threads.per_process", str(args.threads)]
+    tested = textlab("test", "--ckpt_path", best, D + "data_dir", data_dir, *threads, log_file=run_dir / "test.log")
+    test_f1 = metric_from_table(tested, "test/f1")
+    predictions = run_dir / "test_predictions.txt"
+    textlab("predict", "--ckpt_path", best, D + "predict_file", os.path.join(data_dir, "test.txt"),
+            "--output", str(predictions), *threads, log_file=run_dir / "predict.log")
+    checked = seqeval_f1(Path(data_dir) / "test.txt", predictions)
+    if abs(checked - test_f1) > 1e-4:
+        raise RuntimeError(f"{variant} seed {seed}: test/f1 {test_f1} but seqeval gives {checked}")
+    result = {"variant": variant, "seed": seed, **summary, "test_f1": test_f1, "seqeval_f1": checked,
+              "minutes": round(seconds / 60, 2), "checkpoint": best}
+    say(f"{variant} seed {seed}: {result['epochs']} epochs, best {result['best_epoch']}, "
+        f"dev F1 {100 * result['dev_f1']:.2f}, test F1 {100 * test_f1:.2f} (seqeval {100 * checked:.2f}), "
+        f"{result['minutes']:.1f} min")
+    return result
+
+
+def summarise(results: list[dict], variants: list[str]) -> list[dict]:
+    rows = []
+    for variant in variants:
+        mine = [r for r in results if r["variant"] == variant]
+        if not mine:
+            continue
+        test, dev = [100 * r["test_f1"] for r in mine], [100 * r["dev_f1"] for r in mine]
+        rows.append({
+            "variant": variant, "what": VARIANTS[variant][0], "seeds": len(mine),
+            "dev_mean": statistics.mean(dev), "test_mean": statistics.mean(test),
+            "test_std": statistics.stdev(test) if len(test) > 1 else 0.0,
+            "epochs": statistics.mean(r["epochs"] for r in mine),
+            "minutes": statistics.mean(r["minutes"] for r in mine),
+        })
+    return rows
+
+
+def markdown(results: list[dict], rows: list[dict]) -> str:
+    runs = ["| variant | seed | epochs | best epoch | dev F1 | test F1 | seqeval test F1 | wall (min) |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in sorted(results, key=lambda r: (list(VARIANTS).index(r["variant"]), r["seed"])):
+        runs.append(f"| {r['variant']} | {r['seed']} | {r['epochs']} | {r['best_epoch']} | {100 * r['dev_f1']:.2f} "
+                    f"| {100 * r['test_f1']:.2f} | {100 * r['seqeval_f1']:.2f} | {r['minutes']:.1f} |")
+    summary = ["| variant | what changes | seeds | dev F1 (mean) | test F1 (mean ± std) | epochs | wall per run (min) |",
+               "|---|---|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        std = f" ± {r['test_std']:.2f}" if r["seeds"] > 1 else ""
+        summary.append(f"| {r['variant']} | {r['what']} | {r['seeds']} | {r['dev_mean']:.2f} | "
+                       f"{r['test_mean']:.2f}{std} | {r['epochs']:.0f} | {r['minutes']:.1f} |")
+    return "\n".join(summary) + "\n\nPer run:\n\n" + "\n".join(runs)
+
+
+def machine(threads: int, jobs: int) -> str:
+    cpu = platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, {jobs} training(s) at a time with {threads} thread(s) each"
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    for name in ("train.txt", "valid.txt", "test.txt"):
+        if not os.path.isfile(os.path.join(args.data_dir, name)):
+            sys.exit(f"benchmark_conll: no {name} in {args.data_dir}: pass --data-dir with the CoNLL-2003 files")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    saved = out / "results.json"
+    results = json.loads(saved.read_text())["runs"] if saved.is_file() else []
+    done = {(r["variant"], r["seed"]) for r in results}
+    todo = []
+    for variant in args.variants:
+        seeds = args.seed_list if variant == "char-cnn" or args.ablation_seeds is None else args.seed_list[: args.ablation_seeds]
+        todo += [(variant, s) for s in seeds if (variant, s) not in done]
+    command = "python scripts/benchmark_conll.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    lock = threading.Lock()
+
+    def one(item: tuple[str, int]) -> None:
+        result = run(args, *item)
+        with lock:
+            results.append(result)
+            saved.write_text(json.dumps({"runs": results, "command": command}, indent=1))
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        for future in [pool.submit(one, item) for item in todo]:
+            future.result()
+    rows = summarise(results, list(VARIANTS))
+    report = (f"{markdown(results, rows)}\n\nCommand: `{command}`\n\n"
+              f"{(time.perf_counter() - start) / 60:.1f} min in this run, on {machine(args.threads, args.jobs)}.\n")
+    (out / "results.md").write_text(report)
+    saved.write_text(json.dumps({"runs": results, "summary": rows, "command": command}, indent=1))
+    print(report)
+
+
+if __name__ == "__main__":
+    main()
