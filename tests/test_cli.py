@@ -34,6 +34,14 @@ def test_test_command_reproduces_the_f1_printed_by_fit(trained_tagger, tmp_path)
     assert metric_from_table(proc.stdout, "test/f1") == metric_from_table(trained_tagger["fit_output"], "test/f1")
 
 
+def test_test_needs_only_the_checkpoint_and_the_data_and_leaves_no_config_behind(trained_tagger, tmp_path):
+    toy_data = ["--data.class_path", "textlab.data.ToyNERDataModule", "--data.num_train", "300",
+                "--data.num_val", "60", "--data.num_test", "60"]
+    proc = run_textlab("test", "--ckpt_path", trained_tagger["best"], *toy_data, cwd=tmp_path)
+    assert metric_from_table(proc.stdout, "test/f1") == metric_from_table(trained_tagger["fit_output"], "test/f1")
+    assert not list(tmp_path.rglob("config.yaml"))  # only fit keeps a record of its config
+
+
 def test_predict_needs_only_the_checkpoint_and_the_input(trained_tagger, tmp_path):
     (tmp_path / "in.txt").write_text(TEXT)
     proc = run_textlab("predict", "--ckpt_path", trained_tagger["best"], "--data.predict_file", "in.txt", cwd=tmp_path)

@@ -20,7 +20,7 @@ from typing import Any
 
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch import LightningDataModule, LightningModule
-from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
+from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 
 from textlab.callbacks.cpu_threads import CPUThreads
 from textlab.callbacks.rng_state import RestoreRNGState
@@ -123,6 +123,10 @@ class TextlabCLI(LightningCLI):
 
     def instantiate_trainer(self, **kwargs: Any):
         trainer = super().instantiate_trainer(**kwargs)
+        if self.subcommand != "fit":
+            # The config is worth keeping beside a training run's checkpoints; for test/validate/predict
+            # it would only drop a config.yaml into the working folder.
+            trainer.callbacks = [c for c in trainer.callbacks if not isinstance(c, SaveConfigCallback)]
         if self.subcommand == "predict":
             trainer.callbacks.append(PredictionWriter(self.config.predict.output))
         return trainer

@@ -1,0 +1,59 @@
+"""scripts/benchmark_conll.py end to end on toy CoNLL files: fit, test and predict, and the seqeval check."""
+
+import importlib.util
+import json
+
+import pytest
+
+from conftest import ROOT
+from textlab.data.sentence import Sentence
+from textlab.data.toy_ner import generate_toy_ner, write_conll
+
+
+def _script():
+    spec = importlib.util.spec_from_file_location("benchmark_conll", ROOT / "scripts" / "benchmark_conll.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_seqeval_check_reads_both_files_in_their_own_scheme(tmp_path):
+    bench = _script()
+    gold = [Sentence(["EU", "rejects", "German", "call"], ["B-ORG", "O", "B-MISC", "O"]),
+            Sentence(["Peter", "Blackburn"], ["B-PER", "I-PER"])]
+    write_conll(gold, tmp_path / "gold.txt")
+    # the model's BIOES output: one entity right (EU), one wrong type (German), one right (Peter Blackburn)
+    write_conll([Sentence(gold[0].tokens, ["S-ORG", "O", "S-LOC", "O"]),
+                 Sentence(gold[1].tokens, ["B-PER", "E-PER"])], tmp_path / "predicted.txt")
+    assert bench.seqeval_f1(tmp_path / "gold.txt", tmp_path / "predicted.txt") == pytest.approx(2 / 3)
+    write_conll([Sentence(["EU"], ["S-ORG"])], tmp_path / "short.txt")
+    with pytest.raises(RuntimeError, match="tokens differ"):
+        bench.seqeval_f1(tmp_path / "gold.txt", tmp_path / "short.txt")
+
+
+def test_benchmark_runs_the_user_commands_and_writes_its_tables(tmp_path, capsys):
+    toy = generate_toy_ner(seed=5, num_train=400, num_val=30, num_test=30)
+    data = tmp_path / "conll"
+    data.mkdir()
+    for split, name in [("train", "train.txt"), ("val", "valid.txt"), ("test", "test.txt")]:
+        write_conll(toy[split], data / name)
+    out = tmp_path / "out"
+    # the shipped CoNLL recipe, made tiny: no GloVe (its 400k words would dominate the run), 2 epochs
+    small = ("--model.init_args.embeddings null --data.init_args.add_pretrained_words null "
+             "--model.init_args.hidden_size 16 --model.init_args.optimizer.init_args.lr 0.1")
+    argv = ["--data-dir", str(data), "--seeds", "1", "--variants", "char-cnn,no-chars", "--max-epochs", "2",
+            "--textlab-args", small, "--out", str(out)]
+    _script().main(argv)
+    saved = json.loads((out / "results.json").read_text())
+    runs = {r["variant"]: r for r in saved["runs"]}
+    assert set(runs) == {"char-cnn", "no-chars"}
+    for r in runs.values():
+        assert r["epochs"] == 2 and 1 <= r["best_epoch"] <= 2
+        assert abs(r["test_f1"] - r["seqeval_f1"]) <= 1e-4
+        assert (out / r["variant"] / "seed_1" / "test_predictions.txt").is_file()
+    table = (out / "results.md").read_text()
+    assert "| char-cnn | the config" in table and "| no-chars |" in table and "Command:" in table
+    assert "char-cnn seed 1:" in capsys.readouterr().out
+    # a rerun finds both runs done and trains nothing
+    _script().main(argv)
+    assert ": training" not in capsys.readouterr().out
