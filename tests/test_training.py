@@ -40,9 +40,12 @@ def test_pretrained_vectors_and_vocabulary_extension(tmp_path):
     assert dm.vocab["words"][-1] == "zanzibar"  # a pretrained-only word joined the vocabulary
     model = SequenceTagger(dm.vocab, word_dim=4, embeddings=str(vectors))
     model.setup("fit")
-    weight = model.embedder.words.weight
-    assert weight[dm.vocab["words"].index("said")].tolist() == [1, 2, 3, 4]
-    assert weight[dm.vocab["words"].index("zanzibar")].tolist() == [5, 6, 7, 8]
+    words = model.embedder.words
+    ids = torch.tensor([dm.vocab["words"].index(w) for w in ("said", "zanzibar")])
+    assert words(ids).tolist() == [[1, 2, 3, 4], [5, 6, 7, 8]]
+    # "zanzibar" is not a training word: its vector sits in the fixed table, not among the trainable rows
+    assert len(words.weight) == dm.vocab["trainable_words"] == len(dm.vocab["words"]) - 1
+    weight = words.weight
     model.setup("test")  # evaluating never reloads vectors over trained weights
     with torch.no_grad():
         weight.zero_()
