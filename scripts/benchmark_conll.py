@@ -40,6 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "configs" / "ner_bilstm_crf.yaml"
 M = "--model.init_args."
 D = "--data.init_args."
+T = "--trainer."
 # name -> (what it changes, `textlab fit` overrides); "char-cnn" is the config as shipped.
 VARIANTS = {
     "char-cnn": ("the config: GloVe 50d, char-CNN, BIOES, constrained Viterbi", []),
@@ -54,6 +55,12 @@ VARIANTS = {
                     [D + "add_pretrained_words", "null"]),
     "unconstrained": ("Viterbi without transition constraints", [M + "constrained_decoding", "false"]),
     "casing": ("plus a 10-d casing-class embedding", [M + "casing_dim", "10"]),
+    "frozen-words": ("word vectors frozen for the whole run (GloVe rows as loaded)",
+                     [T + "callbacks+=textlab.callbacks.FreezeWordEmbeddings",
+                      T + "callbacks.unfreeze_at_epoch=null"]),
+    "freeze-first": ("word vectors frozen for the first 5 epochs, then fine-tuned",
+                     [T + "callbacks+=textlab.callbacks.FreezeWordEmbeddings",
+                      T + "callbacks.unfreeze_at_epoch=5"]),
 }
 # Published test F1 (conlleval) for the README's comparison.
 REFERENCES = {
