@@ -165,6 +165,25 @@ def test_constrained_crf_never_decodes_an_impossible_transition():
     assert (unconstrained[:, 0] == 2).any()  # without constraints the push wins somewhere
 
 
+def test_constraints_are_a_decoding_choice_not_part_of_the_weights():
+    """The masks are rebuilt from the tags, so trained weights decode either way; old state dicts still load."""
+    torch.manual_seed(0)
+    trained = CRFDecoder(IOB2, "IOB2", constrained=True)
+    state = trained.state_dict()
+    assert set(state) == {"crf.start_transitions", "crf.end_transitions", "crf.transitions"}
+    emissions = torch.randn(20, 8, len(IOB2))
+    emissions[:, :, 2] += 3
+    mask = torch.ones(20, 8, dtype=torch.bool)
+    free = CRFDecoder(IOB2, "IOB2", constrained=False)
+    old_style = {**state, "allowed": trained.allowed, "allowed_start": trained.allowed_start,
+                 "allowed_end": trained.allowed_end}
+    free.load_state_dict(old_style)  # strict: the stored masks are dropped, not loaded
+    assert free.allowed.all() and (free.decode(emissions, mask)[:, 0] == 2).any()
+    again = CRFDecoder(IOB2, "IOB2", constrained=True)
+    again.load_state_dict(old_style)
+    assert torch.equal(again.decode(emissions, mask), trained.decode(emissions, mask))
+
+
 @pytest.mark.parametrize("decoder", [CRFDecoder(IOB2, "IOB2"), SoftmaxDecoder()])
 def test_decoders_learn_and_loss_is_a_mean(decoder):
     torch.manual_seed(0)

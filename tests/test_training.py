@@ -9,6 +9,7 @@ from textlab.callbacks import FreezeWordEmbeddings
 from textlab.cli import main
 from textlab.data import ToyNERDataModule
 from textlab.models import SequenceTagger
+from textlab.optim import InverseTimeDecay
 
 SMALL = ["--data.num_train", "64", "--data.num_val", "16", "--data.num_test", "16"]
 
@@ -73,6 +74,34 @@ def test_word_embeddings_frozen_then_unfrozen(tmp_path):
     trainer.fit(model, datamodule=dm)
     assert torch.equal(record.snapshots[0], start)  # epoch 0: frozen
     assert not torch.equal(record.snapshots[1], start)  # epoch 1: training
+
+
+class _RecordLearningRates(Callback):
+    def __init__(self):
+        self.lrs = []
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        if batch_idx == 0:  # the learning rates this epoch trains with
+            self.lrs.append([group["lr"] for group in trainer.optimizers[0].param_groups])
+
+
+def test_unfrozen_embeddings_follow_the_learning_rate_schedule(tmp_path):
+    dm = ToyNERDataModule(num_train=64, num_val=16, num_test=16, batch_size=16)
+    model = SequenceTagger(
+        dm.vocab, word_dim=8, hidden_size=8, char_encoder="none",
+        optimizer=lambda params: torch.optim.SGD(params, lr=0.1, momentum=0.9),
+        lr_scheduler=lambda opt: InverseTimeDecay(opt, decay=0.5),
+    )
+    record = _RecordLearningRates()
+    trainer = Trainer(
+        max_epochs=4, callbacks=[FreezeWordEmbeddings(unfreeze_at_epoch=1), record], default_root_dir=tmp_path,
+        enable_progress_bar=False, logger=False, enable_checkpointing=False,
+    )
+    trainer.fit(model, datamodule=dm)
+    # the lr during epoch e is 0.1 / (1 + 0.5 e); the embeddings' group joins at epoch 1 and decays with the rest
+    assert [len(lrs) for lrs in record.lrs] == [1, 2, 2, 2]
+    for epoch, lrs in enumerate(record.lrs):
+        assert lrs == pytest.approx([0.1 / (1 + 0.5 * epoch)] * len(lrs))
 
 
 def test_resume_from_last_checkpoint_continues_the_epoch_count(tmp_path):

@@ -22,3 +22,26 @@ class FreezeWordEmbeddings(BaseFinetuning):
         if current_epoch == self.unfreeze_at_epoch:
             # initial_denom_lr=1: the embeddings train at the same learning rate as the rest of the model
             self.unfreeze_and_add_param_group(pl_module.embedder.words, optimizer, initial_denom_lr=1.0)
+            schedule_new_param_groups(pl_module.trainer, optimizer)
+
+
+def schedule_new_param_groups(trainer, optimizer) -> None:
+    """Make the schedulers built with the optimizer also drive the groups added to it since.
+
+    A scheduler such as LambdaLR (and our InverseTimeDecay) keeps one base lr and one factor per group
+    it saw at construction and zips them with the optimizer's groups, so a group added later would keep
+    its first lr for the rest of the run (Lightning issue #12141, closed as won't fix). Each new group
+    gets the first group's entries, which is what `initial_denom_lr=1` asks for.
+    """
+    groups = len(optimizer.param_groups)
+    for config in trainer.lr_scheduler_configs:
+        scheduler = config.scheduler
+        if scheduler.optimizer is not optimizer:
+            continue
+        for name in ("base_lrs", "lr_lambdas", "min_lrs", "_last_lr"):
+            entries = getattr(scheduler, name, None)
+            if isinstance(entries, list) and 0 < len(entries) < groups:
+                entries.extend(entries[:1] * (groups - len(entries)))
+        for group in optimizer.param_groups:
+            if "initial_lr" in optimizer.param_groups[0]:
+                group.setdefault("initial_lr", optimizer.param_groups[0]["initial_lr"])

@@ -82,9 +82,21 @@ class CRFDecoder(nn.Module):
         self.crf = torchcrf.CRF(len(tags), batch_first=True)
         allowed, start, end = allowed_transitions(scheme, tags) if constrained else (None, None, None)
         K = len(tags)
-        self.register_buffer("allowed", allowed if constrained else torch.ones(K, K, dtype=torch.bool))
-        self.register_buffer("allowed_start", start if constrained else torch.ones(K, dtype=torch.bool))
-        self.register_buffer("allowed_end", end if constrained else torch.ones(K, dtype=torch.bool))
+        # Not persistent: the masks follow from the tags and the `constrained` argument, so a checkpoint
+        # can be decoded either way (`textlab test --ckpt_path C --model.constrained_decoding false`).
+        self.register_buffer("allowed", allowed if constrained else torch.ones(K, K, dtype=torch.bool),
+                             persistent=False)
+        self.register_buffer("allowed_start", start if constrained else torch.ones(K, dtype=torch.bool),
+                             persistent=False)
+        self.register_buffer("allowed_end", end if constrained else torch.ones(K, dtype=torch.bool),
+                             persistent=False)
+        self.register_load_state_dict_pre_hook(self._drop_stored_masks)
+
+    @staticmethod
+    def _drop_stored_masks(module, state_dict, prefix, *args) -> None:
+        # Checkpoints written before the masks became non-persistent still hold them.
+        for name in ("allowed", "allowed_start", "allowed_end"):
+            state_dict.pop(prefix + name, None)
 
     def loss(self, emissions: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         with torch.autocast(emissions.device.type, enabled=False):
