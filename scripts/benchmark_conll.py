@@ -55,6 +55,7 @@ VARIANTS = {
                     [D + "add_pretrained_words", "null"]),
     "unconstrained": ("Viterbi without transition constraints", [M + "constrained_decoding", "false"]),
     "casing": ("plus a 10-d casing-class embedding", [M + "casing_dim", "10"]),
+    "char-dropout": ("plus dropout 0.5 on the character embeddings (Ma & Hovy)", [M + "char_dropout", "0.5"]),
     "frozen-words": ("word vectors frozen for the whole run (GloVe rows as loaded)",
                      [T + "callbacks+=textlab.callbacks.FreezeWordEmbeddings",
                       T + "callbacks.unfreeze_at_epoch=null"]),

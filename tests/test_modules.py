@@ -27,6 +27,17 @@ def test_char_encoder_shape_and_pads_never_change_a_word(kind, widths):
     assert torch.allclose(together[0], alone[0], atol=1e-6)
 
 
+@pytest.mark.parametrize("kind", KINDS)
+def test_char_dropout_acts_in_training_only(kind):
+    torch.manual_seed(0)
+    plain = build_char_encoder(kind, num_chars=20, char_dim=8, filters=5, hidden=4)
+    dropped = build_char_encoder(kind, num_chars=20, char_dim=8, filters=5, hidden=4, dropout=0.5)
+    dropped.load_state_dict(plain.state_dict())  # dropout has no weights: same encoder, same state
+    words, lengths = torch.tensor([[3, 4, 5, 6], [7, 8, 0, 0]]), torch.tensor([4, 2])
+    assert torch.equal(dropped.eval()(words, lengths), plain.eval()(words, lengths))
+    assert not torch.equal(dropped.train()(words, lengths), plain.train()(words, lengths))
+
+
 def test_char_cnn_max_ignores_pad_positions_even_when_features_are_negative():
     torch.manual_seed(0)
     enc = build_char_encoder("cnn", num_chars=10, char_dim=4, filters=3, widths=(3,))

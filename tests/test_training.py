@@ -28,7 +28,8 @@ def test_every_char_encoder_and_decoder_trains(char_encoder, decoder, tmp_path):
 
 
 @pytest.mark.parametrize("options", [["--model.init_args.encoder", "gru", "--model.init_args.num_layers", "2"],
-                                     ["--model.init_args.casing_dim", "4", "--model.init_args.word_dropout", "0.1"],
+                                     ["--model.init_args.casing_dim", "4", "--model.init_args.word_dropout", "0.1",
+                                      "--model.init_args.char_dropout", "0.5"],
                                      ["--data.init_args.tag_scheme", "IOB2", "--data.init_args.bucket", "false"]])
 def test_encoder_and_data_options(options, tmp_path):
     fit("--trainer.fast_dev_run", "1", *options, tmp_path=tmp_path)

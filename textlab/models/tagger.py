@@ -45,6 +45,7 @@ class SequenceTagger(LightningModule):
         char_filters: int = 30,
         char_widths: tuple[int, ...] = (3,),
         char_hidden: int = 25,
+        char_dropout: float = 0.0,
         casing_dim: int = 0,
         encoder: Literal["lstm", "gru"] = "lstm",
         hidden_size: int = 200,
@@ -68,6 +69,7 @@ class SequenceTagger(LightningModule):
             char_filters: CNN filters per width.
             char_widths: CNN filter widths, e.g. [3] or [2, 3, 4].
             char_hidden: character LSTM hidden size per direction.
+            char_dropout: dropout on the character embeddings before the character encoder (Ma & Hovy: 0.5).
             casing_dim: size of a learned casing-class embedding (0: off).
             encoder: the word-level recurrent cell, lstm or gru (always bidirectional).
             hidden_size: hidden size per direction.
@@ -89,7 +91,8 @@ class SequenceTagger(LightningModule):
         self.optimizer, self.lr_scheduler = optimizer, lr_scheduler
 
         words = WordEmbedder(len(self.vocab.words), word_dim, max_norm, scale_grad_by_freq, self.vocab.trainable_words)
-        chars = build_char_encoder(char_encoder, len(self.vocab.chars), char_dim, char_filters, char_widths, char_hidden)
+        chars = build_char_encoder(char_encoder, len(self.vocab.chars), char_dim, char_filters, char_widths, char_hidden,
+                                    char_dropout)
         self.embedder = TokenEmbedder(words, chars, len(CASINGS), casing_dim)
         self.dropout = nn.Dropout(dropout)
         self.encoder = RNNEncoder(self.embedder.output_dim, hidden_size, num_layers, dropout, encoder)

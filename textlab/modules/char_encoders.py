@@ -20,16 +20,20 @@ CharEncoderKind = Literal["cnn", "lstm", "both", "cnn_lstm", "none"]
 class CharCNN(nn.Module):
     """Ma & Hovy (2016): char embeddings, Conv1d of one or more widths, max over the real characters."""
 
-    def __init__(self, num_chars: int, char_dim: int = 30, filters: int = 30, widths: tuple[int, ...] = (3,)) -> None:
+    def __init__(
+        self, num_chars: int, char_dim: int = 30, filters: int = 30, widths: tuple[int, ...] = (3,), dropout: float = 0.0
+    ) -> None:
         super().__init__()
         self.embedding = nn.Embedding(num_chars, char_dim, padding_idx=0)
+        # Ma & Hovy apply dropout to the character embeddings before the CNN; pads stay zero vectors
+        self.dropout = nn.Dropout(dropout)
         self.convs = nn.ModuleList(nn.Conv1d(char_dim, filters, w, padding=w // 2) for w in widths)
         self.feature_dim = filters * len(widths)  # per character, before pooling
         self.output_dim = self.feature_dim
 
     def features(self, chars: torch.Tensor) -> torch.Tensor:
         N, L = chars.shape
-        x = self.embedding(chars).transpose(1, 2)  # (N, C, L)
+        x = self.dropout(self.embedding(chars)).transpose(1, 2)  # (N, C, L)
         # an even width yields L + 1 positions; keep the first L so every width lines up per character
         return torch.cat([conv(x)[:, :, :L] for conv in self.convs], dim=1)  # (N, F, L)
 
@@ -43,15 +47,16 @@ class CharCNN(nn.Module):
 class CharLSTM(nn.Module):
     """Lample et al. (2016): BiLSTM over the packed characters; final forward and backward states."""
 
-    def __init__(self, input_dim: int, hidden: int = 25, num_chars: int | None = None) -> None:
+    def __init__(self, input_dim: int, hidden: int = 25, num_chars: int | None = None, dropout: float = 0.0) -> None:
         super().__init__()
         # Without num_chars the input is already a feature sequence (the cnn_lstm stack).
         self.embedding = nn.Embedding(num_chars, input_dim, padding_idx=0) if num_chars else None
+        self.dropout = nn.Dropout(dropout)  # on the character embeddings, as in CharCNN
         self.lstm = nn.LSTM(input_dim, hidden, batch_first=True, bidirectional=True)
         self.output_dim = 2 * hidden
 
     def forward(self, chars: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        x = self.embedding(chars) if self.embedding is not None else chars  # (N, L, C)
+        x = self.dropout(self.embedding(chars)) if self.embedding is not None else chars  # (N, L, C)
         packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
         _, (h, _) = self.lstm(packed)  # h: (2, N, H)
         return torch.cat([h[0], h[1]], dim=-1)  # (N, 2H)
@@ -89,16 +94,18 @@ def build_char_encoder(
     filters: int = 30,
     widths: tuple[int, ...] = (3,),
     hidden: int = 25,
+    dropout: float = 0.0,
 ) -> nn.Module | None:
+    """``dropout`` applies to the character embeddings, before the encoder reads them."""
     if kind == "none":
         return None
     if kind == "lstm":
-        return CharLSTM(char_dim, hidden, num_chars=num_chars)
-    cnn = CharCNN(num_chars, char_dim, filters, tuple(widths))
+        return CharLSTM(char_dim, hidden, num_chars=num_chars, dropout=dropout)
+    cnn = CharCNN(num_chars, char_dim, filters, tuple(widths), dropout)
     if kind == "cnn":
         return cnn
     if kind == "both":
-        return CharCNNandLSTM(cnn, CharLSTM(char_dim, hidden, num_chars=num_chars))
+        return CharCNNandLSTM(cnn, CharLSTM(char_dim, hidden, num_chars=num_chars, dropout=dropout))
     if kind == "cnn_lstm":
         return CharCNNThenLSTM(cnn, hidden)
     raise ValueError(f"unknown char encoder {kind!r}: expected cnn, lstm, both, cnn_lstm or none")
