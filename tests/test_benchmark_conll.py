@@ -50,6 +50,7 @@ def test_benchmark_runs_the_user_commands_and_writes_its_tables(tmp_path, capsys
     for r in runs.values():
         assert r["epochs"] == 2 and 1 <= r["best_epoch"] <= 2
         assert abs(r["test_f1"] - r["seqeval_f1"]) <= 1e-4
+        assert 0 < r["unconstrained_test_f1"] <= 1  # the same checkpoint, decoded without constraints
         assert (out / r["variant"] / "seed_1" / "test_predictions.txt").is_file()
     table = (out / "results.md").read_text()
     assert "| char-cnn | the config" in table and "| no-chars |" in table and "Command:" in table

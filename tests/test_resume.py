@@ -122,6 +122,24 @@ def test_fit_killed_and_resumed_ends_like_an_uninterrupted_fit(tmp_path, one_thr
     )
 
 
+def test_fit_stopped_by_sigterm_exits_non_zero_and_says_how_to_resume(tmp_path, one_thread):
+    run_dir = tmp_path / "stopped"
+    last = run_dir / "lightning_logs" / "run" / "checkpoints" / "last.ckpt"
+    log = tmp_path / "stopped.log"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "PYTHONWARNINGS": "ignore"}
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "textlab", *map(str, fit_args(run_dir))],
+                                cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            wait_for_epoch(proc, last, 0, log)
+        finally:
+            proc.terminate()  # SIGTERM, as SLURM sends at the time limit
+            proc.wait(timeout=120)
+    assert load(last)["epoch"] < MAX_EPOCHS - 1, "stopped too late: the fit had finished"
+    assert proc.returncode == 128 + signal.SIGTERM  # not 0, which Lightning's SIGTERMException would give
+    assert "stopped by SIGTERM before the end; resume with --ckpt_path last" in log.read_text()
+
+
 # -- atomic checkpoints ------------------------------------------------------------------------------
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from typing import Any
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch import LightningDataModule, LightningModule
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from textlab.callbacks.cpu_threads import CPUThreads
 from textlab.callbacks.rng_state import RestoreRNGState
@@ -199,6 +201,11 @@ def main(args: list[str] | None = None) -> None:
         log.addHandler(handler)
     try:
         TextlabCLI(args)
+    # Lightning stops at the next step on SIGTERM (SLURM's time limit, `kill`) by raising SIGTERMException, a
+    # SystemExit without a code: the process would exit 0, and a job script would take the fit as finished.
+    except SIGTERMException:
+        print("textlab: error: stopped by SIGTERM before the end; resume with --ckpt_path last", file=sys.stderr)
+        sys.exit(128 + signal.SIGTERM)
     # MisconfigurationException: Lightning's word for settings that contradict each other (user input too)
     except (TextlabError, MisconfigurationException) as e:
         print(f"textlab: error: {e}", file=sys.stderr)
