@@ -15,8 +15,11 @@ Every run is the commands a user types, each in its own process:
 
 The table (variant, seed, epochs, best epoch, dev F1, test F1, wall time; then mean +- std per
 variant) is printed and written as results.md and results.json under --out. Results are saved after
-each run and a rerun with the same --out skips the runs already done. ``--jobs N`` runs N trainings
-at a time with cores/N threads each (wall times are then those of a shared machine).
+each run and a rerun with the same --out skips the runs already done. ``--extend --max-epochs M``
+instead continues the runs that trained fewer than M epochs from their last.ckpt (Lightning restores
+the optimiser, the lr schedule and the epoch count, so this equals an M-epoch run) and picks the best
+dev epoch over both parts. ``--jobs N`` runs N trainings at a time with cores/N threads each (wall
+times are then those of a shared machine).
 """
 
 from __future__ import annotations
@@ -88,6 +91,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="seeds for variants other than char-cnn (default: the same as char-cnn)")
     parser.add_argument("--config", default=str(CONFIG), help="the recipe (default configs/ner_bilstm_crf.yaml)")
     parser.add_argument("--max-epochs", type=int, default=None, help="override the config's trainer.max_epochs")
+    parser.add_argument("--extend", action="store_true",
+                        help="continue finished runs with fewer than --max-epochs epochs from their last.ckpt")
     parser.add_argument("--jobs", type=int, default=1, help="trainings at a time")
     parser.add_argument("--threads", type=int, default=None, help="threads per training (default: cores / jobs)")
     parser.add_argument("--textlab-args", default="", help="more `textlab fit` arguments for every run")
@@ -98,6 +103,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if unknown:
         parser.error(f"unknown variant(s) {', '.join(unknown)}: choose from {', '.join(VARIANTS)}")
     args.seed_list = [int(s) for s in args.seed_list.split(",")] if args.seed_list else list(range(1, args.seeds + 1))
+    if args.extend and not args.max_epochs:
+        parser.error("--extend needs --max-epochs")
     if args.threads is None:
         args.threads = max(1, (os.cpu_count() or 1) // args.jobs)
     return args
@@ -120,16 +127,27 @@ def metric_from_table(output: str, name: str) -> float:
     return float(match.group(1))
 
 
+def newest_last_checkpoint(run_dir: Path) -> Path:
+    return max(run_dir.rglob("last.ckpt"), key=os.path.getmtime)
+
+
 def checkpoint_summary(run_dir: Path) -> dict:
-    """Epochs trained, and the best dev F1 and its checkpoint, from the ModelCheckpoint state in last.ckpt."""
+    """Epochs trained, and the best dev F1 and its checkpoint, from the ModelCheckpoint state in last.ckpt.
+
+    An extended run has one last.ckpt per part (lightning_logs/version_N): a resumed ModelCheckpoint that
+    writes to a new folder starts its best score afresh, so the best is taken over all parts.
+    """
     from textlab.checkpoint import read_checkpoint
 
-    last = max(run_dir.rglob("last.ckpt"), key=os.path.getmtime)
-    ckpt = read_checkpoint(last)
-    state = next(v for k, v in ckpt["callbacks"].items() if k.startswith("ModelCheckpoint") and "val/f1" in k)
-    best = Path(state["best_model_path"])
-    return {"epochs": ckpt["epoch"] + 1, "best_epoch": int(re.search(r"epoch=(\d+)", best.name).group(1)) + 1,
-            "dev_f1": float(state["best_model_score"]), "best": best}
+    epochs, best = 0, None
+    for last in run_dir.rglob("last.ckpt"):
+        ckpt = read_checkpoint(last)
+        state = next(v for k, v in ckpt["callbacks"].items() if k.startswith("ModelCheckpoint") and "val/f1" in k)
+        epochs = max(epochs, ckpt["epoch"] + 1)
+        if state["best_model_score"] is not None and (best is None or state["best_model_score"] > best[0]):
+            best = (float(state["best_model_score"]), Path(state["best_model_path"]))
+    return {"epochs": epochs, "best_epoch": int(re.search(r"epoch=(\d+)", best[1].name).group(1)) + 1,
+            "dev_f1": best[0], "best": best[1]}
 
 
 def seqeval_f1(gold_file: Path, predicted_file: Path) -> float:
@@ -146,7 +164,8 @@ def seqeval_f1(gold_file: Path, predicted_file: Path) -> float:
     return f1_score([to_iob2(s.tags, gold_scheme) for s in gold], [to_iob2(s.tags, predicted_scheme) for s in predicted])
 
 
-def run(args: argparse.Namespace, variant: str, seed: int) -> dict:
+def run(args: argparse.Namespace, variant: str, seed: int, earlier: dict | None = None) -> dict:
+    """Train (or, given the ``earlier`` result of this run, continue training), test and check one run."""
     run_dir = Path(args.out) / variant / f"seed_{seed}"
     run_dir.mkdir(parents=True, exist_ok=True)
     data_dir = os.path.abspath(args.data_dir)
@@ -156,10 +175,12 @@ def run(args: argparse.Namespace, variant: str, seed: int) -> dict:
     if args.max_epochs:
         fit += ["--trainer.max_epochs", str(args.max_epochs)]
     fit += args.textlab_args.split()
-    say(f"{variant} seed {seed}: training ({run_dir})")
+    if earlier:
+        fit += ["--ckpt_path", str(newest_last_checkpoint(run_dir))]
+    say(f"{variant} seed {seed}: {'continuing' if earlier else 'training'} ({run_dir})")
     start = time.perf_counter()
     textlab(*fit, log_file=run_dir / "fit.log")
-    seconds = time.perf_counter() - start
+    seconds = time.perf_counter() - start + (60 * earlier["minutes"] if earlier else 0)
     summary = checkpoint_summary(run_dir)
     best = str(summary.pop("best"))
     threads = ["--cpu_threads.per_process", str(args.threads)]
@@ -233,17 +254,24 @@ def main(argv: list[str] | None = None) -> None:
     out.mkdir(parents=True, exist_ok=True)
     saved = out / "results.json"
     results = json.loads(saved.read_text())["runs"] if saved.is_file() else []
-    done = {(r["variant"], r["seed"]) for r in results}
+    done = {(r["variant"], r["seed"]): r for r in results}
     todo = []
     for variant in args.variants:
         seeds = args.seed_list if variant == "char-cnn" or args.ablation_seeds is None else args.seed_list[: args.ablation_seeds]
-        todo += [(variant, s) for s in seeds if (variant, s) not in done]
+        for seed in seeds:
+            earlier = done.get((variant, seed))
+            if earlier is None:
+                todo.append((variant, seed, None))
+            elif args.extend and earlier["epochs"] < args.max_epochs:
+                todo.append((variant, seed, earlier))
     command = "python scripts/benchmark_conll.py " + " ".join(sys.argv[1:] if argv is None else argv)
     lock = threading.Lock()
 
-    def one(item: tuple[str, int]) -> None:
+    def one(item: tuple[str, int, dict | None]) -> None:
         result = run(args, *item)
         with lock:
+            if item[2] is not None:
+                results.remove(item[2])
             results.append(result)
             saved.write_text(json.dumps({"runs": results, "command": command}, indent=1))
 

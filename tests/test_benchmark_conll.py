@@ -58,3 +58,14 @@ def test_benchmark_runs_the_user_commands_and_writes_its_tables(tmp_path, capsys
     # a rerun finds both runs done and trains nothing
     _script().main(argv)
     assert ": training" not in capsys.readouterr().out
+    # --extend continues char-cnn from its last.ckpt to a third epoch; no-chars is not asked for
+    longer = [a if a != "2" else "3" for a in argv]
+    longer[longer.index("char-cnn,no-chars")] = "char-cnn"
+    _script().main([*longer, "--extend"])
+    assert "char-cnn seed 1: continuing" in capsys.readouterr().out
+    extended = {r["variant"]: r for r in json.loads((out / "results.json").read_text())["runs"]}
+    assert len(extended) == 2 and extended["no-chars"] == runs["no-chars"]
+    cnn = extended["char-cnn"]
+    assert cnn["epochs"] == 3 and 1 <= cnn["best_epoch"] <= 3 and cnn["minutes"] > runs["char-cnn"]["minutes"]
+    assert cnn["dev_f1"] >= runs["char-cnn"]["dev_f1"]  # the best over both parts
+    assert len(list((out / "char-cnn" / "seed_1").rglob("last.ckpt"))) == 2
