@@ -66,6 +66,25 @@ def wait_for_epoch(proc, last, epoch, log, timeout=300):
     pytest.fail(f"no checkpoint of epoch {epoch} within {timeout} s")
 
 
+def fit_until_epoch(run_dir, epoch, stop_signal):
+    """Start `textlab fit` in a subprocess and send it ``stop_signal`` once a checkpoint of ``epoch`` exists.
+
+    Returns the ended process, its last.ckpt and its log file.
+    """
+    last = run_dir / "lightning_logs" / "run" / "checkpoints" / "last.ckpt"
+    log = run_dir.parent / f"{run_dir.name}.log"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "PYTHONWARNINGS": "ignore"}
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "textlab", *map(str, fit_args(run_dir))],
+                                cwd=run_dir.parent, env=env, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            wait_for_epoch(proc, last, epoch, log)
+        finally:
+            proc.send_signal(stop_signal)
+            proc.wait(timeout=120)
+    return proc, last, log
+
+
 @pytest.fixture
 def one_thread(monkeypatch):
     # the runs must do the same arithmetic; one thread each also keeps a small machine responsive
@@ -78,17 +97,7 @@ def test_fit_killed_and_resumed_ends_like_an_uninterrupted_fit(tmp_path, one_thr
     ref = run_textlab(*fit_args(ref_dir), cwd=tmp_path)
 
     # the same fit, killed (no chance to clean up) once an epoch >= 1 checkpoint exists
-    last = run_dir / "lightning_logs" / "run" / "checkpoints" / "last.ckpt"
-    log = tmp_path / "killed.log"
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "PYTHONWARNINGS": "ignore"}
-    with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "textlab", *map(str, fit_args(run_dir))],
-                                cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT)
-        try:
-            wait_for_epoch(proc, last, 1, log)
-        finally:
-            proc.kill()  # SIGKILL
-            proc.wait()
+    proc, last, _ = fit_until_epoch(run_dir, 1, signal.SIGKILL)
     assert proc.returncode == -signal.SIGKILL
     saved = load(last)  # what resuming starts from (it may be newer than the one polled)
     assert 1 <= saved["epoch"] < MAX_EPOCHS - 1, "killed too late to test resuming"
@@ -123,18 +132,7 @@ def test_fit_killed_and_resumed_ends_like_an_uninterrupted_fit(tmp_path, one_thr
 
 
 def test_fit_stopped_by_sigterm_exits_non_zero_and_says_how_to_resume(tmp_path, one_thread):
-    run_dir = tmp_path / "stopped"
-    last = run_dir / "lightning_logs" / "run" / "checkpoints" / "last.ckpt"
-    log = tmp_path / "stopped.log"
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "PYTHONWARNINGS": "ignore"}
-    with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "textlab", *map(str, fit_args(run_dir))],
-                                cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT)
-        try:
-            wait_for_epoch(proc, last, 0, log)
-        finally:
-            proc.terminate()  # SIGTERM, as SLURM sends at the time limit
-            proc.wait(timeout=120)
+    proc, last, log = fit_until_epoch(tmp_path / "stopped", 0, signal.SIGTERM)  # as SLURM sends at the time limit
     assert load(last)["epoch"] < MAX_EPOCHS - 1, "stopped too late: the fit had finished"
     assert proc.returncode == 128 + signal.SIGTERM  # not 0, which Lightning's SIGTERMException would give
     assert "stopped by SIGTERM before the end; resume with --ckpt_path last" in log.read_text()
