@@ -164,6 +164,27 @@ def seqeval_f1(gold_file: Path, predicted_file: Path) -> float:
     return f1_score([to_iob2(s.tags, gold_scheme) for s in gold], [to_iob2(s.tags, predicted_scheme) for s in predicted])
 
 
+def novelty(data_dir: str) -> str:
+    """How far dev and test stray from training: the share of entities (as strings) never seen as an entity
+    in train.txt, and of entity tokens never seen as a word there. Those lean on pretrained vectors and chars."""
+    from textlab.data.conll import read_conll
+    from textlab.metrics.span_f1 import extract_spans
+
+    def entities(sentences):
+        return [tuple(s.tokens[a:b + 1]) for s in sentences for _, a, b in extract_spans(s.tags)]
+
+    train = [s for s in read_conll(Path(data_dir) / "train.txt") if s.tokens]
+    seen_entities, seen_words = set(entities(train)), {w for s in train for w in s.tokens}
+    parts = []
+    for name in ("valid", "test"):
+        found = entities(s for s in read_conll(Path(data_dir) / f"{name}.txt") if s.tokens)
+        tokens = [w for e in found for w in e]
+        parts.append(f"{name}: {100 * sum(e not in seen_entities for e in found) / len(found):.1f}% of "
+                     f"{len(found)} entities unseen in training, {100 * sum(w not in seen_words for w in tokens) / len(tokens):.1f}% "
+                     "of their tokens never a training word")
+    return "; ".join(parts)
+
+
 def run(args: argparse.Namespace, variant: str, seed: int, earlier: dict | None = None) -> dict:
     """Train (or, given the ``earlier`` result of this run, continue training), test and check one run."""
     run_dir = Path(args.out) / variant / f"seed_{seed}"
@@ -280,7 +301,7 @@ def main(argv: list[str] | None = None) -> None:
         for future in [pool.submit(one, item) for item in todo]:
             future.result()
     rows = summarise(results, list(VARIANTS))
-    report = (f"{markdown(results, rows)}\n\nCommand: `{command}`\n\n"
+    report = (f"{markdown(results, rows)}\n\nCommand: `{command}`\n\nData: {novelty(args.data_dir)}.\n\n"
               f"{(time.perf_counter() - start) / 60:.1f} min in this run, on {machine(args.threads, args.jobs)}.\n")
     (out / "results.md").write_text(report)
     saved.write_text(json.dumps({"runs": results, "summary": rows, "command": command}, indent=1))

@@ -54,6 +54,7 @@ def test_benchmark_runs_the_user_commands_and_writes_its_tables(tmp_path, capsys
         assert (out / r["variant"] / "seed_1" / "test_predictions.txt").is_file()
     table = (out / "results.md").read_text()
     assert "| char-cnn | the config" in table and "| no-chars |" in table and "Command:" in table
+    assert "Data: valid: " in table and "entities unseen in training" in table
     assert "char-cnn seed 1:" in capsys.readouterr().out
     # a rerun finds both runs done and trains nothing
     _script().main(argv)
