@@ -57,6 +57,7 @@ VARIANTS = {
     "train-vocab": ("GloVe init but the vocabulary from training words only",
                     [D + "add_pretrained_words", "null"]),
     "casing": ("plus a 10-d casing-class embedding", [M + "casing_dim", "10"]),
+    "word-dropout": ("training words replaced by <unk> with probability 0.05", [M + "word_dropout", "0.05"]),
     "char-dropout": ("plus dropout 0.5 on the character embeddings (Ma & Hovy)", [M + "char_dropout", "0.5"]),
     "frozen-words": ("word vectors frozen for the whole run (GloVe rows as loaded)",
                      [T + "callbacks+=textlab.callbacks.FreezeWordEmbeddings",
