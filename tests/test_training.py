@@ -3,6 +3,7 @@
 import pytest
 import torch
 from lightning.pytorch import Callback, Trainer
+from lightning.pytorch.callbacks import ModelCheckpoint
 
 from conftest import TOY_CONFIG
 from textlab.callbacks import FreezeWordEmbeddings
@@ -86,21 +87,27 @@ class _RecordLearningRates(Callback):
             self.lrs.append([group["lr"] for group in trainer.optimizers[0].param_groups])
 
 
-def test_unfrozen_embeddings_follow_the_learning_rate_schedule(tmp_path):
-    dm = ToyNERDataModule(num_train=64, num_val=16, num_test=16, batch_size=16)
-    model = SequenceTagger(
-        dm.vocab, word_dim=8, hidden_size=8, char_encoder="none",
-        optimizer=lambda params: torch.optim.SGD(params, lr=0.1, momentum=0.9),
-        lr_scheduler=lambda opt: InverseTimeDecay(opt, decay=0.5),
-    )
+def test_unfrozen_embeddings_follow_the_learning_rate_schedule_also_after_resuming(tmp_path):
     record = _RecordLearningRates()
-    trainer = Trainer(
-        max_epochs=4, callbacks=[FreezeWordEmbeddings(unfreeze_at_epoch=1), record], default_root_dir=tmp_path,
-        enable_progress_bar=False, logger=False, enable_checkpointing=False,
-    )
-    trainer.fit(model, datamodule=dm)
+
+    def fit_until(max_epochs, ckpt_path=None):
+        dm = ToyNERDataModule(num_train=64, num_val=16, num_test=16, batch_size=16)
+        model = SequenceTagger(
+            dm.vocab, word_dim=8, hidden_size=8, char_encoder="none",
+            optimizer=lambda params: torch.optim.SGD(params, lr=0.1, momentum=0.9),
+            lr_scheduler=lambda opt: InverseTimeDecay(opt, decay=0.5),
+        )
+        trainer = Trainer(
+            max_epochs=max_epochs, callbacks=[FreezeWordEmbeddings(unfreeze_at_epoch=1), record,
+                                              ModelCheckpoint(dirpath=tmp_path, save_last=True)],
+            default_root_dir=tmp_path, enable_progress_bar=False, logger=False,
+        )
+        trainer.fit(model, datamodule=dm, ckpt_path=ckpt_path)
+
+    fit_until(3)
+    fit_until(5, ckpt_path=tmp_path / "last.ckpt")  # resumed after the embeddings joined
     # the lr during epoch e is 0.1 / (1 + 0.5 e); the embeddings' group joins at epoch 1 and decays with the rest
-    assert [len(lrs) for lrs in record.lrs] == [1, 2, 2, 2]
+    assert [len(lrs) for lrs in record.lrs] == [1, 2, 2, 2, 2]
     for epoch, lrs in enumerate(record.lrs):
         assert lrs == pytest.approx([0.1 / (1 + 0.5 * epoch)] * len(lrs))
 

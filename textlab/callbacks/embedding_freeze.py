@@ -18,6 +18,11 @@ class FreezeWordEmbeddings(BaseFinetuning):
     def freeze_before_training(self, pl_module) -> None:
         self.freeze(pl_module.embedder.words)
 
+    def on_fit_start(self, trainer, pl_module) -> None:
+        super().on_fit_start(trainer, pl_module)  # a resumed run gets back the groups added before its checkpoint
+        for optimizer in trainer.optimizers:  # and its schedulers must know them before their state is loaded
+            schedule_new_param_groups(trainer, optimizer)
+
     def finetune_function(self, pl_module, current_epoch: int, optimizer) -> None:
         if current_epoch == self.unfreeze_at_epoch:
             # initial_denom_lr=1: the embeddings train at the same learning rate as the rest of the model
@@ -29,9 +34,10 @@ def schedule_new_param_groups(trainer, optimizer) -> None:
     """Make the schedulers built with the optimizer also drive the groups added to it since.
 
     A scheduler such as LambdaLR (and our InverseTimeDecay) keeps one base lr and one factor per group
-    it saw at construction and zips them with the optimizer's groups, so a group added later would keep
-    its first lr for the rest of the run (Lightning issue #12141, closed as won't fix). Each new group
-    gets the first group's entries, which is what `initial_denom_lr=1` asks for.
+    it saw at construction and zips them with the optimizer's groups: torch 2.13 then fails at the next
+    step (zip strict), older versions left the new group at its first lr (Lightning issue #12141, closed
+    as won't fix). Each new group gets the first group's entries, which is what `initial_denom_lr=1`
+    asks for.
     """
     groups = len(optimizer.param_groups)
     for config in trainer.lr_scheduler_configs:
@@ -42,6 +48,7 @@ def schedule_new_param_groups(trainer, optimizer) -> None:
             entries = getattr(scheduler, name, None)
             if isinstance(entries, list) and 0 < len(entries) < groups:
                 entries.extend(entries[:1] * (groups - len(entries)))
-        for group in optimizer.param_groups:
-            if "initial_lr" in optimizer.param_groups[0]:
-                group.setdefault("initial_lr", optimizer.param_groups[0]["initial_lr"])
+    first = optimizer.param_groups[0]
+    if "initial_lr" in first:  # set by schedulers at construction; a new group lacks it
+        for group in optimizer.param_groups[1:]:
+            group.setdefault("initial_lr", first["initial_lr"])
