@@ -94,6 +94,9 @@ class SequenceTagger(LightningModule):
         chars = build_char_encoder(char_encoder, len(self.vocab.chars), char_dim, char_filters, char_widths, char_hidden,
                                     char_dropout)
         self.embedder = TokenEmbedder(words, chars, len(CASINGS), casing_dim)
+        # DDP broadcasts every buffer from rank 0 before each forward. The fixed pretrained rows (78 MB for
+        # GloVe 6B 50d) are the same on every rank already: each loads them in setup() or from the checkpoint.
+        self._ddp_params_and_buffers_to_ignore = ["embedder.words.pretrained_only"]
         self.dropout = nn.Dropout(dropout)
         self.encoder = RNNEncoder(self.embedder.output_dim, hidden_size, num_layers, dropout, encoder)
         self.projection = nn.Linear(self.encoder.output_dim, len(self.tags))
