@@ -119,6 +119,29 @@ def test_static_embeddings_are_frozen():
     assert ChannelEmbedder(5, 4, "non-static").words.weight.requires_grad
 
 
+@pytest.mark.parametrize("mode", ["static", "non-static", "multichannel"])
+def test_extra_word_dims_are_concatenated_and_always_trained(mode):
+    torch.manual_seed(0)
+    embedder = ChannelEmbedder(7, 4, mode, extra_dim=3)
+    assert embedder.output_dim == 7 and embedder.extra.weight.requires_grad
+    words = torch.tensor([[2, 3, 0]])
+    out = embedder(words)
+    assert out.shape == (1, 3, 7)
+    pretrained = embedder.words(words) + (embedder.static(words) if mode == "multichannel" else 0)
+    assert torch.equal(out[..., :4], pretrained) and torch.equal(out[..., 4:], embedder.extra(words))
+    assert torch.equal(out[0, 2], torch.zeros(7))  # <pad> stays a zero vector in both parts
+    out.sum().backward()
+    assert embedder.extra.weight.grad[2].abs().sum() > 0  # trained even where the pretrained part is frozen
+    assert (embedder.words.weight.grad is None) == (mode == "static")
+
+
+def test_extra_word_dims_widen_the_text_cnn_input():
+    model = TextClassifier(VOCAB, encoder="cnn", word_dim=4, extra_word_dim=6, filters=2, widths=(1, 2))
+    assert model.encoder.convs[0].in_channels == 10
+    with pytest.raises(TextlabError, match="extra_word_dim"):
+        TextClassifier(VOCAB, encoder="bag", word_dim=4, extra_word_dim=6)
+
+
 # -- EmbeddingBag ------------------------------------------------------------------------------------
 
 

@@ -47,6 +47,7 @@ class TextClassifier(LightningModule):
         word_dim: int = 100,
         embeddings: str | None = None,
         embedding_mode: EmbeddingMode = "rand",
+        extra_word_dim: int = 0,
         filters: int = 100,
         widths: tuple[int, ...] = (3, 4, 5),
         hidden_size: int = 128,
@@ -74,6 +75,8 @@ class TextClassifier(LightningModule):
             embeddings: pretrained word vectors: a GloVe/word2vec text file or ``glove-6b-50d``.
             embedding_mode: rand (random, trained), static (pretrained, frozen), non-static (pretrained,
                 fine-tuned), multichannel (a frozen and a fine-tuned copy; cnn only). bag: rand or non-static.
+            extra_word_dim: cnn, rnn: also give every word a random, always trained vector of this size,
+                concatenated to its (pretrained) vector; 0: none.
             filters: cnn: filters per width.
             widths: cnn: filter widths, e.g. [3, 4, 5].
             hidden_size: rnn: hidden size per direction.
@@ -102,6 +105,8 @@ class TextClassifier(LightningModule):
         self.vocab = ClassificationVocab.from_dict(vocab)
         self.labels = self.vocab.labels.itos
         _check_embedding_mode(encoder, embeddings, embedding_mode)
+        if encoder == "bag" and extra_word_dim:
+            raise TextlabError("extra_word_dim is for the cnn and rnn encoders: the bag has one vector per word")
         self.encoder_kind = encoder
         self.embeddings = embeddings
         self.label_smoothing, self.output_max_norm = label_smoothing, output_max_norm
@@ -114,7 +119,7 @@ class TextClassifier(LightningModule):
             self.embedder = None
             self.encoder = BagEncoder(num_words, word_dim, ngrams, buckets, bag_mode, sparse)
         else:
-            self.embedder = ChannelEmbedder(num_words, word_dim, embedding_mode)
+            self.embedder = ChannelEmbedder(num_words, word_dim, embedding_mode, extra_word_dim)
             if encoder == "cnn":
                 self.encoder = TextCNN(self.embedder.output_dim, filters, widths)
             else:

@@ -56,9 +56,15 @@ class ChannelEmbedder(nn.Module):
     Multichannel returns the sum of the two copies: a TextCNN that applies each filter to both channels
     and adds the results (one bias) computes exactly its filters applied to the sum, since convolution is
     linear; so only a linear first layer may use it.
+
+    ``extra_dim`` > 0 concatenates a second word vector of that size, random and always trained, to
+    every token (flair's trainable OneHotEmbeddings stacked with pretrained WordEmbeddings): small
+    pretrained vectors (50d) give the network little room to learn what the task needs, the random
+    part gives it that room while the pretrained part still places unseen words. In multichannel
+    mode it belongs to the fine-tuned channel (the frozen channel is zero there).
     """
 
-    def __init__(self, num_words: int, dim: int, mode: EmbeddingMode = "rand") -> None:
+    def __init__(self, num_words: int, dim: int, mode: EmbeddingMode = "rand", extra_dim: int = 0) -> None:
         super().__init__()
         self.mode = mode
         self.words = WordEmbedder(num_words, dim)
@@ -66,7 +72,8 @@ class ChannelEmbedder(nn.Module):
         self.static = WordEmbedder(num_words, dim) if mode == "multichannel" else None
         if self.static is not None:
             self.static.weight.requires_grad_(False)
-        self.output_dim = dim
+        self.extra = WordEmbedder(num_words, extra_dim) if extra_dim else None
+        self.output_dim = dim + extra_dim
 
     def load_pretrained(self, matrix: np.ndarray, found: np.ndarray) -> None:
         load_pretrained_rows(self.words.weight, matrix, found)
@@ -78,6 +85,8 @@ class ChannelEmbedder(nn.Module):
         x = self.words(words)  # (B, T, D)
         if self.static is not None:
             x = x + self.static(words)  # (B, T, D)
+        if self.extra is not None:
+            x = torch.cat([x, self.extra(words)], dim=-1)  # (B, T, D + extra_dim)
         return x
 
 
