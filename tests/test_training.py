@@ -9,6 +9,8 @@ from conftest import TOY_CONFIG
 from textlab.callbacks import FreezeWordEmbeddings
 from textlab.cli import main
 from textlab.data import ToyNERDataModule
+from textlab.data.sentence import Sentence
+from textlab.data.tagging_batch import collate_tagging, encode_sentence
 from textlab.models import SequenceTagger
 from textlab.optim import InverseTimeDecay
 
@@ -26,6 +28,22 @@ def test_every_char_encoder_and_decoder_trains(char_encoder, decoder, tmp_path):
         "--trainer.fast_dev_run", "1", "--model.init_args.char_encoder", char_encoder,
         "--model.init_args.decoder", decoder, "--model.init_args.char_widths", "[2, 3]", tmp_path=tmp_path,
     )
+
+
+@pytest.mark.parametrize("char_encoder", ["cnn", "lstm", "both", "cnn_lstm", "none"])
+@pytest.mark.parametrize("decoder", ["crf", "softmax"])
+def test_every_parameter_gets_a_gradient_from_a_batch_of_one_token_sentences(char_encoder, decoder):
+    # DDP all-reduces every parameter's gradient each step: one left out on one process (pytorch-crf's
+    # transitions on one-token sentences, which bucketing batches together) hung CoNLL training.
+    dm = ToyNERDataModule(num_train=64, num_val=8, num_test=8)
+    model = SequenceTagger(dm.vocab, word_dim=8, hidden_size=8, char_encoder=char_encoder, decoder=decoder,
+                           casing_dim=2)
+    words = [w for w in dm.vocab["words"][2:12]]
+    tags = [t for t in dm.vocab["tags"] if t != "O"][:1] + ["O"]
+    batch = collate_tagging([encode_sentence(Sentence([w], [tags[i % 2]]), model.vocab) for i, w in enumerate(words)])
+    assert batch.words.shape == (10, 1)
+    model.decoder.loss(model(batch), batch.tags, batch.mask).backward()
+    assert [n for n, p in model.named_parameters() if p.requires_grad and p.grad is None] == []
 
 
 @pytest.mark.parametrize("options", [["--model.init_args.encoder", "gru", "--model.init_args.num_layers", "2"],
