@@ -130,6 +130,7 @@ def test_extra_word_dims_are_concatenated_and_always_trained(mode):
     pretrained = embedder.words(words) + (embedder.static(words) if mode == "multichannel" else 0)
     assert torch.equal(out[..., :4], pretrained) and torch.equal(out[..., 4:], embedder.extra(words))
     assert torch.equal(out[0, 2], torch.zeros(7))  # <pad> stays a zero vector in both parts
+    assert not embedder.extra.weight.any()  # starts at zero: an untrained word is its pretrained vector
     out.sum().backward()
     assert embedder.extra.weight.grad[2].abs().sum() > 0  # trained even where the pretrained part is frozen
     assert (embedder.words.weight.grad is None) == (mode == "static")

@@ -75,8 +75,8 @@ class TextClassifier(LightningModule):
             embeddings: pretrained word vectors: a GloVe/word2vec text file or ``glove-6b-50d``.
             embedding_mode: rand (random, trained), static (pretrained, frozen), non-static (pretrained,
                 fine-tuned), multichannel (a frozen and a fine-tuned copy; cnn only). bag: rand or non-static.
-            extra_word_dim: cnn, rnn: also give every word a random, always trained vector of this size,
-                concatenated to its (pretrained) vector; 0: none.
+            extra_word_dim: cnn, rnn: also give every word an always trained vector of this size, from
+                zeros, concatenated to its (pretrained) vector; 0: none.
             filters: cnn: filters per width.
             widths: cnn: filter widths, e.g. [3, 4, 5].
             hidden_size: rnn: hidden size per direction.

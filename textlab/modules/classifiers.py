@@ -57,11 +57,12 @@ class ChannelEmbedder(nn.Module):
     and adds the results (one bias) computes exactly its filters applied to the sum, since convolution is
     linear; so only a linear first layer may use it.
 
-    ``extra_dim`` > 0 concatenates a second word vector of that size, random and always trained, to
-    every token (flair's trainable OneHotEmbeddings stacked with pretrained WordEmbeddings): small
-    pretrained vectors (50d) give the network little room to learn what the task needs, the random
-    part gives it that room while the pretrained part still places unseen words. In multichannel
-    mode it belongs to the fine-tuned channel (the frozen channel is zero there).
+    ``extra_dim`` > 0 concatenates a second, always trained word vector of that size to every token
+    (flair's trainable OneHotEmbeddings stacked with pretrained WordEmbeddings). Small pretrained vectors
+    (50d) leave the network little room to learn what the task needs; this part gives it that room while
+    the pretrained part still places words never seen in training. It starts from zeros, so such a word
+    (no gradient ever reaches it) stays its pretrained vector alone. In multichannel mode it belongs to
+    the fine-tuned channel (the frozen channel is zero there).
     """
 
     def __init__(self, num_words: int, dim: int, mode: EmbeddingMode = "rand", extra_dim: int = 0) -> None:
@@ -73,6 +74,10 @@ class ChannelEmbedder(nn.Module):
         if self.static is not None:
             self.static.weight.requires_grad_(False)
         self.extra = WordEmbedder(num_words, extra_dim) if extra_dim else None
+        if self.extra is not None:
+            # zeros, not noise: a word no training text contains (a test word added with the pretrained
+            # ones, <unk>) never gets a gradient, and should be its pretrained vector alone
+            nn.init.zeros_(self.extra.weight)
         self.output_dim = dim + extra_dim
 
     def load_pretrained(self, matrix: np.ndarray, found: np.ndarray) -> None:
