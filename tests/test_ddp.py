@@ -2,8 +2,12 @@
 
 import json
 import os
+import signal
+import subprocess
+import sys
 
 from conftest import ROOT, TINY, TOY_CONFIG, metric_from_table, run_textlab
+from textlab.data.bucket_sampler import BucketBatchSampler
 
 DDP = ["--trainer.accelerator", "cpu", "--trainer.devices", "2", "--trainer.strategy", "ddp"]
 COUNTS = ["test/tp", "test/n_pred", "test/n_gold", "test/f1", "test/precision", "test/recall"]
@@ -33,3 +37,38 @@ def test_one_and_two_processes_give_identical_test_counts(trained_tagger, tmp_pa
     for name in COUNTS:
         assert metric_from_table(one, name) == metric_from_table(two, name), name
     assert metric_from_table(one, "test/n_gold") > 0
+
+
+def _seed_with_a_one_token_batch_on_rank_0_only(lengths, batch_size):
+    for seed in range(1000):
+        shares = [list(BucketBatchSampler(lengths, batch_size, seed=seed, num_replicas=2, rank=r)) for r in range(2)]
+        one_token_batch = [any(all(lengths[i] == 1 for i in batch) for batch in share) for share in shares]
+        if one_token_batch == [True, False]:
+            return seed
+    raise AssertionError("no seed puts a batch of one-token sentences on rank 0 only")
+
+
+def test_ddp_trains_when_one_process_gets_a_batch_of_one_token_sentences(tmp_path):
+    # pytorch-crf's loss on one-token sentences leaves the transition matrix out: the process holding
+    # such a batch used to skip that all-reduce and the other waited for it forever (CoNLL hung).
+    sentences = [[("SOCCER", "O")], [("Germany", "B-LOC")]] + [
+        [("John", "B-PER"), ("Smith", "I-PER"), ("visited", "O"), ("Paris", "B-LOC")][: 2 + k % 3] for k in range(10)]
+    text = "\n\n".join("\n".join(f"{w} {t}" for w, t in s) for s in sentences) + "\n"
+    for name in ("train.txt", "valid.txt", "test.txt"):
+        (tmp_path / name).write_text(text)
+    seed = _seed_with_a_one_token_batch_on_rank_0_only([len(s) for s in sentences], batch_size=2)
+    command = [sys.executable, "-m", "textlab", "fit", "--config", str(ROOT / "configs" / "ner_bilstm_crf.yaml"),
+               "--seed_everything", str(seed), "--data.data_dir", str(tmp_path), "--data.batch_size", "2",
+               "--model.init_args.embeddings", "null", "--data.init_args.add_pretrained_words", "null",
+               "--model.init_args.word_dim", "8", "--model.init_args.hidden_size", "8",
+               "--trainer.max_epochs", "1", "--trainer.default_root_dir", str(tmp_path), *DDP]
+    # its own session, so that a hang can be ended with both processes (Lightning starts the second)
+    proc = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    try:
+        out, err = proc.communicate(timeout=240)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        raise AssertionError("DDP training hung")
+    assert proc.returncode == 0, err[-3000:]
+    assert 0 <= metric_from_table(out, "test/f1") <= 1
