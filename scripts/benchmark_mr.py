@@ -66,14 +66,17 @@ def fit_args(args: argparse.Namespace, variant: str, fold: int, root_dir: Path) 
         "--trainer.max_epochs", str(args.max_epochs), "--trainer.default_root_dir", str(root_dir),
         "--trainer.logger", "false", "--trainer.enable_progress_bar", "false",
         "--trainer.enable_model_summary", "false",
+        *shlex.split(args.textlab_args),
     ]
+    # after --textlab-args, so that they set the variant's own vectors whatever those say
     if variant == "rand":
+        # Kim's CNN-rand: one random vector of rand_dim per word, no second (extra) part
         cli += ["--model.init_args.embeddings", "null", "--data.init_args.add_pretrained_words", "null",
-                "--model.init_args.word_dim", str(args.rand_dim)]
+                "--model.init_args.word_dim", str(args.rand_dim), "--model.init_args.extra_word_dim", "0"]
     else:
         cli += ["--model.init_args.embeddings", args.embeddings,
                 "--data.init_args.add_pretrained_words", args.embeddings]
-    return cli + shlex.split(args.textlab_args)
+    return cli
 
 
 def run_fold(args: argparse.Namespace, variant: str, fold: int) -> dict:
@@ -95,13 +98,17 @@ def run_fold(args: argparse.Namespace, variant: str, fold: int) -> dict:
         "best_val_acc": float(checkpoint.best_model_score),
         "best_checkpoint": os.path.basename(checkpoint.best_model_path),
         "seconds": round(seconds, 1),
+        # what the word vectors were, for the table: the config or --textlab-args may add trained dims
+        "word_dim": cli.model.hparams["word_dim"],
+        "extra_word_dim": cli.model.hparams.get("extra_word_dim", 0),
     }
 
 
 def summarise(results: list[dict], variants: list[str]) -> list[dict]:
     rows = []
     for variant in variants:
-        accs = [100 * r["test_acc"] for r in results if r["variant"] == variant]
+        mine = [r for r in results if r["variant"] == variant]
+        accs = [100 * r["test_acc"] for r in mine]
         if not accs:
             continue
         rows.append({
@@ -111,6 +118,8 @@ def summarise(results: list[dict], variants: list[str]) -> list[dict]:
             "std": statistics.stdev(accs) if len(accs) > 1 else 0.0,
             "kim": KIM[variant],
             "minutes": sum(r["seconds"] for r in results if r["variant"] == variant) / 60,
+            "word_dim": mine[-1].get("word_dim"),
+            "extra_word_dim": mine[-1].get("extra_word_dim", 0),
         })
     return rows
 
@@ -121,7 +130,10 @@ def markdown_table(rows: list[dict], embeddings: str, rand_dim: int) -> str:
         "|---|---:|---:|---:|---:|",
     ]
     for r in rows:
-        name = f"CNN-{r['variant']} (" + (f"{rand_dim}d" if r["variant"] == "rand" else embeddings) + ")"
+        vectors = f"{r.get('word_dim') or rand_dim}d" if r["variant"] == "rand" else embeddings
+        if r.get("extra_word_dim"):
+            vectors += f" + {r['extra_word_dim']} trained dims"
+        name = f"CNN-{r['variant']} ({vectors})"
         accuracy = f"{r['mean']:.1f} ± {r['std']:.1f}"
         lines.append(f"| {name} | {r['folds']} | {accuracy} | {r['kim']:.1f} | {r['minutes']:.1f} |")
     return "\n".join(lines)
