@@ -72,3 +72,14 @@ def test_ddp_trains_when_one_process_gets_a_batch_of_one_token_sentences(tmp_pat
         raise AssertionError("DDP training hung")
     assert proc.returncode == 0, err[-3000:]
     assert 0 <= metric_from_table(out, "test/f1") <= 1
+
+
+def test_embeddings_unfrozen_during_training_are_refused_under_ddp(tmp_path):
+    proc = run_textlab(
+        "fit", "--config", TOY_CONFIG, *TINY, *DDP, "--trainer.default_root_dir", tmp_path,
+        "--trainer.callbacks+=textlab.callbacks.FreezeWordEmbeddings", "--trainer.callbacks.unfreeze_at_epoch=1",
+        cwd=tmp_path, check=False,
+    )
+    assert proc.returncode != 0
+    assert "FreezeWordEmbeddings(unfreeze_at_epoch=1) does not work on several processes (2)" in proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from lightning.pytorch.callbacks import BaseFinetuning
 
+from textlab.errors import TextlabError
+
 
 class FreezeWordEmbeddings(BaseFinetuning):
     def __init__(self, unfreeze_at_epoch: int | None = None) -> None:
@@ -17,6 +19,17 @@ class FreezeWordEmbeddings(BaseFinetuning):
 
     def freeze_before_training(self, pl_module) -> None:
         self.freeze(pl_module.embedder.words)
+
+    def setup(self, trainer, pl_module, stage: str) -> None:
+        # DDP registers for gradient averaging only the parameters that train when it wraps the model,
+        # so embeddings unfrozen later would train on each process's own gradients and drift apart
+        # silently (Lightning issue #20340, open). Frozen for the whole run is fine.
+        if self.unfreeze_at_epoch is not None and trainer.world_size > 1:
+            raise TextlabError(
+                f"FreezeWordEmbeddings(unfreeze_at_epoch={self.unfreeze_at_epoch}) does not work on several "
+                f"processes ({trainer.world_size}): DDP would never average the unfrozen embeddings' gradients; "
+                "keep them frozen for the whole run (unfreeze_at_epoch null) or train on one process")
+        super().setup(trainer, pl_module, stage)
 
     def on_fit_start(self, trainer, pl_module) -> None:
         super().on_fit_start(trainer, pl_module)  # a resumed run gets back the groups added before its checkpoint
