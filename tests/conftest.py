@@ -1,5 +1,6 @@
 """Shared fixtures: one tiny tagger trained through the real CLI entry point, reused by the CLI tests."""
 
+import importlib.util
 import os
 import re
 import subprocess
@@ -12,6 +13,14 @@ ROOT = Path(__file__).resolve().parents[1]
 TOY_CONFIG = ROOT / "configs" / "ner_toy.yaml"
 # Small enough for CI, large enough that the tagger learns something.
 TINY = ["--data.num_train", "300", "--data.num_val", "60", "--data.num_test", "60", "--trainer.max_epochs", "2"]
+
+
+def load_script(name):
+    """A benchmark script under scripts/ as a module, to call its main() and helpers in-process."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def pytest_addoption(parser):

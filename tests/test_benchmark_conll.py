@@ -1,24 +1,16 @@
 """scripts/benchmark_conll.py end to end on toy CoNLL files: fit, test and predict, and the seqeval check."""
 
-import importlib.util
 import json
 
 import pytest
 
-from conftest import ROOT
+from conftest import load_script
 from textlab.data.sentence import Sentence
 from textlab.data.toy_ner import generate_toy_ner, write_conll
 
 
-def _script():
-    spec = importlib.util.spec_from_file_location("benchmark_conll", ROOT / "scripts" / "benchmark_conll.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_seqeval_check_reads_both_files_in_their_own_scheme(tmp_path):
-    bench = _script()
+    bench = load_script("benchmark_conll")
     gold = [Sentence(["EU", "rejects", "German", "call"], ["B-ORG", "O", "B-MISC", "O"]),
             Sentence(["Peter", "Blackburn"], ["B-PER", "I-PER"])]
     write_conll(gold, tmp_path / "gold.txt")
@@ -43,7 +35,7 @@ def test_benchmark_runs_the_user_commands_and_writes_its_tables(tmp_path, capsys
              "--model.init_args.hidden_size 16 --model.init_args.optimizer.init_args.lr 0.1")
     argv = ["--data-dir", str(data), "--seeds", "1", "--variants", "char-cnn,no-chars", "--max-epochs", "2",
             "--textlab-args", small, "--out", str(out)]
-    _script().main(argv)
+    load_script("benchmark_conll").main(argv)
     saved = json.loads((out / "results.json").read_text())
     runs = {r["variant"]: r for r in saved["runs"]}
     assert set(runs) == {"char-cnn", "no-chars"}
@@ -57,12 +49,12 @@ def test_benchmark_runs_the_user_commands_and_writes_its_tables(tmp_path, capsys
     assert "Data: valid: " in table and "entities unseen in training" in table
     assert "char-cnn seed 1:" in capsys.readouterr().out
     # a rerun finds both runs done and trains nothing
-    _script().main(argv)
+    load_script("benchmark_conll").main(argv)
     assert ": training" not in capsys.readouterr().out
     # --extend continues char-cnn from its last.ckpt to a third epoch; no-chars is not asked for
     longer = [a if a != "2" else "3" for a in argv]
     longer[longer.index("char-cnn,no-chars")] = "char-cnn"
-    _script().main([*longer, "--extend"])
+    load_script("benchmark_conll").main([*longer, "--extend"])
     assert "char-cnn seed 1: continuing" in capsys.readouterr().out
     extended = {r["variant"]: r for r in json.loads((out / "results.json").read_text())["runs"]}
     assert len(extended) == 2 and extended["no-chars"] == runs["no-chars"]

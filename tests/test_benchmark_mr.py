@@ -1,17 +1,9 @@
 """scripts/benchmark_mr.py end to end on a tiny MR-like corpus: k folds per variant, resume, tables."""
 
-import importlib.util
 import json
 import random
 
-from conftest import ROOT
-
-
-def _script():
-    spec = importlib.util.spec_from_file_location("benchmark_mr", ROOT / "scripts" / "benchmark_mr.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from conftest import load_script
 
 
 def _mr_like(folder):
@@ -32,7 +24,7 @@ def test_benchmark_runs_every_fold_resumes_and_names_the_vectors(tmp_path, capsy
             "--rand-dim", "6", "--embeddings", str(data / "vectors.txt"), "--out", str(out),
             "--textlab-args", "--model.init_args.word_dim 4 --model.init_args.filters 3 "
                               "--model.init_args.extra_word_dim 5 --data.init_args.batch_size 16"]
-    bench = _script()
+    bench = load_script("benchmark_mr")
     bench.main(argv)
     results = json.loads((out / "results.json").read_text())
     assert sorted((r["variant"], r["fold"]) for r in results["folds"]) == [
