@@ -1,6 +1,7 @@
 """scripts/benchmark_mr.py end to end on a tiny MR-like corpus: k folds per variant, resume, tables."""
 
 import json
+import logging
 import random
 
 from conftest import load_script
@@ -15,7 +16,9 @@ def _mr_like(folder):
     (folder / "vectors.txt").write_text("good 1 0 0 0\nbad -1 0 0 0\nfilm 0 1 0 0\n")
 
 
-def test_benchmark_runs_every_fold_resumes_and_names_the_vectors(tmp_path, capsys):
+def test_benchmark_runs_every_fold_resumes_and_names_the_vectors(tmp_path, capsys, monkeypatch):
+    # main() gives the "textlab" logger a handler on this test's captured stderr, closed after it
+    monkeypatch.setattr(logging.getLogger("textlab"), "handlers", [])
     data = tmp_path / "mr"
     data.mkdir()
     _mr_like(data)
