@@ -66,6 +66,13 @@ VARIANTS = {
     "hidden-100": ("BiLSTM 100 per direction (NCRF++'s hidden size 200 in all)", [M + "hidden_size", "100"]),
     "nadam": ("NAdam at lr 0.002 instead of SGD (Reimers & Gurevych 2017), same decay and clipping",
               [M + "optimizer", "torch.optim.NAdam", M + "optimizer.lr", "0.002"]),
+    "ema": ("validation, checkpoints and test on an exponential moving average of the weights, updated every "
+            "100 steps with decay 0.9 (about 1000 steps, 0.7 epoch)", [
+                T + "callbacks+=lightning.pytorch.callbacks.EMAWeightAveraging", T + "callbacks.decay=0.9",
+                T + "callbacks.update_every_n_steps=100", T + "callbacks.use_buffers=false"]),
+    "ema-long": ("as ema with decay 0.98 (about 5000 steps, 3.6 epochs)", [
+                 T + "callbacks+=lightning.pytorch.callbacks.EMAWeightAveraging", T + "callbacks.decay=0.98",
+                 T + "callbacks.update_every_n_steps=100", T + "callbacks.use_buffers=false"]),
     "frozen-words": ("word vectors frozen for the whole run (GloVe rows as loaded)",
                      [T + "callbacks+=textlab.callbacks.FreezeWordEmbeddings",
                       T + "callbacks.unfreeze_at_epoch=null"]),
