@@ -73,6 +73,11 @@ VARIANTS = {
     "ema-long": ("as ema with decay 0.98 (about 5000 steps, 3.6 epochs)", [
                  T + "callbacks+=lightning.pytorch.callbacks.EMAWeightAveraging", T + "callbacks.decay=0.98",
                  T + "callbacks.update_every_n_steps=100", T + "callbacks.use_buffers=false"]),
+    "extra-words": ("plus a 50-d trained vector per training word, from zeros, beside its fine-tuned GloVe one",
+                    [M + "extra_word_dim", "50"]),
+    "frozen-extra": ("GloVe vectors frozen for the whole run, plus a 50-d trained vector per training word",
+                     [T + "callbacks+=textlab.callbacks.FreezeWordEmbeddings",
+                      T + "callbacks.unfreeze_at_epoch=null", M + "extra_word_dim", "50"]),
     "frozen-words": ("word vectors frozen for the whole run (GloVe rows as loaded)",
                      [T + "callbacks+=textlab.callbacks.FreezeWordEmbeddings",
                       T + "callbacks.unfreeze_at_epoch=null"]),

@@ -22,7 +22,7 @@ from textlab.data.vocab import TaggingVocab
 from textlab.metrics.span_f1 import SpanF1, extract_spans, types_from_tags
 from textlab.modules.char_encoders import CharEncoderKind, build_char_encoder
 from textlab.modules.crf import CRFDecoder, SoftmaxDecoder
-from textlab.modules.embedders import TokenEmbedder, WordEmbedder
+from textlab.modules.embedders import TokenEmbedder, TrainedWordVectors, WordEmbedder
 from textlab.modules.encoders import RNNEncoder
 from textlab.predict import Span, TaggedSentence
 
@@ -40,6 +40,7 @@ class SequenceTagger(LightningModule):
         embeddings: str | None = None,
         max_norm: float | None = None,
         scale_grad_by_freq: bool = False,
+        extra_word_dim: int = 0,
         char_encoder: CharEncoderKind = "cnn",
         char_dim: int = 30,
         char_filters: int = 30,
@@ -64,6 +65,8 @@ class SequenceTagger(LightningModule):
             embeddings: pretrained word vectors to start from: a GloVe/word2vec text file or ``glove-6b-50d``.
             max_norm: renormalise word vectors whose norm exceeds this (``nn.Embedding``'s max_norm).
             scale_grad_by_freq: scale word-embedding gradients by inverse word frequency in the batch.
+            extra_word_dim: also give each training word a second vector of this size, from zeros and always
+                trained (also with ``FreezeWordEmbeddings``); words never seen in training get zeros there.
             char_encoder: character features: cnn, lstm, both (side by side), cnn_lstm (stacked) or none.
             char_dim: character embedding size.
             char_filters: CNN filters per width.
@@ -93,7 +96,8 @@ class SequenceTagger(LightningModule):
         words = WordEmbedder(len(self.vocab.words), word_dim, max_norm, scale_grad_by_freq, self.vocab.trainable_words)
         chars = build_char_encoder(char_encoder, len(self.vocab.chars), char_dim, char_filters, char_widths, char_hidden,
                                     char_dropout)
-        self.embedder = TokenEmbedder(words, chars, len(CASINGS), casing_dim)
+        trained = TrainedWordVectors(words.num_embeddings, extra_word_dim) if extra_word_dim else None
+        self.embedder = TokenEmbedder(words, chars, len(CASINGS), casing_dim, trained)
         # DDP broadcasts every buffer from rank 0 before each forward. The fixed pretrained rows (78 MB for
         # GloVe 6B 50d) are the same on every rank already: each loads them in setup() or from the checkpoint.
         self._ddp_params_and_buffers_to_ignore = ["embedder.words.pretrained_only"]

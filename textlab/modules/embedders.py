@@ -1,4 +1,5 @@
-"""Token embedder: word embedding (+) character encoding (+) casing embedding, one vector per token."""
+"""Token embedder: word embedding (+) trained word vectors (+) character encoding (+) casing embedding,
+one vector per token."""
 
 from __future__ import annotations
 
@@ -62,16 +63,38 @@ class WordEmbedder(nn.Embedding):
         self.pretrained_only.copy_(torch.from_numpy(matrix[n:] * found[n:, None]))
 
 
+class TrainedWordVectors(nn.Embedding):
+    """A second, always trained vector for each training word, to stack beside the pretrained one
+    (flair's trainable OneHotEmbeddings next to its WordEmbeddings).
+
+    It starts from zeros and has rows for the first ``num_words`` ids only, the words seen in training:
+    a word the vocabulary took from the pretrained file alone (an id past them) and padding get zeros.
+    So a word never seen in training is its pretrained vector alone, as it would be without this part.
+    """
+
+    def __init__(self, num_words: int, dim: int):
+        super().__init__(num_words, dim, padding_idx=0)
+        nn.init.zeros_(self.weight)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return super().forward(ids.masked_fill(ids >= self.num_embeddings, 0))
+
+
 class TokenEmbedder(nn.Module):
-    def __init__(self, words: WordEmbedder, chars: nn.Module | None, num_casings: int = 0, casing_dim: int = 0):
+    def __init__(self, words: WordEmbedder, chars: nn.Module | None, num_casings: int = 0, casing_dim: int = 0,
+                 trained_words: TrainedWordVectors | None = None):
         super().__init__()
         self.words = words
+        self.trained_words = trained_words
         self.chars = chars
         self.casing = nn.Embedding(num_casings, casing_dim, padding_idx=0) if casing_dim else None
-        self.output_dim = words.embedding_dim + (chars.output_dim if chars else 0) + casing_dim
+        self.output_dim = (words.embedding_dim + (trained_words.embedding_dim if trained_words else 0)
+                           + (chars.output_dim if chars else 0) + casing_dim)
 
     def forward(self, words: torch.Tensor, chars: torch.Tensor, casing: torch.Tensor, mask: torch.Tensor):
         parts = [self.words(words)]  # (B, T, W)
+        if self.trained_words is not None:
+            parts.append(self.trained_words(words))  # (B, T, X)
         if self.chars is not None:
             parts.append(self._encode_chars(chars, mask))
         if self.casing is not None:
