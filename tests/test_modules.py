@@ -6,7 +6,7 @@ import torchcrf
 
 from textlab.modules.char_encoders import build_char_encoder
 from textlab.modules.crf import CRFDecoder, SoftmaxDecoder, allowed_transitions, viterbi_decode
-from textlab.modules.embedders import TokenEmbedder, WordEmbedder
+from textlab.modules.embedders import TokenEmbedder, TrainedWordVectors, WordEmbedder
 from textlab.modules.encoders import RNNEncoder
 
 KINDS = ["cnn", "lstm", "both", "cnn_lstm"]
@@ -69,6 +69,21 @@ def test_token_embedder_zero_char_vector_for_padding_words():
     out = emb(w, chars, torch.ones_like(w), mask)
     assert out.shape == (2, 3, 14)
     assert torch.equal(out[1, 1:, 6:11], torch.zeros(2, 5))  # padding words get no char features
+
+
+def test_trained_word_vectors_start_at_zero_and_give_words_never_seen_in_training_zeros():
+    # ids 0..3: padding, <unk> and two training words; 4..6 came from the pretrained file only
+    words = WordEmbedder(7, 3, num_trainable=4)
+    trained = TrainedWordVectors(words.num_embeddings, 2)
+    emb = TokenEmbedder(words, None, trained_words=trained)
+    assert emb.output_dim == 5 and trained.weight.shape == (4, 2)
+    ids = torch.tensor([[2, 3, 5, 6, 0]])
+    out = emb(ids, torch.zeros(1, 5, 1, dtype=torch.long), torch.ones_like(ids), ids != 0)
+    assert torch.equal(out[..., :3], words(ids)) and torch.equal(out[..., 3:], torch.zeros(1, 5, 2))
+    torch.optim.SGD(trained.parameters(), lr=1.0).zero_grad()
+    (out[..., 3:] * torch.arange(1.0, 6.0)[None, :, None]).sum().backward()
+    assert trained.weight.grad[:, 0].tolist() == [0.0, 0.0, 1.0, 2.0]  # neither padding nor the ids past them
+    assert torch.equal(trained(torch.tensor([4, 5, 6])), torch.zeros(3, 2))
 
 
 def test_word_embedder_loads_found_rows_only():

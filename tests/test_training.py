@@ -37,7 +37,7 @@ def test_every_parameter_gets_a_gradient_from_a_batch_of_one_token_sentences(cha
     # transitions on one-token sentences, which bucketing batches together) hung CoNLL training.
     dm = ToyNERDataModule(num_train=64, num_val=8, num_test=8)
     model = SequenceTagger(dm.vocab, word_dim=8, hidden_size=8, char_encoder=char_encoder, decoder=decoder,
-                           casing_dim=2)
+                           casing_dim=2, extra_word_dim=3)
     words = [w for w in dm.vocab["words"][2:12]]
     tags = [t for t in dm.vocab["tags"] if t != "O"][:1] + ["O"]
     batch = collate_tagging([encode_sentence(Sentence([w], [tags[i % 2]]), model.vocab) for i, w in enumerate(words)])
@@ -94,6 +94,22 @@ def test_word_embeddings_frozen_then_unfrozen(tmp_path):
     trainer.fit(model, datamodule=dm)
     assert torch.equal(record.snapshots[0], start)  # epoch 0: frozen
     assert not torch.equal(record.snapshots[1], start)  # epoch 1: training
+
+
+def test_frozen_word_embeddings_leave_the_trained_word_vectors_training(tmp_path):
+    dm = ToyNERDataModule(num_train=64, num_val=16, num_test=16, batch_size=16)
+    model = SequenceTagger(dm.vocab, word_dim=8, hidden_size=8, char_encoder="none", extra_word_dim=4)
+    assert model.embedder.output_dim == 12
+    words = model.embedder.words.weight.detach().clone()
+    trainer = Trainer(
+        max_epochs=1, callbacks=[FreezeWordEmbeddings()], default_root_dir=tmp_path,
+        enable_progress_bar=False, logger=False, enable_checkpointing=False,
+    )
+    trainer.fit(model, datamodule=dm)
+    assert torch.equal(model.embedder.words.weight, words)
+    trained = model.embedder.trained_words.weight.detach()
+    assert trained[2:].abs().sum() > 0  # training words moved away from their zero start
+    assert torch.equal(trained[0], torch.zeros(4))  # padding
 
 
 class _RecordLearningRates(Callback):
