@@ -78,6 +78,8 @@ VARIANTS = {
     "frozen-extra": ("GloVe vectors frozen for the whole run, plus a 50-d trained vector per training word",
                      [T + "callbacks+=textlab.callbacks.FreezeWordEmbeddings",
                       T + "callbacks.unfreeze_at_epoch=null", M + "extra_word_dim", "50"]),
+    "variational-dropout": ("the dropout mask drawn once per sentence, the same at every position (Gal & "
+                            "Ghahramani; Reimers & Gurevych 2017)", [M + "variational_dropout", "true"]),
     "frozen-words": ("word vectors frozen for the whole run (GloVe rows as loaded)",
                      [T + "callbacks+=textlab.callbacks.FreezeWordEmbeddings",
                       T + "callbacks.unfreeze_at_epoch=null"]),

@@ -22,6 +22,7 @@ from textlab.data.vocab import TaggingVocab
 from textlab.metrics.span_f1 import SpanF1, extract_spans, types_from_tags
 from textlab.modules.char_encoders import CharEncoderKind, build_char_encoder
 from textlab.modules.crf import CRFDecoder, SoftmaxDecoder
+from textlab.modules.dropout import VariationalDropout
 from textlab.modules.embedders import TokenEmbedder, TrainedWordVectors, WordEmbedder
 from textlab.modules.encoders import RNNEncoder
 from textlab.predict import Span, TaggedSentence
@@ -52,6 +53,7 @@ class SequenceTagger(LightningModule):
         hidden_size: int = 200,
         num_layers: int = 1,
         dropout: float = 0.5,
+        variational_dropout: bool = False,
         word_dropout: float = 0.0,
         decoder: Literal["crf", "softmax"] = "crf",
         constrained_decoding: bool = True,
@@ -78,6 +80,7 @@ class SequenceTagger(LightningModule):
             hidden_size: hidden size per direction.
             num_layers: stacked recurrent layers.
             dropout: dropout on token vectors and on the encoder's output (and between layers).
+            variational_dropout: draw that dropout's mask once per sentence, the same at every position.
             word_dropout: probability of replacing a training word by <unk> (the word keeps its char features).
             decoder: crf (pytorch-crf loss, Viterbi decoding) or softmax (independent per-token decisions).
             constrained_decoding: forbid impossible transitions (e.g. O -> I-PER) when decoding with the CRF.
@@ -101,7 +104,7 @@ class SequenceTagger(LightningModule):
         # DDP broadcasts every buffer from rank 0 before each forward. The fixed pretrained rows (78 MB for
         # GloVe 6B 50d) are the same on every rank already: each loads them in setup() or from the checkpoint.
         self._ddp_params_and_buffers_to_ignore = ["embedder.words.pretrained_only"]
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = VariationalDropout(dropout) if variational_dropout else nn.Dropout(dropout)
         self.encoder = RNNEncoder(self.embedder.output_dim, hidden_size, num_layers, dropout, encoder)
         self.projection = nn.Linear(self.encoder.output_dim, len(self.tags))
         if decoder == "crf":
