@@ -6,6 +6,7 @@ import torchcrf
 
 from textlab.modules.char_encoders import build_char_encoder
 from textlab.modules.crf import CRFDecoder, SoftmaxDecoder, allowed_transitions, viterbi_decode
+from textlab.modules.dropout import VariationalDropout
 from textlab.modules.embedders import TokenEmbedder, TrainedWordVectors, WordEmbedder
 from textlab.modules.encoders import RNNEncoder
 
@@ -129,6 +130,18 @@ def test_pretrained_only_rows_are_fixed_and_training_matches_one_dense_table():
     assert not torch.equal(split(torch.tensor([2])), torch.from_numpy(matrix[2:3]))  # fine-tuned
     # a checkpoint carries the fixed rows: predicting needs no pretrained file
     assert "pretrained_only" in split.state_dict()
+
+
+def test_variational_dropout_uses_one_mask_per_sentence_at_every_position():
+    torch.manual_seed(0)
+    dropout = VariationalDropout(0.5)
+    x = torch.randn(8, 6, 10)
+    y = dropout(x)
+    kept = y != 0  # (B, T, D)
+    assert torch.equal(kept, kept[:, :1].expand_as(kept))  # the same features dropped at each position
+    assert 0 < kept[:, 0].float().mean() < 1 and not torch.equal(kept[0, 0], kept[1, 0])  # per sentence
+    assert torch.allclose(y[kept], 2 * x[kept])  # survivors scaled by 1 / (1 - p)
+    assert torch.equal(dropout.eval()(x), x)
 
 
 def test_rnn_encoder_ignores_padding():
