@@ -80,6 +80,8 @@ VARIANTS = {
                       T + "callbacks.unfreeze_at_epoch=null", M + "extra_word_dim", "50"]),
     "variational-dropout": ("the dropout mask drawn once per sentence, the same at every position (Gal & "
                             "Ghahramani; Reimers & Gurevych 2017)", [M + "variational_dropout", "true"]),
+    "lowercase": ("words lower-cased in the word vocabulary (the characters keep their case), plus a 10-d "
+                  "casing-class embedding", [D + "lowercase", "true", M + "casing_dim", "10"]),
     "frozen-words": ("word vectors frozen for the whole run (GloVe rows as loaded)",
                      [T + "callbacks+=textlab.callbacks.FreezeWordEmbeddings",
                       T + "callbacks.unfreeze_at_epoch=null"]),
