@@ -88,6 +88,9 @@ VARIANTS = {
     "freeze-first": ("word vectors frozen for the first 5 epochs, then fine-tuned",
                      [T + "callbacks+=textlab.callbacks.FreezeWordEmbeddings",
                       T + "callbacks.unfreeze_at_epoch=5"]),
+    "clip-1": ("gradients rescaled to norm 1 instead of 5 (Reimers & Gurevych 2017's gradient normalisation)",
+               [T + "gradient_clip_val", "1.0"]),
+    "dropout-0.33": ("dropout 0.33 instead of 0.5 on the token vectors and the BiLSTM output", [M + "dropout", "0.33"]),
 }
 # Published test F1 (conlleval) for the README's comparison.
 REFERENCES = {
