@@ -90,6 +90,8 @@ VARIANTS = {
                       T + "callbacks.unfreeze_at_epoch=5"]),
     "clip-1": ("gradients rescaled to norm 1 instead of 5 (Reimers & Gurevych 2017's gradient normalisation)",
                [T + "gradient_clip_val", "1.0"]),
+    "batch-32": ("batch 32 instead of 10, SGD lr 0.048 instead of 0.015 (scaled linearly with the batch)",
+                 [D + "batch_size", "32", M + "optimizer.init_args.lr", "0.048"]),
     "dropout-0.33": ("dropout 0.33 instead of 0.5 on the token vectors and the BiLSTM output", [M + "dropout", "0.33"]),
 }
 # Published test F1 (conlleval) for the README's comparison.

@@ -101,7 +101,17 @@ def run_fold(args: argparse.Namespace, variant: str, fold: int) -> dict:
         # what the word vectors were, for the table: the config or --textlab-args may add trained dims
         "word_dim": cli.model.hparams["word_dim"],
         "extra_word_dim": cli.model.hparams.get("extra_word_dim", 0),
+        "model": model_name(cli.model.hparams),
     }
+
+
+def model_name(hparams) -> str:
+    """The table's name for the classifier, which --textlab-args may change: CNN, BiLSTM-max, Bag, ..."""
+    encoder = hparams.get("encoder", "cnn")
+    if encoder == "rnn":
+        return f"{'Bi' if hparams.get('bidirectional', True) else ''}{hparams.get('cell', 'lstm').upper()}-" \
+               f"{hparams.get('pooling', 'max')}"
+    return {"cnn": "CNN", "bag": "Bag"}.get(encoder, encoder)
 
 
 def summarise(results: list[dict], variants: list[str]) -> list[dict]:
@@ -120,6 +130,7 @@ def summarise(results: list[dict], variants: list[str]) -> list[dict]:
             "minutes": sum(r["seconds"] for r in results if r["variant"] == variant) / 60,
             "word_dim": mine[-1].get("word_dim"),
             "extra_word_dim": mine[-1].get("extra_word_dim", 0),
+            "model": mine[-1].get("model", "CNN"),  # results from before this key were all TextCNN
         })
     return rows
 
@@ -133,7 +144,7 @@ def markdown_table(rows: list[dict], embeddings: str, rand_dim: int) -> str:
         vectors = f"{r.get('word_dim') or rand_dim}d" if r["variant"] == "rand" else embeddings
         if r.get("extra_word_dim"):
             vectors += f" + {r['extra_word_dim']} trained dims"
-        name = f"CNN-{r['variant']} ({vectors})"
+        name = f"{r.get('model', 'CNN')}-{r['variant']} ({vectors})"
         accuracy = f"{r['mean']:.1f} ± {r['std']:.1f}"
         lines.append(f"| {name} | {r['folds']} | {accuracy} | {r['kim']:.1f} | {r['minutes']:.1f} |")
     return "\n".join(lines)

@@ -42,3 +42,21 @@ def test_benchmark_runs_every_fold_resumes_and_names_the_vectors(tmp_path, capsy
     assert printed.count("benchmark_mr: ") == 4
     bench.main(argv)  # everything done: nothing retrained
     assert "benchmark_mr: " not in capsys.readouterr().out
+
+
+def test_table_names_the_classifier_that_textlab_args_chose(tmp_path, monkeypatch):
+    monkeypatch.setattr(logging.getLogger("textlab"), "handlers", [])
+    data = tmp_path / "mr"
+    data.mkdir()
+    _mr_like(data)
+    out = tmp_path / "out"
+    bench = load_script("benchmark_mr")
+    bench.main(["--data", str(data), "--folds", "2", "--run-folds", "0", "--variants", "non-static",
+                "--max-epochs", "1", "--embeddings", str(data / "vectors.txt"), "--out", str(out),
+                "--textlab-args", "--model.init_args.word_dim 4 --model.init_args.extra_word_dim 0 "
+                                  "--model.init_args.encoder rnn --model.init_args.hidden_size 3 "
+                                  "--model.init_args.pooling mean --data.init_args.batch_size 16"])
+    assert [r["model"] for r in json.loads((out / "results.json").read_text())["folds"]] == ["BiLSTM-mean"]
+    assert "| BiLSTM-mean-non-static (" + str(data / "vectors.txt") + ") | 1 |" in (out / "results.md").read_text()
+    assert bench.model_name({"encoder": "rnn", "bidirectional": False, "cell": "gru", "pooling": "last"}) == "GRU-last"
+    assert bench.model_name({"encoder": "bag"}) == "Bag"
