@@ -92,6 +92,9 @@ VARIANTS = {
                [T + "gradient_clip_val", "1.0"]),
     "batch-32": ("batch 32 instead of 10, SGD lr 0.048 instead of 0.015 (scaled linearly with the batch)",
                  [D + "batch_size", "32", M + "optimizer.init_args.lr", "0.048"]),
+    "ma-hovy-init": ("Ma & Hovy's initialisation: char embeddings uniform +-sqrt(3/30), Glorot-uniform weights, "
+                     "zero biases but 1.0 on the LSTM forget gate (PyTorch's defaults otherwise)",
+                     [M + "init", "ma_hovy"]),
     "dropout-0.33": ("dropout 0.33 instead of 0.5 on the token vectors and the BiLSTM output", [M + "dropout", "0.33"]),
 }
 # Published test F1 (conlleval) for the README's comparison.

@@ -9,6 +9,7 @@ from textlab.modules.crf import CRFDecoder, SoftmaxDecoder, allowed_transitions,
 from textlab.modules.dropout import VariationalDropout
 from textlab.modules.embedders import TokenEmbedder, TrainedWordVectors, WordEmbedder
 from textlab.modules.encoders import RNNEncoder
+from textlab.modules.initialisation import ma_hovy_init_
 
 KINDS = ["cnn", "lstm", "both", "cnn_lstm"]
 
@@ -248,3 +249,39 @@ def test_crf_loss_is_float32_under_bf16_autocast():
     with torch.autocast("cpu", dtype=torch.bfloat16):
         loss = dec.loss(emissions, tags, torch.ones(2, 5, dtype=torch.bool))
     assert loss.dtype == torch.float32 and torch.isfinite(loss)
+
+
+def test_ma_hovy_init_scales_gates_and_sets_the_forget_bias():
+    torch.manual_seed(0)
+    chars = build_char_encoder("cnn", num_chars=40, char_dim=30, filters=30, widths=(3,), hidden=25)
+    words = WordEmbedder(20, 8)
+    embedder = TokenEmbedder(words, chars, num_casings=5, casing_dim=4)
+    encoder = RNNEncoder(embedder.output_dim, hidden_size=50)
+    model = torch.nn.ModuleDict(dict(embedder=embedder, encoder=encoder, projection=torch.nn.Linear(100, 9)))
+    word_rows = words.weight.detach().clone()
+    ma_hovy_init_(model)
+
+    assert torch.equal(words.weight, word_rows)  # word vectors are the pretrained loader's business
+    char_emb = chars.embedding.weight
+    assert char_emb.abs().max() <= (3 / 30) ** 0.5 and char_emb.std() > 0.15  # PyTorch's N(0, 1) would be ~1
+    assert not char_emb[0].any() and not embedder.casing.weight[0].any()  # pads stay zero vectors
+    lstm = encoder.rnn
+    for name in ("weight_ih_l0", "weight_hh_l0_reverse"):
+        weight = getattr(lstm, name)
+        for gate in weight.split(50):
+            bound = (6 / (gate.size(0) + gate.size(1))) ** 0.5
+            assert gate.abs().max() <= bound and gate.abs().max() > 0.9 * bound
+    for name in ("bias_ih_l0", "bias_ih_l0_reverse"):
+        bias = getattr(lstm, name)
+        assert bias[50:100].eq(1).all() and not bias[:50].any() and not bias[100:].any()  # forget gate only
+    assert not lstm.bias_hh_l0.any()
+    conv = chars.convs[0]
+    assert conv.weight.abs().max() <= (6 / (30 * 3 + 30 * 3)) ** 0.5 and not conv.bias.any()
+    assert model.projection.weight.abs().max() <= (6 / 109) ** 0.5 and not model.projection.bias.any()
+
+
+def test_ma_hovy_init_handles_a_gru():
+    gru = RNNEncoder(10, hidden_size=6, cell="gru")
+    ma_hovy_init_(gru)
+    assert not gru.rnn.bias_ih_l0.any()  # no forget gate to open
+    assert gru.rnn.weight_hh_l0.abs().max() <= (6 / 12) ** 0.5

@@ -25,6 +25,7 @@ from textlab.modules.crf import CRFDecoder, SoftmaxDecoder
 from textlab.modules.dropout import VariationalDropout
 from textlab.modules.embedders import TokenEmbedder, TrainedWordVectors, WordEmbedder
 from textlab.modules.encoders import RNNEncoder
+from textlab.modules.initialisation import ma_hovy_init_
 from textlab.predict import Span, TaggedSentence
 
 log = logging.getLogger("textlab")
@@ -57,6 +58,7 @@ class SequenceTagger(LightningModule):
         word_dropout: float = 0.0,
         decoder: Literal["crf", "softmax"] = "crf",
         constrained_decoding: bool = True,
+        init: Literal["pytorch", "ma_hovy"] = "pytorch",
         optimizer: OptimizerCallable = torch.optim.Adam,
         lr_scheduler: LRSchedulerCallable | None = None,
     ) -> None:
@@ -84,6 +86,8 @@ class SequenceTagger(LightningModule):
             word_dropout: probability of replacing a training word by <unk> (the word keeps its char features).
             decoder: crf (pytorch-crf loss, Viterbi decoding) or softmax (independent per-token decisions).
             constrained_decoding: forbid impossible transitions (e.g. O -> I-PER) when decoding with the CRF.
+            init: starting weights: PyTorch's defaults, or Ma & Hovy's (char embeddings uniform +-sqrt(3/dim),
+                Glorot-uniform weight matrices, zero biases but 1.0 on the LSTM forget gate).
             optimizer: the optimiser, e.g. SGD with momentum (Ma & Hovy) or Adam.
             lr_scheduler: an optional learning-rate schedule, stepped once per epoch.
         """
@@ -111,6 +115,8 @@ class SequenceTagger(LightningModule):
             self.decoder = CRFDecoder(self.tags, self.vocab.tag_scheme, constrained_decoding)
         else:
             self.decoder = SoftmaxDecoder()
+        if init == "ma_hovy":
+            ma_hovy_init_(self)
 
         types = types_from_tags(self.tags)
         self.val_f1 = SpanF1(types)
