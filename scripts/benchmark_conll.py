@@ -28,12 +28,13 @@ import argparse
 import json
 import os
 import re
+import signal
 import statistics
 import subprocess
 import sys
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -142,20 +143,28 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+class RunFailed(RuntimeError):
+    """A run failed or was stopped; main() reports it in one line and exits non-zero."""
+
+
 def textlab(*argv: str, log_file: Path) -> str:
     """Run ``textlab ARGV`` in a fresh process; its output goes to ``log_file`` and is returned."""
     proc = subprocess.run([sys.executable, "-m", "textlab.cli", *argv], capture_output=True, text=True,
                           env={**os.environ, "PYTHONUNBUFFERED": "1"})
     log_file.write_text(f"$ textlab {' '.join(argv)}\n{proc.stdout}{proc.stderr}")
+    if proc.returncode in (143, -signal.SIGTERM):  # textlab exits 143 on SIGTERM, after saving what it can
+        raise RunFailed(f"textlab {argv[0]} was stopped (SIGTERM); see {log_file}")
     if proc.returncode:
-        raise RuntimeError(f"textlab {argv[0]} failed (exit {proc.returncode}); see {log_file}")
+        # textlab's own errors are one line, the last it writes
+        last = next((line for line in reversed(proc.stderr.splitlines()) if line.strip()), "")
+        raise RunFailed(f"textlab {argv[0]} failed (exit {proc.returncode}): {last.strip()}; see {log_file}")
     return proc.stdout + proc.stderr
 
 
 def metric_from_table(output: str, name: str) -> float:
     match = re.search(rf"{re.escape(name)}\s+[│|]?\s*([0-9.]+)", output)
     if not match:
-        raise RuntimeError(f"no {name} in the output of textlab test")
+        raise RunFailed(f"no {name} in the output of textlab test")
     return float(match.group(1))
 
 
@@ -191,7 +200,7 @@ def seqeval_f1(gold_file: Path, predicted_file: Path) -> float:
     gold = [s for s in read_conll(gold_file) if s.tokens]
     predicted = [s for s in read_conll(predicted_file) if s.tokens]
     if [s.tokens for s in gold] != [s.tokens for s in predicted]:
-        raise RuntimeError(f"{predicted_file}: the predicted tokens differ from {gold_file}'s")
+        raise RunFailed(f"{predicted_file}: the predicted tokens differ from {gold_file}'s")
     gold_scheme, predicted_scheme = detect_scheme(s.tags for s in gold), detect_scheme(s.tags for s in predicted)
     return f1_score([to_iob2(s.tags, gold_scheme) for s in gold], [to_iob2(s.tags, predicted_scheme) for s in predicted])
 
@@ -248,7 +257,7 @@ def run(args: argparse.Namespace, variant: str, seed: int, earlier: dict | None 
             "--output", str(predictions), *threads, log_file=run_dir / "predict.log")
     checked = seqeval_f1(Path(data_dir) / "test.txt", predictions)
     if abs(checked - test_f1) > 1e-4:
-        raise RuntimeError(f"{variant} seed {seed}: test/f1 {test_f1} but seqeval gives {checked}")
+        raise RunFailed(f"test/f1 {test_f1} but seqeval gives {checked}")
     result = {"variant": variant, "seed": seed, **summary, "test_f1": test_f1, "seqeval_f1": checked,
               "unconstrained_test_f1": metric_from_table(free, "test/f1"),
               "minutes": round(seconds / 60, 2), "checkpoint": best}
@@ -321,7 +330,10 @@ def main(argv: list[str] | None = None) -> None:
     lock = threading.Lock()
 
     def one(item: tuple[str, int, dict | None]) -> None:
-        result = run(args, *item)
+        try:
+            result = run(args, *item)
+        except RunFailed as error:
+            raise RunFailed(f"{item[0]} seed {item[1]}: {error}") from None
         with lock:
             if item[2] is not None:
                 results.remove(item[2])
@@ -330,8 +342,14 @@ def main(argv: list[str] | None = None) -> None:
 
     start = time.perf_counter()
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        for future in [pool.submit(one, item) for item in todo]:
-            future.result()
+        futures = [pool.submit(one, item) for item in todo]
+        try:
+            for future in as_completed(futures):
+                future.result()
+        except RunFailed as error:
+            # runs already going finish (and are saved, so a rerun skips them); queued ones never start
+            pool.shutdown(wait=True, cancel_futures=True)
+            sys.exit(f"benchmark_conll: {error}")
     rows = summarise(results, list(VARIANTS))
     report = (f"{markdown(results, rows)}\n\nCommand: `{command}`\n\nData: {novelty(args.data_dir)}.\n\n"
               f"{(time.perf_counter() - start) / 60:.1f} min in this run, on {machine(args.threads, args.jobs)}.\n")

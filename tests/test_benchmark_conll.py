@@ -1,6 +1,7 @@
 """scripts/benchmark_conll.py end to end on toy CoNLL files: fit, test and predict, and the seqeval check."""
 
 import json
+import subprocess
 
 import pytest
 
@@ -62,3 +63,32 @@ def test_benchmark_runs_the_user_commands_and_writes_its_tables(tmp_path, capsys
     assert cnn["epochs"] == 3 and 1 <= cnn["best_epoch"] <= 3 and cnn["minutes"] > runs["char-cnn"]["minutes"]
     assert cnn["dev_f1"] >= runs["char-cnn"]["dev_f1"]  # the best over both parts
     assert len(list((out / "char-cnn" / "seed_1").rglob("last.ckpt"))) == 2
+
+
+def test_a_failed_run_ends_the_script_with_one_line_naming_the_run_and_textlabs_error(tmp_path):
+    toy = generate_toy_ner(seed=5, num_train=40, num_val=10, num_test=10)
+    data = tmp_path / "conll"
+    data.mkdir()
+    for split, name in [("train", "train.txt"), ("val", "valid.txt"), ("test", "test.txt")]:
+        write_conll(toy[split], data / name)
+    lines = (data / "train.txt").read_text().splitlines()
+    lines[2] = "Zanzibar B-LOC extra columns here and a bad tag Q-LOC"
+    (data / "train.txt").write_text("\n".join(lines) + "\n")
+    argv = ["--data-dir", str(data), "--seeds", "1", "--max-epochs", "1", "--out", str(tmp_path / "out"),
+            "--textlab-args", "--model.init_args.embeddings null --data.init_args.add_pretrained_words null"]
+    with pytest.raises(SystemExit) as stopped:
+        load_script("benchmark_conll").main(argv)
+    message = str(stopped.value.code)
+    assert message.startswith("benchmark_conll: char-cnn seed 1: textlab fit failed (exit 2): textlab: error: ")
+    assert "train.txt:3: expected" in message and "\n" not in message
+    assert message.endswith("fit.log")
+
+
+@pytest.mark.parametrize("returncode", [143, -15])  # textlab's own exit on SIGTERM, or killed outright
+def test_a_run_stopped_by_sigterm_is_reported_as_stopped(returncode, tmp_path, monkeypatch):
+    bench = load_script("benchmark_conll")
+    monkeypatch.setattr(bench.subprocess, "run",
+                        lambda argv, **kwargs: subprocess.CompletedProcess(argv, returncode, "", "Terminated\n"))
+    with pytest.raises(bench.RunFailed, match=r"^textlab fit was stopped \(SIGTERM\); see .*fit.log$"):
+        bench.textlab("fit", "--config", "x.yaml", log_file=tmp_path / "fit.log")
+    assert (tmp_path / "fit.log").read_text().startswith("$ textlab fit --config x.yaml\n")
