@@ -96,6 +96,8 @@ VARIANTS = {
     "ma-hovy-init": ("Ma & Hovy's initialisation: char embeddings uniform +-sqrt(3/30), Glorot-uniform weights, "
                      "zero biases but 1.0 on the LSTM forget gate (PyTorch's defaults otherwise)",
                      [M + "init", "ma_hovy"]),
+    "constrained-training": ("the transition constraints also in training: the CRF's normaliser sums over "
+                             "allowed paths only", [M + "constrained_training", "true"]),
     "dropout-0.33": ("dropout 0.33 instead of 0.5 on the token vectors and the BiLSTM output", [M + "dropout", "0.33"]),
 }
 # Published test F1 (conlleval) for the README's comparison.

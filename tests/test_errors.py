@@ -71,3 +71,10 @@ def test_contradictory_trainer_settings_are_one_line(capsys):
     line = fit_error(["fit", "--config", str(__import__("conftest").TOY_CONFIG), "--trainer.enable_checkpointing", "false"],
                      capsys)
     assert "enable_checkpointing=False" in line and "ModelCheckpoint" in line
+
+
+def test_contradictory_model_settings_are_one_line(capsys):
+    line = fit_error(["fit", "--config", str(__import__("conftest").TOY_CONFIG),
+                      "--model.init_args.constrained_training", "true",
+                      "--model.init_args.constrained_decoding", "false"], capsys)
+    assert line.startswith("textlab: error: constrained_training needs constrained_decoding")

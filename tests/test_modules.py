@@ -285,3 +285,48 @@ def test_ma_hovy_init_handles_a_gru():
     ma_hovy_init_(gru)
     assert not gru.rnn.bias_ih_l0.any()  # no forget gate to open
     assert gru.rnn.weight_hh_l0.abs().max() <= (6 / 12) ** 0.5
+
+
+def test_constrained_training_normalises_over_allowed_paths_only():
+    """Against brute force over every tag path; tag 0 (I-PER) on the pads follows the real tags through
+    forbidden transitions, which must neither count nor turn the loss into nan."""
+    import itertools
+
+    torch.manual_seed(0)
+    tags_list = ["I-PER", "O", "B-PER", "B-LOC", "I-LOC"]
+    dec = CRFDecoder(tags_list, "IOB2", constrained=True, constrained_training=True)
+    allowed, start, end = allowed_transitions("IOB2", tags_list)
+    K = len(tags_list)
+    emissions = torch.randn(3, 4, K, requires_grad=True)
+    gold = torch.tensor([[2, 0, 1, 3], [1, 3, 4, 0], [3, 1, 0, 0]])  # the last two: O then pads of tag 0
+    lengths = [4, 3, 2]
+    mask = torch.arange(4)[None, :] < torch.tensor(lengths)[:, None]
+    loss = dec.loss(emissions, gold, mask)
+    crf = dec.crf
+
+    def score(e, path):
+        s = crf.start_transitions[path[0]] + crf.end_transitions[path[-1]] + sum(e[t, y] for t, y in enumerate(path))
+        return s + sum(crf.transitions[a, b] for a, b in zip(path, path[1:]))
+
+    expected = []
+    for b, n in enumerate(lengths):
+        paths = [p for p in itertools.product(range(K), repeat=n)
+                 if start[p[0]] and end[p[-1]] and all(allowed[a, c] for a, c in zip(p, p[1:]))]
+        log_z = torch.logsumexp(torch.stack([score(emissions[b], p) for p in paths]), dim=0)
+        expected.append(log_z - score(emissions[b], gold[b, :n].tolist()))
+    assert torch.isfinite(loss)
+    assert loss.item() == pytest.approx(torch.stack(expected).mean().item(), abs=1e-4)
+    loss.backward()
+    assert not crf.transitions.grad[~allowed].any()  # forbidden transitions are never trained
+    assert crf.transitions.grad[allowed].abs().sum() > 0
+    # the unconstrained loss normalises over more paths, so it is larger
+    free = CRFDecoder(tags_list, "IOB2", constrained=True)
+    free.load_state_dict(dec.state_dict())
+    assert free.loss(emissions, gold, mask).item() > loss.item() + 1e-3
+
+
+def test_constrained_training_needs_constrained_decoding():
+    from textlab.errors import TextlabError
+
+    with pytest.raises(TextlabError, match="constrained_training needs constrained_decoding"):
+        CRFDecoder(IOB2, "IOB2", constrained=False, constrained_training=True)

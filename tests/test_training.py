@@ -51,7 +51,8 @@ def test_every_parameter_gets_a_gradient_from_a_batch_of_one_token_sentences(cha
                                       "--model.init_args.char_dropout", "0.5",
                                       "--model.init_args.variational_dropout", "true",
                                       "--model.init_args.extra_word_dim", "4", "--model.init_args.init", "ma_hovy"],
-                                     ["--data.init_args.tag_scheme", "IOB2", "--data.init_args.bucket", "false"]])
+                                     ["--data.init_args.tag_scheme", "IOB2", "--data.init_args.bucket", "false",
+                                      "--model.init_args.constrained_training", "true"]])
 def test_encoder_and_data_options(options, tmp_path):
     fit("--trainer.fast_dev_run", "1", *options, tmp_path=tmp_path)
 

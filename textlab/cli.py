@@ -123,6 +123,19 @@ class TextlabCLI(LightningCLI):
         if self.subcommand == "predict":
             config.trainer.logger = False
 
+    def instantiate_classes(self) -> None:
+        try:
+            super().instantiate_classes()
+        except Exception as error:
+            # jsonargparse reports an error from a class's __init__ as "Does not validate against any of the
+            # Union subtypes", followed by the whole config (vocabularies included); the user needs our line.
+            cause = error
+            while cause is not None and not isinstance(cause, TextlabError):
+                cause = cause.__cause__ or cause.__context__
+            if cause is None:
+                raise
+            raise cause from None
+
     def instantiate_trainer(self, **kwargs: Any):
         trainer = super().instantiate_trainer(**kwargs)
         if self.subcommand != "fit":

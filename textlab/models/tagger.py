@@ -58,6 +58,7 @@ class SequenceTagger(LightningModule):
         word_dropout: float = 0.0,
         decoder: Literal["crf", "softmax"] = "crf",
         constrained_decoding: bool = True,
+        constrained_training: bool = False,
         init: Literal["pytorch", "ma_hovy"] = "pytorch",
         optimizer: OptimizerCallable = torch.optim.Adam,
         lr_scheduler: LRSchedulerCallable | None = None,
@@ -86,6 +87,8 @@ class SequenceTagger(LightningModule):
             word_dropout: probability of replacing a training word by <unk> (the word keeps its char features).
             decoder: crf (pytorch-crf loss, Viterbi decoding) or softmax (independent per-token decisions).
             constrained_decoding: forbid impossible transitions (e.g. O -> I-PER) when decoding with the CRF.
+            constrained_training: forbid them in the CRF's loss too: its normaliser sums over allowed paths only
+                (needs ``constrained_decoding``).
             init: starting weights: PyTorch's defaults, or Ma & Hovy's (char embeddings uniform +-sqrt(3/dim),
                 Glorot-uniform weight matrices, zero biases but 1.0 on the LSTM forget gate).
             optimizer: the optimiser, e.g. SGD with momentum (Ma & Hovy) or Adam.
@@ -112,7 +115,7 @@ class SequenceTagger(LightningModule):
         self.encoder = RNNEncoder(self.embedder.output_dim, hidden_size, num_layers, dropout, encoder)
         self.projection = nn.Linear(self.encoder.output_dim, len(self.tags))
         if decoder == "crf":
-            self.decoder = CRFDecoder(self.tags, self.vocab.tag_scheme, constrained_decoding)
+            self.decoder = CRFDecoder(self.tags, self.vocab.tag_scheme, constrained_decoding, constrained_training)
         else:
             self.decoder = SoftmaxDecoder()
         if init == "ma_hovy":

@@ -1,5 +1,8 @@
 """Tag decoders: a linear-chain CRF (pytorch-crf) with constrained batched Viterbi, and a softmax.
 
+The CRF's constraints (never ``O -> I-PER``) always act in Viterbi when on, and optionally in training
+(``constrained_training``: the loss's normaliser then sums over allowed paths only).
+
 Both take emissions (B, T, K) and a bool mask (B, T) whose True entries are left-aligned, and offer
 ``loss(emissions, tags, mask)`` (a mean, so its scale does not depend on the batch size) and
 ``decode(emissions, mask) -> (B, T)`` tag ids (0 on padding).
@@ -11,6 +14,8 @@ import torch
 import torch.nn.functional as F
 import torchcrf
 from torch import nn
+
+from textlab.errors import TextlabError
 
 
 def _split(tag: str) -> tuple[str, str | None]:
@@ -77,9 +82,14 @@ class CRFDecoder(nn.Module):
     in half precision.
     """
 
-    def __init__(self, tags: list[str], scheme: str, constrained: bool = True) -> None:
+    def __init__(self, tags: list[str], scheme: str, constrained: bool = True, constrained_training: bool = False) -> None:
         super().__init__()
+        if constrained_training and not constrained:
+            # the forbidden transitions never get a gradient, so unconstrained decoding would use their random init
+            raise TextlabError("constrained_training needs constrained_decoding: a CRF trained on the allowed "
+                               "transitions only has not learnt the forbidden ones")
         self.crf = torchcrf.CRF(len(tags), batch_first=True)
+        self.constrained_training = constrained_training
         allowed, start, end = allowed_transitions(scheme, tags) if constrained else (None, None, None)
         K = len(tags)
         # Not persistent: the masks follow from the tags and the `constrained` argument, so a checkpoint
@@ -100,24 +110,33 @@ class CRFDecoder(nn.Module):
 
     def loss(self, emissions: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         with torch.autocast(emissions.device.type, enabled=False):
-            nll = -self.crf(emissions.float(), tags, mask=mask, reduction="mean")
+            args, kwargs = (emissions.float(), tags), dict(mask=mask, reduction="mean")
+            if self.constrained_training:
+                # pytorch-crf's own forward algorithm, with the forbidden transitions scored -1e4: the
+                # normaliser then sums over allowed paths only. Not -inf: pytorch-crf multiplies transitions
+                # into padded positions (tag 0 there, whichever tag that is) by a 0 mask, and -inf * 0 is nan.
+                nll = -torch.func.functional_call(self.crf, self._masked_transitions(-1e4), args, kwargs)
+            else:
+                nll = -self.crf(*args, **kwargs)
         # A batch of one-token sentences (bucketing groups them: CoNLL has hundreds) never reaches
         # pytorch-crf's transition matrix, so it would get no gradient. Under DDP the rank holding such a
         # batch then never all-reduces that parameter's bucket while the other ranks wait for it: training
         # hangs. Adding it times zero keeps it in every step's graph, with a zero gradient as before.
         return nll + 0.0 * self.crf.transitions.sum()
 
+    def _masked_transitions(self, forbidden: float = float("-inf")) -> dict[str, torch.Tensor]:
+        return {
+            "transitions": self.crf.transitions.float().masked_fill(~self.allowed, forbidden),
+            "start_transitions": self.crf.start_transitions.float().masked_fill(~self.allowed_start, forbidden),
+            "end_transitions": self.crf.end_transitions.float().masked_fill(~self.allowed_end, forbidden),
+        }
+
     @torch.no_grad()
     def decode(self, emissions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        ninf = float("-inf")
         with torch.autocast(emissions.device.type, enabled=False):
-            return viterbi_decode(
-                emissions.float(),
-                mask,
-                self.crf.transitions.float().masked_fill(~self.allowed, ninf),
-                self.crf.start_transitions.float().masked_fill(~self.allowed_start, ninf),
-                self.crf.end_transitions.float().masked_fill(~self.allowed_end, ninf),
-            )
+            masked = self._masked_transitions()
+            return viterbi_decode(emissions.float(), mask, masked["transitions"], masked["start_transitions"],
+                                  masked["end_transitions"])
 
 
 class SoftmaxDecoder(nn.Module):
