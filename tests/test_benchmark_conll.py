@@ -34,31 +34,40 @@ def test_benchmark_runs_the_user_commands_and_writes_its_tables(tmp_path, capsys
     # the shipped CoNLL recipe, made tiny: no GloVe (its 400k words would dominate the run), 2 epochs
     small = ("--model.init_args.embeddings null --data.init_args.add_pretrained_words null "
              "--model.init_args.hidden_size 16 --model.init_args.optimizer.init_args.lr 0.1")
-    argv = ["--data-dir", str(data), "--seeds", "1", "--variants", "char-cnn,no-chars", "--max-epochs", "2",
+    argv = ["--data-dir", str(data), "--seeds", "1", "--variants", "char-cnn,constrained-training", "--max-epochs", "2",
             "--textlab-args", small, "--out", str(out)]
     load_script("benchmark_conll").main(argv)
     saved = json.loads((out / "results.json").read_text())
     runs = {r["variant"]: r for r in saved["runs"]}
-    assert set(runs) == {"char-cnn", "no-chars"}
+    assert set(runs) == {"char-cnn", "constrained-training"}
     for r in runs.values():
         assert r["epochs"] == 2 and 1 <= r["best_epoch"] <= 2
         assert abs(r["test_f1"] - r["seqeval_f1"]) <= 1e-4
-        assert 0 < r["unconstrained_test_f1"] <= 1  # the same checkpoint, decoded without constraints
         assert (out / r["variant"] / "seed_1" / "test_predictions.txt").is_file()
+    assert 0 < runs["char-cnn"]["unconstrained_test_f1"] <= 1  # the same checkpoint, decoded without constraints
+    assert runs["constrained-training"]["unconstrained_test_f1"] is None  # it cannot decode without them
     table = (out / "results.md").read_text()
-    assert "| char-cnn | the config" in table and "| no-chars |" in table and "Command:" in table
+    assert "| char-cnn | the config" in table and "| constrained-training |" in table and "Command:" in table
+    assert "| constrained-training | 1 | 2 |" in table and "| – |" in table
     assert "Data: valid: " in table and "entities unseen in training" in table
     assert "char-cnn seed 1:" in capsys.readouterr().out
     # a rerun finds both runs done and trains nothing
     load_script("benchmark_conll").main(argv)
     assert ": training" not in capsys.readouterr().out
-    # --extend continues char-cnn from its last.ckpt to a third epoch; no-chars is not asked for
+    # without the results (as when a test step failed), a rerun tests the trained checkpoints again
+    (out / "results.json").unlink()
+    load_script("benchmark_conll").main(argv)
+    printed = capsys.readouterr().out
+    assert ": training" not in printed and "char-cnn seed 1: trained already, testing" in printed
+    retested = {r["variant"]: r for r in json.loads((out / "results.json").read_text())["runs"]}
+    assert retested == runs
+    # --extend continues char-cnn from its last.ckpt to a third epoch; constrained-training is not asked for
     longer = [a if a != "2" else "3" for a in argv]
-    longer[longer.index("char-cnn,no-chars")] = "char-cnn"
+    longer[longer.index("char-cnn,constrained-training")] = "char-cnn"
     load_script("benchmark_conll").main([*longer, "--extend"])
     assert "char-cnn seed 1: continuing" in capsys.readouterr().out
     extended = {r["variant"]: r for r in json.loads((out / "results.json").read_text())["runs"]}
-    assert len(extended) == 2 and extended["no-chars"] == runs["no-chars"]
+    assert len(extended) == 2 and extended["constrained-training"] == runs["constrained-training"]
     cnn = extended["char-cnn"]
     assert cnn["epochs"] == 3 and 1 <= cnn["best_epoch"] <= 3 and cnn["minutes"] > runs["char-cnn"]["minutes"]
     assert cnn["dev_f1"] >= runs["char-cnn"]["dev_f1"]  # the best over both parts
