@@ -100,6 +100,8 @@ VARIANTS = {
                      [M + "init", "ma_hovy"]),
     "constrained-training": ("the transition constraints also in training: the CRF's normaliser sums over "
                              "allowed paths only", [M + "constrained_training", "true"]),
+    "frozen-copy": ("each word's GloVe vector as loaded, never trained, beside its fine-tuned one (Kim 2014's "
+                    "multichannel input)", [M + "frozen_word_copy", "true"]),
     "dropout-0.33": ("dropout 0.33 instead of 0.5 on the token vectors and the BiLSTM output", [M + "dropout", "0.33"]),
 }
 # Published test F1 (conlleval) for the README's comparison.

@@ -73,8 +73,11 @@ def test_contradictory_trainer_settings_are_one_line(capsys):
     assert "enable_checkpointing=False" in line and "ModelCheckpoint" in line
 
 
-def test_contradictory_model_settings_are_one_line(capsys):
-    line = fit_error(["fit", "--config", str(__import__("conftest").TOY_CONFIG),
-                      "--model.init_args.constrained_training", "true",
-                      "--model.init_args.constrained_decoding", "false"], capsys)
-    assert line.startswith("textlab: error: constrained_training needs constrained_decoding")
+@pytest.mark.parametrize("options, expected", [
+    (["--model.init_args.constrained_training", "true", "--model.init_args.constrained_decoding", "false"],
+     "constrained_training needs constrained_decoding"),
+    (["--model.init_args.frozen_word_copy", "true"], "frozen_word_copy keeps the pretrained vectors"),
+])
+def test_contradictory_model_settings_are_one_line(options, expected, capsys):
+    line = fit_error(["fit", "--config", str(__import__("conftest").TOY_CONFIG), *options], capsys)
+    assert line.startswith(f"textlab: error: {expected}")

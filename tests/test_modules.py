@@ -88,6 +88,30 @@ def test_trained_word_vectors_start_at_zero_and_give_words_never_seen_in_trainin
     assert torch.equal(trained(torch.tensor([4, 5, 6])), torch.zeros(3, 2))
 
 
+def test_frozen_copy_gives_each_word_its_starting_vector_beside_the_fine_tuned_one():
+    import numpy as np
+
+    # ids 0..3: padding, <unk> and two training words (the <unk> has no pretrained vector); 4..5 pretrained only
+    words = WordEmbedder(6, 2, num_trainable=4, frozen_copy=True)
+    matrix = np.arange(12, dtype=np.float32).reshape(6, 2)
+    words.load_pretrained(matrix, np.array([False, False, True, True, True, True]))
+    unk = words.weight[1].detach().clone()
+    emb = TokenEmbedder(words, None)
+    assert emb.output_dim == 4
+    ids = torch.tensor([[2, 3, 4, 1, 0]])
+    optimizer = torch.optim.SGD(words.parameters(), lr=1.0)
+    (emb(ids, torch.zeros(1, 5, 1, dtype=torch.long), torch.ones_like(ids), ids != 0) ** 2).sum().backward()
+    optimizer.step()
+    out = words(ids)[0]
+    assert torch.equal(out[:, 2:], torch.stack([torch.tensor([4.0, 5.0]), torch.tensor([6.0, 7.0]),
+                                                 torch.tensor([8.0, 9.0]), unk, torch.zeros(2)]))
+    assert not torch.equal(out[0, :2], out[0, 2:]) and not torch.equal(out[1, :2], out[1, 2:])  # trained
+    assert torch.equal(out[2, :2], out[2, 2:])  # a pretrained-only word: its one fixed vector, twice
+    assert torch.equal(out[4], torch.zeros(4))  # padding
+    assert [name for name, _ in words.named_buffers()] == ["pretrained_only", "initial"]
+    assert "initial" not in dict(WordEmbedder(6, 2, num_trainable=4).named_buffers())  # old checkpoints load
+
+
 def test_word_embedder_loads_found_rows_only():
     import numpy as np
 

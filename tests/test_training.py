@@ -77,6 +77,20 @@ def test_pretrained_vectors_and_vocabulary_extension(tmp_path):
     assert weight.abs().sum() == 0
 
 
+def test_frozen_word_copy_trains_and_reloads_from_its_checkpoint(tmp_path):
+    vectors = tmp_path / "vectors.txt"
+    vectors.write_text("said 1 2 3 4\nzanzibar 5 6 7 8\n")
+    fit("--trainer.max_epochs", "1", "--model.init_args.word_dim", "4", "--model.init_args.embeddings", str(vectors),
+        "--data.init_args.add_pretrained_words", str(vectors), "--model.init_args.frozen_word_copy", "true",
+        tmp_path=tmp_path)
+    [ckpt] = tmp_path.glob("lightning_logs/version_0/checkpoints/best-*.ckpt")
+    model = SequenceTagger.load_from_checkpoint(ckpt)
+    words = model.embedder.words
+    said = torch.tensor([model.vocab.words.id("said")])
+    assert words(said)[0, 4:].tolist() == [1, 2, 3, 4] and words(said)[0, :4].tolist() != [1, 2, 3, 4]
+    assert model.predict(["zanzibar said"])[0].tokens == ["zanzibar", "said"]
+
+
 class _RecordEmbeddings(Callback):
     def __init__(self):
         self.snapshots = []

@@ -19,6 +19,7 @@ from textlab.data.sentence import Sentence
 from textlab.data.tagging_batch import CASINGS, TaggingBatch, collate_tagging, encode_sentence
 from textlab.data.vectors import load_vectors, vectors_for_vocab
 from textlab.data.vocab import TaggingVocab
+from textlab.errors import TextlabError
 from textlab.metrics.span_f1 import SpanF1, extract_spans, types_from_tags
 from textlab.modules.char_encoders import CharEncoderKind, build_char_encoder
 from textlab.modules.crf import CRFDecoder, SoftmaxDecoder
@@ -43,6 +44,7 @@ class SequenceTagger(LightningModule):
         max_norm: float | None = None,
         scale_grad_by_freq: bool = False,
         extra_word_dim: int = 0,
+        frozen_word_copy: bool = False,
         char_encoder: CharEncoderKind = "cnn",
         char_dim: int = 30,
         char_filters: int = 30,
@@ -72,6 +74,8 @@ class SequenceTagger(LightningModule):
             scale_grad_by_freq: scale word-embedding gradients by inverse word frequency in the batch.
             extra_word_dim: also give each training word a second vector of this size, from zeros and always
                 trained (also with ``FreezeWordEmbeddings``); words never seen in training get zeros there.
+            frozen_word_copy: also give each token its word vector as it started, never trained, beside the
+                fine-tuned one (Kim 2014's multichannel input); needs ``embeddings``.
             char_encoder: character features: cnn, lstm, both (side by side), cnn_lstm (stacked) or none.
             char_dim: character embedding size.
             char_filters: CNN filters per width.
@@ -103,7 +107,11 @@ class SequenceTagger(LightningModule):
         self.word_dropout = word_dropout
         self.optimizer, self.lr_scheduler = optimizer, lr_scheduler
 
-        words = WordEmbedder(len(self.vocab.words), word_dim, max_norm, scale_grad_by_freq, self.vocab.trainable_words)
+        if frozen_word_copy and not embeddings:
+            raise TextlabError("frozen_word_copy keeps the pretrained vectors beside the fine-tuned ones: "
+                               "set embeddings (e.g. glove-6b-50d)")
+        words = WordEmbedder(len(self.vocab.words), word_dim, max_norm, scale_grad_by_freq, self.vocab.trainable_words,
+                             frozen_word_copy)
         chars = build_char_encoder(char_encoder, len(self.vocab.chars), char_dim, char_filters, char_widths, char_hidden,
                                     char_dropout)
         trained = TrainedWordVectors(words.num_embeddings, extra_word_dim) if extra_word_dim else None
@@ -111,6 +119,8 @@ class SequenceTagger(LightningModule):
         # DDP broadcasts every buffer from rank 0 before each forward. The fixed pretrained rows (78 MB for
         # GloVe 6B 50d) are the same on every rank already: each loads them in setup() or from the checkpoint.
         self._ddp_params_and_buffers_to_ignore = ["embedder.words.pretrained_only"]
+        if frozen_word_copy:
+            self._ddp_params_and_buffers_to_ignore.append("embedder.words.initial")
         self.dropout = VariationalDropout(dropout) if variational_dropout else nn.Dropout(dropout)
         self.encoder = RNNEncoder(self.embedder.output_dim, hidden_size, num_layers, dropout, encoder)
         self.projection = nn.Linear(self.encoder.output_dim, len(self.tags))

@@ -16,6 +16,10 @@ class WordEmbedder(nn.Embedding):
     never occurs in a training batch gets a zero gradient anyway, so this changes no result (short of
     weight decay); it only spares every step the dense gradient, clipping and optimiser update over
     a 400k-row table, which was about half of the CoNLL step time on a CPU.
+
+    With ``frozen_copy`` each token gets its vector twice, fine-tuned and as it started (Kim 2014's
+    multichannel input). A word seen in training drifts away from the pretrained space while a word
+    never seen in training keeps its pretrained vector; the frozen half puts both in the same space.
     """
 
     def __init__(
@@ -25,6 +29,7 @@ class WordEmbedder(nn.Embedding):
         max_norm: float | None = None,
         scale_grad_by_freq: bool = False,
         num_trainable: int | None = None,
+        frozen_copy: bool = False,
     ):
         trainable = num_words if num_trainable is None else min(num_trainable, num_words)
         super().__init__(trainable, dim, padding_idx=0, max_norm=max_norm, scale_grad_by_freq=scale_grad_by_freq)
@@ -35,16 +40,31 @@ class WordEmbedder(nn.Embedding):
             self.weight[0].zero_()
         # saved in the checkpoint: prediction must see the same vectors without the pretrained file
         self.register_buffer("pretrained_only", torch.zeros(num_words - trainable, dim))
+        self.frozen_copy = frozen_copy
+        if frozen_copy:  # only then, so that checkpoints without it keep loading
+            # the trained rows' starting vectors; the pretrained-only rows are frozen already
+            self.register_buffer("initial", self.weight.detach().clone())
+
+    @property
+    def output_dim(self) -> int:
+        return self.embedding_dim * (2 if self.frozen_copy else 1)
 
     @property
     def num_words(self) -> int:
         return self.num_embeddings + len(self.pretrained_only)
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        vectors = self._lookup(ids, super().forward)
+        if self.frozen_copy:
+            started = self._lookup(ids, lambda rows: nn.functional.embedding(rows, self.initial))
+            vectors = torch.cat([vectors, started], dim=-1)
+        return vectors
+
+    def _lookup(self, ids: torch.Tensor, trainable_rows) -> torch.Tensor:
         if not len(self.pretrained_only):
-            return super().forward(ids)
+            return trainable_rows(ids)
         trainable = ids < self.num_embeddings
-        tuned = super().forward(ids.masked_fill(~trainable, 0))  # id 0 is padding: no gradient flows there
+        tuned = trainable_rows(ids.masked_fill(~trainable, 0))  # id 0 is padding: no gradient flows there
         fixed = nn.functional.embedding((ids - self.num_embeddings).clamp(min=0), self.pretrained_only)
         return torch.where(trainable.unsqueeze(-1), tuned, fixed)
 
@@ -59,6 +79,8 @@ class WordEmbedder(nn.Embedding):
         n = self.num_embeddings
         rows = torch.from_numpy(np.flatnonzero(found[:n]))
         self.weight[rows] = torch.from_numpy(matrix[:n][found[:n]]).to(self.weight.dtype)
+        if self.frozen_copy:
+            self.initial.copy_(self.weight)
         # a pretrained-only word the file lacks (it cannot happen when the words came from that file) gets zeros
         self.pretrained_only.copy_(torch.from_numpy(matrix[n:] * found[n:, None]))
 
@@ -88,7 +110,7 @@ class TokenEmbedder(nn.Module):
         self.trained_words = trained_words
         self.chars = chars
         self.casing = nn.Embedding(num_casings, casing_dim, padding_idx=0) if casing_dim else None
-        self.output_dim = (words.embedding_dim + (trained_words.embedding_dim if trained_words else 0)
+        self.output_dim = (words.output_dim + (trained_words.embedding_dim if trained_words else 0)
                            + (chars.output_dim if chars else 0) + casing_dim)
 
     def forward(self, words: torch.Tensor, chars: torch.Tensor, casing: torch.Tensor, mask: torch.Tensor):
