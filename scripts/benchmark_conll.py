@@ -102,6 +102,11 @@ VARIANTS = {
                              "allowed paths only", [M + "constrained_training", "true"]),
     "frozen-copy": ("each word's GloVe vector as loaded, never trained, beside its fine-tuned one (Kim 2014's "
                     "multichannel input)", [M + "frozen_word_copy", "true"]),
+    "plateau": ("SGD's learning rate halved when dev F1 has not improved for 3 epochs (flair's annealing) "
+                "instead of 1/(1 + 0.05 t)",
+                [M + "lr_scheduler.class_path", "torch.optim.lr_scheduler.ReduceLROnPlateau",
+                 M + "lr_scheduler.init_args.mode", "max", M + "lr_scheduler.init_args.factor", "0.5",
+                 M + "lr_scheduler.init_args.patience", "3"]),
     "dropout-0.33": ("dropout 0.33 instead of 0.5 on the token vectors and the BiLSTM output", [M + "dropout", "0.33"]),
 }
 # Published test F1 (conlleval) for the README's comparison.

@@ -77,6 +77,24 @@ def test_pretrained_vectors_and_vocabulary_extension(tmp_path):
     assert weight.abs().sum() == 0
 
 
+def test_learning_rate_halved_when_dev_f1_stalls(tmp_path):
+    # ReduceLROnPlateau steps on val/f1 at each epoch's end (flair's annealing)
+    fit("--trainer.max_epochs", "3",
+        "--model.init_args.optimizer.init_args.lr", "1e-9",  # nothing learns: dev F1 never improves
+        "--model.init_args.lr_scheduler.class_path", "torch.optim.lr_scheduler.ReduceLROnPlateau",
+        "--model.init_args.lr_scheduler.init_args.mode", "max", "--model.init_args.lr_scheduler.init_args.factor",
+        "0.5", "--model.init_args.lr_scheduler.init_args.patience", "0",
+        "--model.init_args.lr_scheduler.init_args.eps", "0", "--trainer.logger", "CSVLogger",
+        "--trainer.logger.save_dir", str(tmp_path),
+        "--trainer.callbacks+=LearningRateMonitor", "--trainer.callbacks.logging_interval=epoch", tmp_path=tmp_path)
+    rows = (tmp_path / "lightning_logs/version_0/metrics.csv").read_text().splitlines()
+    header = rows[0].split(",")
+    column = next(i for i, name in enumerate(header) if name.startswith("lr-"))
+    lrs = [float(r.split(",")[column]) for r in rows[1:] if r.split(",")[column]]
+    # epoch 0 sets the best dev F1, epoch 1 does not improve on it: halved from epoch 2 (patience 0)
+    assert lrs == pytest.approx([1e-9, 1e-9, 5e-10], rel=1e-6)
+
+
 def test_frozen_word_copy_trains_and_reloads_from_its_checkpoint(tmp_path):
     vectors = tmp_path / "vectors.txt"
     vectors.write_text("said 1 2 3 4\nzanzibar 5 6 7 8\n")
