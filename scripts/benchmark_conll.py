@@ -45,6 +45,9 @@ CONFIG = ROOT / "configs" / "ner_bilstm_crf.yaml"
 M = "--model.init_args."
 D = "--data.init_args."
 T = "--trainer."
+# flair's annealing: the learning rate halved after 3 epochs without a better dev F1
+PLATEAU = [M + "lr_scheduler.class_path", "torch.optim.lr_scheduler.ReduceLROnPlateau", M + "lr_scheduler.init_args.mode",
+           "max", M + "lr_scheduler.init_args.factor", "0.5", M + "lr_scheduler.init_args.patience", "3"]
 # name -> (what it changes, `textlab fit` overrides); "char-cnn" is the config as shipped.
 VARIANTS = {
     "char-cnn": ("the config: GloVe 50d, char-CNN, BIOES, constrained Viterbi", []),
@@ -103,10 +106,8 @@ VARIANTS = {
     "frozen-copy": ("each word's GloVe vector as loaded, never trained, beside its fine-tuned one (Kim 2014's "
                     "multichannel input)", [M + "frozen_word_copy", "true"]),
     "plateau": ("SGD's learning rate halved when dev F1 has not improved for 3 epochs (flair's annealing) "
-                "instead of 1/(1 + 0.05 t)",
-                [M + "lr_scheduler.class_path", "torch.optim.lr_scheduler.ReduceLROnPlateau",
-                 M + "lr_scheduler.init_args.mode", "max", M + "lr_scheduler.init_args.factor", "0.5",
-                 M + "lr_scheduler.init_args.patience", "3"]),
+                "instead of 1/(1 + 0.05 t)", PLATEAU),
+    "frozen-copy-plateau": ("frozen-copy and plateau together", [M + "frozen_word_copy", "true", *PLATEAU]),
     "dropout-0.33": ("dropout 0.33 instead of 0.5 on the token vectors and the BiLSTM output", [M + "dropout", "0.33"]),
 }
 # Published test F1 (conlleval) for the README's comparison.
