@@ -67,6 +67,7 @@ VARIANTS = {
                       [M + "char_filters", "50", M + "char_widths", "[2,3,4]"]),
     "two-layers": ("two stacked BiLSTM layers (200 per direction each, dropout 0.5 between)",
                    [M + "num_layers", "2"]),
+    "hidden-300": ("BiLSTM 300 per direction instead of 200", [M + "hidden_size", "300"]),
     "hidden-100": ("BiLSTM 100 per direction (NCRF++'s hidden size 200 in all)", [M + "hidden_size", "100"]),
     "nadam": ("NAdam at lr 0.002 instead of SGD (Reimers & Gurevych 2017), same decay and clipping",
               [M + "optimizer", "torch.optim.NAdam", M + "optimizer.lr", "0.002"]),
