@@ -43,9 +43,11 @@ def _offline(monkeypatch):
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
 
 
-def run_textlab(*args, cwd, check=True, timeout=600):
-    """Run the installed CLI as a user would; returns the CompletedProcess."""
+def run_textlab(*args, cwd, check=True, timeout=600, warnings=False):
+    """Run the installed CLI as a user would; returns the CompletedProcess. ``warnings``: show them on stderr."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "PYTHONWARNINGS": "ignore"}
+    if warnings:
+        env["PYTHONWARNINGS"] = "default"
     proc = subprocess.run(
         [sys.executable, "-m", "textlab", *map(str, args)],
         cwd=cwd,

@@ -42,6 +42,22 @@ def test_test_needs_only_the_checkpoint_and_the_data_and_leaves_no_config_behind
     assert not list(tmp_path.rglob("config.yaml"))  # only fit keeps a record of its config
 
 
+def test_test_and_predict_show_no_warnings_about_resuming_a_fit_nor_adverts(trained_tagger, tmp_path):
+    # Loading a checkpoint, Lightning warns that the fit's callbacks are missing and that the checkpoint
+    # folder moved: true, and irrelevant unless the fit is being resumed.
+    toy_data = ["--data.class_path", "textlab.data.ToyNERDataModule", "--data.num_train", "300",
+                "--data.num_val", "60", "--data.num_test", "60"]
+    tested = run_textlab("test", "--ckpt_path", trained_tagger["best"], *toy_data, cwd=tmp_path, warnings=True)
+    assert metric_from_table(tested.stdout, "test/f1") == metric_from_table(trained_tagger["fit_output"], "test/f1")
+    (tmp_path / "in.txt").write_text(TEXT)
+    predicted = run_textlab("predict", "--ckpt_path", trained_tagger["best"], "--data.predict_file", "in.txt",
+                            cwd=tmp_path, warnings=True)
+    for proc in (tested, predicted):
+        assert "Be aware that when using `ckpt_path`" not in proc.stderr
+        assert "dirpath has changed" not in proc.stderr
+        assert "Tip:" not in proc.stdout + proc.stderr  # Lightning's adverts for its cloud services
+
+
 def test_predict_needs_only_the_checkpoint_and_the_input(trained_tagger, tmp_path):
     (tmp_path / "in.txt").write_text(TEXT)
     proc = run_textlab("predict", "--ckpt_path", trained_tagger["best"], "--data.predict_file", "in.txt", cwd=tmp_path)

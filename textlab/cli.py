@@ -16,6 +16,7 @@ import logging
 import os
 import signal
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -142,6 +143,10 @@ class TextlabCLI(LightningCLI):
             # The config is worth keeping beside a training run's checkpoints; for test/validate/predict
             # it would only drop a config.yaml into the working folder.
             trainer.callbacks = [c for c in trainer.callbacks if not isinstance(c, SaveConfigCallback)]
+            # Lightning warns, loading the checkpoint, that the fit's callbacks are missing and that the
+            # checkpoint folder moved. Both matter only to resuming a fit; here they would only alarm.
+            for message in ("Be aware that when using `ckpt_path`", "The dirpath has changed from"):
+                warnings.filterwarnings("ignore", message=message)
         if self.subcommand == "predict":
             trainer.callbacks.append(PredictionWriter(self.config.predict.output))
         return trainer
@@ -205,7 +210,14 @@ class _StderrHandler(logging.StreamHandler):
         pass
 
 
+def _not_an_advert(record: logging.LogRecord) -> bool:
+    return not str(record.msg).startswith("💡 Tip:")
+
+
 def main(args: list[str] | None = None) -> None:
+    # Lightning advertises its cloud services on every run ("💡 Tip: ... try installing litlogger").
+    for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
+        logging.getLogger(name).addFilter(_not_an_advert)
     log = logging.getLogger("textlab")
     log.setLevel(logging.INFO)
     if not log.handlers:
