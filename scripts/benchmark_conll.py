@@ -119,6 +119,7 @@ VARIANTS = {
                    M + "char_filters", "50", M + "char_dropout", "0.5", M + "hidden_size", "100",
                    D + "normalize_digits", "true"]),
     "dropout-0.33": ("dropout 0.33 instead of 0.5 on the token vectors and the BiLSTM output", [M + "dropout", "0.33"]),
+    "dropout-0.6": ("dropout 0.6 instead of 0.5 on the token vectors and the BiLSTM output", [M + "dropout", "0.6"]),
 }
 # Published test F1 (conlleval) for the README's comparison.
 REFERENCES = {
