@@ -118,6 +118,10 @@ VARIANTS = {
                    M + "optimizer.init_args.weight_decay", "1e-8", T + "gradient_clip_val", "null",
                    M + "char_filters", "50", M + "char_dropout", "0.5", M + "hidden_size", "100",
                    D + "normalize_digits", "true"]),
+    "pretrained-swap-0.1": ("in training, a word's occurrence gets its GloVe vector as loaded instead of the "
+                            "fine-tuned one with probability 0.1, as a test word never seen in training has it",
+                            [M + "pretrained_word_swap", "0.1"]),
+    "pretrained-swap-0.3": ("as pretrained-swap-0.1 with probability 0.3", [M + "pretrained_word_swap", "0.3"]),
     "dropout-0.33": ("dropout 0.33 instead of 0.5 on the token vectors and the BiLSTM output", [M + "dropout", "0.33"]),
     "dropout-0.6": ("dropout 0.6 instead of 0.5 on the token vectors and the BiLSTM output", [M + "dropout", "0.6"]),
 }

@@ -77,6 +77,7 @@ def test_contradictory_trainer_settings_are_one_line(capsys):
     (["--model.init_args.constrained_training", "true", "--model.init_args.constrained_decoding", "false"],
      "constrained_training needs constrained_decoding"),
     (["--model.init_args.frozen_word_copy", "true"], "frozen_word_copy keeps the pretrained vectors"),
+    (["--model.init_args.pretrained_word_swap", "0.1"], "pretrained_word_swap swaps in the pretrained vectors"),
 ])
 def test_contradictory_model_settings_are_one_line(options, expected, capsys):
     line = fit_error(["fit", "--config", str(__import__("conftest").TOY_CONFIG), *options], capsys)

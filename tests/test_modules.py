@@ -112,6 +112,35 @@ def test_frozen_copy_gives_each_word_its_starting_vector_beside_the_fine_tuned_o
     assert "initial" not in dict(WordEmbedder(6, 2, num_trainable=4).named_buffers())  # old checkpoints load
 
 
+def test_pretrained_swap_gives_training_words_their_loaded_vector_in_training_only():
+    import numpy as np
+
+    # ids 0..3: padding, <unk> and two training words (the <unk> has no pretrained vector); 4..5 pretrained only
+    words = WordEmbedder(6, 2, num_trainable=4, pretrained_swap=1.0)
+    matrix = np.arange(12, dtype=np.float32).reshape(6, 2)
+    words.load_pretrained(matrix, np.array([False, False, True, True, True, True]))
+    with torch.no_grad():
+        words.weight[1:] += 100.0  # as if fine-tuned far from where they started
+    tuned = words.weight.detach().clone()
+    ids = torch.tensor([[2, 3, 4, 1, 0]])
+    out = words(ids)[0]
+    assert torch.equal(out[0], torch.tensor([4.0, 5.0])) and torch.equal(out[1], torch.tensor([6.0, 7.0]))
+    assert torch.equal(out[2], torch.tensor([8.0, 9.0]))  # pretrained only: its one fixed vector anyway
+    assert torch.equal(out[3], tuned[1])  # <unk> had no pretrained vector: never swapped
+    out.sum().backward()
+    assert words.weight.grad[2:4].abs().sum() == 0  # a swapped occurrence trains nothing of its word
+    words.eval()
+    assert torch.equal(words(ids)[0, :2], tuned[2:4])  # evaluation always reads the fine-tuned vectors
+
+    half = WordEmbedder(4, 2, pretrained_swap=0.5)
+    half.load_pretrained(np.zeros((4, 2), dtype=np.float32), np.array([False, False, True, True]))
+    with torch.no_grad():
+        half.weight[2:] = 1.0
+    torch.manual_seed(0)
+    swapped = (half(torch.full((1, 4000), 2))[0, :, 0] == 0).float().mean().item()
+    assert 0.45 < swapped < 0.55
+
+
 def test_word_embedder_loads_found_rows_only():
     import numpy as np
 

@@ -109,6 +109,22 @@ def test_frozen_word_copy_trains_and_reloads_from_its_checkpoint(tmp_path):
     assert model.predict(["zanzibar said"])[0].tokens == ["zanzibar", "said"]
 
 
+def test_pretrained_word_swap_trains_and_reloads_from_its_checkpoint(tmp_path):
+    vectors = tmp_path / "vectors.txt"
+    vectors.write_text("said 1 2 3 4\nzanzibar 5 6 7 8\n")
+    fit("--trainer.max_epochs", "1", "--model.init_args.word_dim", "4", "--model.init_args.embeddings", str(vectors),
+        "--data.init_args.add_pretrained_words", str(vectors), "--model.init_args.pretrained_word_swap", "0.3",
+        tmp_path=tmp_path)
+    [ckpt] = tmp_path.glob("lightning_logs/version_0/checkpoints/best-*.ckpt")
+    model = SequenceTagger.load_from_checkpoint(ckpt)
+    words = model.embedder.words
+    said = model.vocab.words.id("said")
+    assert words.initial[said].tolist() == [1, 2, 3, 4] and words.has_pretrained[said]
+    assert not words.has_pretrained[model.vocab.words.id("<unk>")]
+    assert words.weight[said].tolist() != [1, 2, 3, 4]  # fine-tuned all the same
+    assert model.predict(["zanzibar said"])[0].tokens == ["zanzibar", "said"]
+
+
 class _RecordEmbeddings(Callback):
     def __init__(self):
         self.snapshots = []

@@ -45,6 +45,7 @@ class SequenceTagger(LightningModule):
         scale_grad_by_freq: bool = False,
         extra_word_dim: int = 0,
         frozen_word_copy: bool = False,
+        pretrained_word_swap: float = 0.0,
         char_encoder: CharEncoderKind = "cnn",
         char_dim: int = 30,
         char_filters: int = 30,
@@ -76,6 +77,9 @@ class SequenceTagger(LightningModule):
                 trained (also with ``FreezeWordEmbeddings``); words never seen in training get zeros there.
             frozen_word_copy: also give each token its word vector as it started, never trained, beside the
                 fine-tuned one (Kim 2014's multichannel input); needs ``embeddings``.
+            pretrained_word_swap: in training, the probability that a training word's occurrence gets its
+                pretrained vector as loaded instead of the fine-tuned one, as a word never seen in training
+                has at test time; needs ``embeddings``.
             char_encoder: character features: cnn, lstm, both (side by side), cnn_lstm (stacked) or none.
             char_dim: character embedding size.
             char_filters: CNN filters per width.
@@ -110,8 +114,11 @@ class SequenceTagger(LightningModule):
         if frozen_word_copy and not embeddings:
             raise TextlabError("frozen_word_copy keeps the pretrained vectors beside the fine-tuned ones: "
                                "set embeddings (e.g. glove-6b-50d)")
+        if pretrained_word_swap and not embeddings:
+            raise TextlabError("pretrained_word_swap swaps in the pretrained vectors: "
+                               "set embeddings (e.g. glove-6b-50d)")
         words = WordEmbedder(len(self.vocab.words), word_dim, max_norm, scale_grad_by_freq, self.vocab.trainable_words,
-                             frozen_word_copy)
+                             frozen_word_copy, pretrained_word_swap)
         chars = build_char_encoder(char_encoder, len(self.vocab.chars), char_dim, char_filters, char_widths, char_hidden,
                                     char_dropout)
         trained = TrainedWordVectors(words.num_embeddings, extra_word_dim) if extra_word_dim else None
@@ -119,7 +126,7 @@ class SequenceTagger(LightningModule):
         # DDP broadcasts every buffer from rank 0 before each forward. The fixed pretrained rows (78 MB for
         # GloVe 6B 50d) are the same on every rank already: each loads them in setup() or from the checkpoint.
         self._ddp_params_and_buffers_to_ignore = ["embedder.words.pretrained_only"]
-        if frozen_word_copy:
+        if frozen_word_copy or pretrained_word_swap:
             self._ddp_params_and_buffers_to_ignore.append("embedder.words.initial")
         self.dropout = VariationalDropout(dropout) if variational_dropout else nn.Dropout(dropout)
         self.encoder = RNNEncoder(self.embedder.output_dim, hidden_size, num_layers, dropout, encoder)

@@ -20,6 +20,11 @@ class WordEmbedder(nn.Embedding):
     With ``frozen_copy`` each token gets its vector twice, fine-tuned and as it started (Kim 2014's
     multichannel input). A word seen in training drifts away from the pretrained space while a word
     never seen in training keeps its pretrained vector; the frozen half puts both in the same space.
+
+    With ``pretrained_swap`` p > 0, in training each occurrence of a training word that has a pretrained
+    vector gets that vector as loaded instead of its fine-tuned one, with probability p. The network then
+    also learns to read vectors from the pretrained space, which is all that a test word never seen in
+    training has (word dropout to ``<unk>`` teaches it to do without the word instead).
     """
 
     def __init__(
@@ -30,6 +35,7 @@ class WordEmbedder(nn.Embedding):
         scale_grad_by_freq: bool = False,
         num_trainable: int | None = None,
         frozen_copy: bool = False,
+        pretrained_swap: float = 0.0,
     ):
         trainable = num_words if num_trainable is None else min(num_trainable, num_words)
         super().__init__(trainable, dim, padding_idx=0, max_norm=max_norm, scale_grad_by_freq=scale_grad_by_freq)
@@ -41,9 +47,13 @@ class WordEmbedder(nn.Embedding):
         # saved in the checkpoint: prediction must see the same vectors without the pretrained file
         self.register_buffer("pretrained_only", torch.zeros(num_words - trainable, dim))
         self.frozen_copy = frozen_copy
-        if frozen_copy:  # only then, so that checkpoints without it keep loading
+        self.pretrained_swap = pretrained_swap
+        if frozen_copy or pretrained_swap:  # only then, so that checkpoints without them keep loading
             # the trained rows' starting vectors; the pretrained-only rows are frozen already
             self.register_buffer("initial", self.weight.detach().clone())
+        if pretrained_swap:
+            # which trained rows started from a pretrained vector: only those are swapped
+            self.register_buffer("has_pretrained", torch.zeros(trainable, dtype=torch.bool))
 
     @property
     def output_dim(self) -> int:
@@ -55,10 +65,19 @@ class WordEmbedder(nn.Embedding):
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         vectors = self._lookup(ids, super().forward)
+        if self.training and self.pretrained_swap > 0:
+            vectors = self._swap_in_pretrained(ids, vectors)
         if self.frozen_copy:
             started = self._lookup(ids, lambda rows: nn.functional.embedding(rows, self.initial))
             vectors = torch.cat([vectors, started], dim=-1)
         return vectors
+
+    def _swap_in_pretrained(self, ids: torch.Tensor, vectors: torch.Tensor) -> torch.Tensor:
+        trained_rows = ids.clamp(max=self.num_embeddings - 1)
+        swappable = (ids < self.num_embeddings) & self.has_pretrained[trained_rows]
+        swap = swappable & (torch.rand(ids.shape, device=ids.device) < self.pretrained_swap)
+        started = nn.functional.embedding(trained_rows, self.initial)
+        return torch.where(swap.unsqueeze(-1), started, vectors)
 
     def _lookup(self, ids: torch.Tensor, trainable_rows) -> torch.Tensor:
         if not len(self.pretrained_only):
@@ -79,8 +98,10 @@ class WordEmbedder(nn.Embedding):
         n = self.num_embeddings
         rows = torch.from_numpy(np.flatnonzero(found[:n]))
         self.weight[rows] = torch.from_numpy(matrix[:n][found[:n]]).to(self.weight.dtype)
-        if self.frozen_copy:
+        if self.frozen_copy or self.pretrained_swap:
             self.initial.copy_(self.weight)
+        if self.pretrained_swap:
+            self.has_pretrained.copy_(torch.from_numpy(found[:n]))
         # a pretrained-only word the file lacks (it cannot happen when the words came from that file) gets zeros
         self.pretrained_only.copy_(torch.from_numpy(matrix[n:] * found[n:, None]))
 
