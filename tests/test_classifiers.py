@@ -143,6 +143,24 @@ def test_extra_word_dims_widen_the_text_cnn_input():
         TextClassifier(VOCAB, encoder="bag", word_dim=4, extra_word_dim=6)
 
 
+@pytest.mark.parametrize("encoder", ["cnn", "rnn"])
+def test_embedding_dropout_drops_token_vectors_in_training_only(encoder):
+    model = TextClassifier(VOCAB, encoder=encoder, word_dim=8, filters=4, hidden_size=4, embedding_dropout=0.5)
+    seen = []
+    model.encoder.register_forward_pre_hook(lambda module, args: seen.append(args[0].detach().clone()))
+    batch = collate_classification([encode_example("good movie not bad", "pos", model.vocab)] * 50)
+    torch.manual_seed(0)
+    model.train()(batch)
+    model.eval()(batch)
+    vectors = model.embedder(batch.words)
+    dropped = seen[0] == 0
+    assert 0.4 < dropped.float().mean() < 0.6  # about half the numbers, each kept one scaled by 2
+    assert torch.allclose(seen[0][~dropped], 2 * vectors[~dropped])
+    assert torch.equal(seen[1], vectors)
+    with pytest.raises(TextlabError, match="embedding_dropout"):
+        TextClassifier(VOCAB, encoder="bag", word_dim=4, embedding_dropout=0.5)
+
+
 # -- EmbeddingBag ------------------------------------------------------------------------------------
 
 

@@ -60,6 +60,7 @@ class TextClassifier(LightningModule):
         bag_mode: Literal["mean", "sum"] = "mean",
         sparse: bool = False,
         dropout: float = 0.5,
+        embedding_dropout: float = 0.0,
         label_smoothing: float = 0.0,
         class_weights: list[float] | Literal["balanced"] | None = None,
         output_max_norm: float | None = None,
@@ -90,6 +91,7 @@ class TextClassifier(LightningModule):
             sparse: bag: sparse gradients for the bag, trained by ``sparse_optimizer`` while ``optimizer``
                 trains the rest (Lightning's manual optimisation; no gradient clipping then).
             dropout: dropout on the text vector, before the output layer.
+            embedding_dropout: cnn, rnn: dropout on the token vectors, before the encoder (0: off).
             label_smoothing: cross-entropy label smoothing (0: off).
             class_weights: cross-entropy weight per label (in vocab label order), or ``balanced``
                 (inverse training frequency).
@@ -107,6 +109,9 @@ class TextClassifier(LightningModule):
         _check_embedding_mode(encoder, embeddings, embedding_mode)
         if encoder == "bag" and extra_word_dim:
             raise TextlabError("extra_word_dim is for the cnn and rnn encoders: the bag has one vector per word")
+        if encoder == "bag" and embedding_dropout:
+            raise TextlabError("embedding_dropout is for the cnn and rnn encoders: the bag averages its vectors "
+                               "before any dropout")
         self.encoder_kind = encoder
         self.embeddings = embeddings
         self.label_smoothing, self.output_max_norm = label_smoothing, output_max_norm
@@ -125,6 +130,7 @@ class TextClassifier(LightningModule):
             else:
                 self.encoder = PooledRNN(
                     self.embedder.output_dim, hidden_size, num_layers, bidirectional, cell, pooling, dropout)
+        self.embedding_dropout = nn.Dropout(embedding_dropout)
         self.dropout = nn.Dropout(dropout)
         self.output = nn.Linear(self.encoder.output_dim, len(self.labels))
         self.register_buffer("class_weight", self._class_weight(class_weights), persistent=False)
@@ -155,9 +161,9 @@ class TextClassifier(LightningModule):
         if self.encoder_kind == "bag":
             h = self.encoder(batch.flat, batch.offsets)  # (B, D)
         elif self.encoder_kind == "cnn":
-            h = self.encoder(self.embedder(batch.words), batch.mask)  # (B, F * widths)
+            h = self.encoder(self.embedding_dropout(self.embedder(batch.words)), batch.mask)  # (B, F * widths)
         else:
-            h = self.encoder(self.embedder(batch.words), batch.lengths)  # (B, dirs * H)
+            h = self.encoder(self.embedding_dropout(self.embedder(batch.words)), batch.lengths)  # (B, dirs * H)
         return self.output(self.dropout(h))  # (B, K) logits
 
     def loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
