@@ -122,6 +122,9 @@ VARIANTS = {
                             "fine-tuned one with probability 0.1, as a test word never seen in training has it",
                             [M + "pretrained_word_swap", "0.1"]),
     "pretrained-swap-0.3": ("as pretrained-swap-0.1 with probability 0.3", [M + "pretrained_word_swap", "0.3"]),
+    "lr-0.01": ("SGD lr 0.01 instead of 0.015 (Ma & Hovy tuned theirs with 100d vectors)",
+                [M + "optimizer.init_args.lr", "0.01"]),
+    "lr-0.025": ("SGD lr 0.025 instead of 0.015", [M + "optimizer.init_args.lr", "0.025"]),
     "dropout-0.33": ("dropout 0.33 instead of 0.5 on the token vectors and the BiLSTM output", [M + "dropout", "0.33"]),
     "dropout-0.6": ("dropout 0.6 instead of 0.5 on the token vectors and the BiLSTM output", [M + "dropout", "0.6"]),
 }
