@@ -37,6 +37,10 @@ log = logging.getLogger("textlab")
 
 class TextlabCLI(LightningCLI):
     def __init__(self, args: list[str] | None = None, run: bool = True) -> None:
+        # Lightning advertises its cloud services on every run ("💡 Tip: ... try installing litlogger").
+        # Here rather than in main() so that scripts running the CLI in-process are quiet too.
+        for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
+            logging.getLogger(name).addFilter(_not_an_advert)  # once only: addFilter skips a filter it has
         super().__init__(
             LightningModule,
             LightningDataModule,
@@ -215,9 +219,6 @@ def _not_an_advert(record: logging.LogRecord) -> bool:
 
 
 def main(args: list[str] | None = None) -> None:
-    # Lightning advertises its cloud services on every run ("💡 Tip: ... try installing litlogger").
-    for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
-        logging.getLogger(name).addFilter(_not_an_advert)
     log = logging.getLogger("textlab")
     log.setLevel(logging.INFO)
     if not log.handlers:
