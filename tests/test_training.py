@@ -95,14 +95,18 @@ def test_learning_rate_halved_when_dev_f1_stalls(tmp_path):
     assert lrs == pytest.approx([1e-9, 1e-9, 5e-10], rel=1e-6)
 
 
-def test_frozen_word_copy_trains_and_reloads_from_its_checkpoint(tmp_path):
+def _fit_with_vectors_and_reload(tmp_path, *options: str) -> SequenceTagger:
+    """One epoch on the toy set with two 4-d pretrained words, then the best checkpoint reloaded."""
     vectors = tmp_path / "vectors.txt"
     vectors.write_text("said 1 2 3 4\nzanzibar 5 6 7 8\n")
     fit("--trainer.max_epochs", "1", "--model.init_args.word_dim", "4", "--model.init_args.embeddings", str(vectors),
-        "--data.init_args.add_pretrained_words", str(vectors), "--model.init_args.frozen_word_copy", "true",
-        tmp_path=tmp_path)
+        "--data.init_args.add_pretrained_words", str(vectors), *options, tmp_path=tmp_path)
     [ckpt] = tmp_path.glob("lightning_logs/version_0/checkpoints/best-*.ckpt")
-    model = SequenceTagger.load_from_checkpoint(ckpt)
+    return SequenceTagger.load_from_checkpoint(ckpt)
+
+
+def test_frozen_word_copy_trains_and_reloads_from_its_checkpoint(tmp_path):
+    model = _fit_with_vectors_and_reload(tmp_path, "--model.init_args.frozen_word_copy", "true")
     words = model.embedder.words
     said = torch.tensor([model.vocab.words.id("said")])
     assert words(said)[0, 4:].tolist() == [1, 2, 3, 4] and words(said)[0, :4].tolist() != [1, 2, 3, 4]
@@ -110,13 +114,7 @@ def test_frozen_word_copy_trains_and_reloads_from_its_checkpoint(tmp_path):
 
 
 def test_pretrained_word_swap_trains_and_reloads_from_its_checkpoint(tmp_path):
-    vectors = tmp_path / "vectors.txt"
-    vectors.write_text("said 1 2 3 4\nzanzibar 5 6 7 8\n")
-    fit("--trainer.max_epochs", "1", "--model.init_args.word_dim", "4", "--model.init_args.embeddings", str(vectors),
-        "--data.init_args.add_pretrained_words", str(vectors), "--model.init_args.pretrained_word_swap", "0.3",
-        tmp_path=tmp_path)
-    [ckpt] = tmp_path.glob("lightning_logs/version_0/checkpoints/best-*.ckpt")
-    model = SequenceTagger.load_from_checkpoint(ckpt)
+    model = _fit_with_vectors_and_reload(tmp_path, "--model.init_args.pretrained_word_swap", "0.3")
     words = model.embedder.words
     said = model.vocab.words.id("said")
     assert words.initial[said].tolist() == [1, 2, 3, 4] and words.has_pretrained[said]
