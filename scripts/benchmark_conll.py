@@ -125,6 +125,9 @@ VARIANTS = {
     "lr-0.01": ("SGD lr 0.01 instead of 0.015 (Ma & Hovy tuned theirs with 100d vectors)",
                 [M + "optimizer.init_args.lr", "0.01"]),
     "lr-0.025": ("SGD lr 0.025 instead of 0.015", [M + "optimizer.init_args.lr", "0.025"]),
+    "lm-0.1": ("plus Rei (2017)'s auxiliary loss, weight 0.1: the forward LSTM predicts the next word and the "
+               "backward one the previous word, among the 7,500 most frequent training words",
+               [M + "language_model_weight", "0.1"]),
     "dropout-0.33": ("dropout 0.33 instead of 0.5 on the token vectors and the BiLSTM output", [M + "dropout", "0.33"]),
     "dropout-0.6": ("dropout 0.6 instead of 0.5 on the token vectors and the BiLSTM output", [M + "dropout", "0.6"]),
 }

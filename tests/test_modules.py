@@ -10,6 +10,7 @@ from textlab.modules.dropout import VariationalDropout
 from textlab.modules.embedders import TokenEmbedder, TrainedWordVectors, WordEmbedder
 from textlab.modules.encoders import RNNEncoder
 from textlab.modules.initialisation import ma_hovy_init_
+from textlab.modules.language_model import BOUNDARY, OTHER, NeighbourWordLoss
 
 KINDS = ["cnn", "lstm", "both", "cnn_lstm"]
 
@@ -383,3 +384,22 @@ def test_constrained_training_needs_constrained_decoding():
 
     with pytest.raises(TextlabError, match="constrained_training needs constrained_decoding"):
         CRFDecoder(IOB2, "IOB2", constrained=False, constrained_training=True)
+
+
+def test_neighbour_word_loss_predicts_each_direction_s_neighbour_and_ignores_padding():
+    torch.manual_seed(0)
+    lm = NeighbourWordLoss(encoder_dim=6, num_words=5, hidden_dim=4)
+    words = torch.tensor([[2, 7, 4, 0], [3, 1, 0, 0]])  # 7: not among the 5 predicted ids; 1: <unk>; 0: pad
+    mask = words != 0
+    states = torch.randn(2, 4, 6)
+    expected = torch.tensor(0.0)
+    for b, classes in enumerate([[2, OTHER, 4], [3, OTHER]]):
+        following, preceding = classes[1:] + [BOUNDARY], [BOUNDARY] + classes[:-1]
+        for t in range(len(classes)):
+            expected += torch.nn.functional.cross_entropy(lm.next_word(states[b, t, :3]), torch.tensor(following[t]))
+            expected += torch.nn.functional.cross_entropy(lm.previous_word(states[b, t, 3:]),
+                                                          torch.tensor(preceding[t]))
+    loss = lm(states, words, mask)
+    assert torch.allclose(loss, expected / 2)  # summed over tokens, averaged over the 2 sentences
+    # neither the states nor the ids at padded positions enter it
+    assert torch.allclose(lm(states.masked_fill(~mask[..., None], 100.0), words.masked_fill(~mask, 3), mask), loss)

@@ -123,6 +123,32 @@ def test_pretrained_word_swap_trains_and_reloads_from_its_checkpoint(tmp_path):
     assert model.predict(["zanzibar said"])[0].tokens == ["zanzibar", "said"]
 
 
+def test_language_model_loss_trains_and_leaves_prediction_to_the_tagger(tmp_path):
+    fit("--trainer.max_epochs", "1", "--model.init_args.language_model_weight", "0.1",
+        "--model.init_args.language_model_words", "50", tmp_path=tmp_path)
+    [ckpt] = tmp_path.glob("lightning_logs/version_0/checkpoints/best-*.ckpt")
+    model = SequenceTagger.load_from_checkpoint(ckpt)
+    head = model.neighbour_words.next_word[2]
+    assert head.out_features == 50
+    tagged = model.predict(["John lives in Paris"])[0]
+    assert tagged.tokens == ["John", "lives", "in", "Paris"] and len(tagged.tags) == 4
+
+
+def test_language_model_loss_is_added_to_the_training_loss_with_its_weight():
+    dm = ToyNERDataModule(num_train=64, num_val=8, num_test=8)
+    model = SequenceTagger(dm.vocab, word_dim=8, hidden_size=8, dropout=0.0, language_model_weight=0.5)
+    words = dm.vocab["words"][2:8]
+    batch = collate_tagging([encode_sentence(Sentence(words[:4], ["O"] * 4), model.vocab),
+                             encode_sentence(Sentence(words[4:], ["O"] * 2), model.vocab)])
+    torch.manual_seed(0)
+    loss = model.training_step(batch, 0)
+    states = model.encode(batch)
+    tagging = model.decoder.loss(model.projection(states), batch.tags, batch.mask)
+    assert torch.allclose(loss, tagging + 0.5 * model.neighbour_words(states, batch.words, batch.mask))
+    loss.backward()
+    assert all(p.grad is not None for p in model.neighbour_words.parameters())
+
+
 class _RecordEmbeddings(Callback):
     def __init__(self):
         self.snapshots = []

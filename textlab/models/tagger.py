@@ -27,6 +27,7 @@ from textlab.modules.dropout import VariationalDropout
 from textlab.modules.embedders import TokenEmbedder, TrainedWordVectors, WordEmbedder
 from textlab.modules.encoders import RNNEncoder
 from textlab.modules.initialisation import ma_hovy_init_
+from textlab.modules.language_model import NeighbourWordLoss
 from textlab.predict import Span, TaggedSentence
 
 log = logging.getLogger("textlab")
@@ -59,6 +60,8 @@ class SequenceTagger(LightningModule):
         dropout: float = 0.5,
         variational_dropout: bool = False,
         word_dropout: float = 0.0,
+        language_model_weight: float = 0.0,
+        language_model_words: int = 7500,
         decoder: Literal["crf", "softmax"] = "crf",
         constrained_decoding: bool = True,
         constrained_training: bool = False,
@@ -93,6 +96,10 @@ class SequenceTagger(LightningModule):
             dropout: dropout on token vectors and on the encoder's output (and between layers).
             variational_dropout: draw that dropout's mask once per sentence, the same at every position.
             word_dropout: probability of replacing a training word by <unk> (the word keeps its char features).
+            language_model_weight: weight of an auxiliary loss in training (Rei 2017): from each token the forward
+                encoder predicts the next word and the backward one the previous word (0: off).
+            language_model_words: how many of the most frequent training words that loss predicts; any other
+                word is one class.
             decoder: crf (pytorch-crf loss, Viterbi decoding) or softmax (independent per-token decisions).
             constrained_decoding: forbid impossible transitions (e.g. O -> I-PER) when decoding with the CRF.
             constrained_training: forbid them in the CRF's loss too: its normaliser sums over allowed paths only
@@ -131,6 +138,13 @@ class SequenceTagger(LightningModule):
         self.dropout = VariationalDropout(dropout) if variational_dropout else nn.Dropout(dropout)
         self.encoder = RNNEncoder(self.embedder.output_dim, hidden_size, num_layers, dropout, encoder)
         self.projection = nn.Linear(self.encoder.output_dim, len(self.tags))
+        if language_model_weight < 0:
+            raise TextlabError(f"language_model_weight must be 0 (off) or positive, not {language_model_weight}")
+        self.language_model_weight = language_model_weight
+        self.neighbour_words = None
+        if language_model_weight:
+            trained_words = self.vocab.trainable_words or len(self.vocab.words)
+            self.neighbour_words = NeighbourWordLoss(self.encoder.output_dim, min(language_model_words, trained_words))
         if decoder == "crf":
             self.decoder = CRFDecoder(self.tags, self.vocab.tag_scheme, constrained_decoding, constrained_training)
         else:
@@ -145,13 +159,15 @@ class SequenceTagger(LightningModule):
     # -- the network ---------------------------------------------------------------------------------
 
     def forward(self, batch: TaggingBatch) -> torch.Tensor:
+        return self.projection(self.dropout(self.encode(batch)))  # (B, T, K) emissions
+
+    def encode(self, batch: TaggingBatch) -> torch.Tensor:
         words = batch.words
         if self.training and self.word_dropout > 0:
             dropped = torch.rand(words.shape, device=words.device) < self.word_dropout
             words = words.masked_fill(dropped & batch.mask, 1)  # 1 = <unk>
         x = self.embedder(words, batch.chars, batch.casing, batch.mask)  # (B, T, E)
-        x = self.encoder(self.dropout(x), batch.lengths)  # (B, T, 2H)
-        return self.projection(self.dropout(x))  # (B, T, K) emissions
+        return self.encoder(self.dropout(x), batch.lengths)  # (B, T, 2H)
 
     def decode(self, emissions: torch.Tensor, mask: torch.Tensor) -> list[list[str]]:
         paths = self.decoder.decode(emissions, mask).tolist()
@@ -168,8 +184,13 @@ class SequenceTagger(LightningModule):
             log.info("pretrained vectors for %d of %d words (%s)", found.sum(), len(found), self.embeddings)
 
     def training_step(self, batch: TaggingBatch, batch_idx: int) -> torch.Tensor:
-        loss = self.decoder.loss(self(batch), batch.tags, batch.mask)
+        states = self.encode(batch)
+        loss = self.decoder.loss(self.projection(self.dropout(states)), batch.tags, batch.mask)
         self.log("train/loss", loss, batch_size=len(batch), prog_bar=True)
+        if self.neighbour_words is not None:
+            neighbours = self.neighbour_words(self.dropout(states), batch.words, batch.mask)
+            self.log("train/lm_loss", neighbours, batch_size=len(batch))
+            loss = loss + self.language_model_weight * neighbours
         return loss
 
     def _evaluation_step(self, batch: TaggingBatch, stage: str, metric: SpanF1) -> None:
