@@ -134,6 +134,7 @@ def test_language_model_loss_trains_and_leaves_prediction_to_the_tagger(tmp_path
     assert tagged.tokens == ["John", "lives", "in", "Paris"] and len(tagged.tags) == 4
 
 
+@pytest.mark.filterwarnings("ignore:You are trying to `self.log\\(\\)`")  # training_step outside a Trainer
 def test_language_model_loss_is_added_to_the_training_loss_with_its_weight():
     dm = ToyNERDataModule(num_train=64, num_val=8, num_test=8)
     model = SequenceTagger(dm.vocab, word_dim=8, hidden_size=8, dropout=0.0, language_model_weight=0.5)
