@@ -128,6 +128,11 @@ VARIANTS = {
     "lm-0.1": ("plus Rei (2017)'s auxiliary loss, weight 0.1: the forward LSTM predicts the next word and the "
                "backward one the previous word, among the 7,500 most frequent training words",
                [M + "language_model_weight", "0.1"]),
+    # EarlyStopping's patience raised past max_epochs (it is the config's last callback): its val/f1 is then
+    # measured on training sentences, so every run trains the fixed number of epochs.
+    "train-with-dev": ("trained on train.txt and valid.txt together for the config's epochs, as Chiu & Nichols "
+                       "(2016) and flair's train_with_dev do; the last epoch is tested (dev no longer selects)",
+                       [D + "train_with_dev", "true", T + "callbacks.patience=1000"]),
     "dropout-0.33": ("dropout 0.33 instead of 0.5 on the token vectors and the BiLSTM output", [M + "dropout", "0.33"]),
     "dropout-0.6": ("dropout 0.6 instead of 0.5 on the token vectors and the BiLSTM output", [M + "dropout", "0.6"]),
 }
@@ -139,6 +144,8 @@ REFERENCES = {
     "Ma & Hovy 2016, GloVe 100d": 91.21,
     "Lample et al. 2016": 90.94,
 }
+# Variants that train on the dev set: their last epoch is tested, and their dev F1 (a training score) is not shown.
+LAST_EPOCH = {"train-with-dev"}
 _print_lock = threading.Lock()
 
 
@@ -290,6 +297,9 @@ def run(args: argparse.Namespace, variant: str, seed: int, earlier: dict | None 
         trained.write_text(json.dumps({"minutes": round(seconds / 60, 2)}))
     summary = checkpoint_summary(run_dir)
     best = str(summary.pop("best"))
+    if variant in LAST_EPOCH:
+        best = str(newest_last_checkpoint(run_dir))
+        summary.update(best_epoch=summary["epochs"], dev_f1=None)
     threads = ["--cpu_threads.per_process", str(args.threads)]
     tested = textlab("test", "--ckpt_path", best, D + "data_dir", data_dir, *threads, log_file=run_dir / "test.log")
     test_f1 = metric_from_table(tested, "test/f1")
@@ -309,9 +319,13 @@ def run(args: argparse.Namespace, variant: str, seed: int, earlier: dict | None 
               "unconstrained_test_f1": metric_from_table(free, "test/f1") if free else None,
               "minutes": round(seconds / 60, 2), "checkpoint": best}
     say(f"{variant} seed {seed}: {result['epochs']} epochs, best {result['best_epoch']}, "
-        f"dev F1 {100 * result['dev_f1']:.2f}, test F1 {100 * test_f1:.2f} (seqeval {100 * checked:.2f}), "
+        f"dev F1 {percent(result['dev_f1'])}, test F1 {100 * test_f1:.2f} (seqeval {100 * checked:.2f}), "
         f"{result['minutes']:.1f} min")
     return result
+
+
+def percent(score: float | None) -> str:
+    return "–" if score is None else f"{100 * score:.2f}"
 
 
 def summarise(results: list[dict], variants: list[str]) -> list[dict]:
@@ -320,10 +334,11 @@ def summarise(results: list[dict], variants: list[str]) -> list[dict]:
         mine = [r for r in results if r["variant"] == variant]
         if not mine:
             continue
-        test, dev = [100 * r["test_f1"] for r in mine], [100 * r["dev_f1"] for r in mine]
+        test = [100 * r["test_f1"] for r in mine]
+        dev = [100 * r["dev_f1"] for r in mine if r["dev_f1"] is not None]
         rows.append({
             "variant": variant, "what": VARIANTS[variant][0], "seeds": len(mine),
-            "dev_mean": statistics.mean(dev), "test_mean": statistics.mean(test),
+            "dev_mean": statistics.mean(dev) if dev else None, "test_mean": statistics.mean(test),
             "test_std": statistics.stdev(test) if len(test) > 1 else 0.0,
             "epochs": statistics.mean(r["epochs"] for r in mine),
             "minutes": statistics.mean(r["minutes"] for r in mine),
@@ -338,14 +353,15 @@ def markdown(results: list[dict], rows: list[dict]) -> str:
     for r in sorted(results, key=lambda r: (list(VARIANTS).index(r["variant"]), r["seed"])):
         # older results lack it; a CRF trained with the constraints cannot decode without them
         free = f"{100 * r['unconstrained_test_f1']:.2f}" if r.get("unconstrained_test_f1") is not None else "–"
-        runs.append(f"| {r['variant']} | {r['seed']} | {r['epochs']} | {r['best_epoch']} | {100 * r['dev_f1']:.2f} "
+        runs.append(f"| {r['variant']} | {r['seed']} | {r['epochs']} | {r['best_epoch']} | {percent(r['dev_f1'])} "
                     f"| {100 * r['test_f1']:.2f} | {100 * r['seqeval_f1']:.2f} "
                     f"| {free} | {r['minutes']:.1f} |")
     summary = ["| variant | what changes | seeds | dev F1 (mean) | test F1 (mean ± std) | epochs | wall per run (min) |",
                "|---|---|---:|---:|---:|---:|---:|"]
     for r in rows:
         std = f" ± {r['test_std']:.2f}" if r["seeds"] > 1 else ""
-        summary.append(f"| {r['variant']} | {r['what']} | {r['seeds']} | {r['dev_mean']:.2f} | "
+        dev = "–" if r["dev_mean"] is None else f"{r['dev_mean']:.2f}"
+        summary.append(f"| {r['variant']} | {r['what']} | {r['seeds']} | {dev} | "
                        f"{r['test_mean']:.2f}{std} | {r['epochs']:.0f} | {r['minutes']:.1f} |")
     return "\n".join(summary) + "\n\nPer run:\n\n" + "\n".join(runs)
 

@@ -101,3 +101,23 @@ def test_a_run_stopped_by_sigterm_is_reported_as_stopped(returncode, tmp_path, m
     with pytest.raises(bench.RunFailed, match=r"^textlab fit was stopped \(SIGTERM\); see .*fit.log$"):
         bench.textlab("fit", "--config", "x.yaml", log_file=tmp_path / "fit.log")
     assert (tmp_path / "fit.log").read_text().startswith("$ textlab fit --config x.yaml\n")
+
+
+def test_train_with_dev_trains_on_dev_the_fixed_epochs_and_tests_the_last(tmp_path):
+    toy = generate_toy_ner(seed=5, num_train=400, num_val=30, num_test=30)
+    data = tmp_path / "conll"
+    data.mkdir()
+    for split, name in [("train", "train.txt"), ("val", "valid.txt"), ("test", "test.txt")]:
+        write_conll(toy[split], data / name)
+    out = tmp_path / "out"
+    small = ("--model.init_args.embeddings null --data.init_args.add_pretrained_words null "
+             "--model.init_args.hidden_size 16 --model.init_args.optimizer.init_args.lr 0.1")
+    load_script("benchmark_conll").main(["--data-dir", str(data), "--seeds", "1", "--variants", "train-with-dev",
+                                         "--max-epochs", "2", "--textlab-args", small, "--out", str(out)])
+    (r,) = json.loads((out / "results.json").read_text())["runs"]
+    assert r["epochs"] == r["best_epoch"] == 2 and r["dev_f1"] is None  # dev trains, so it selects nothing
+    assert r["checkpoint"].endswith("last.ckpt") and abs(r["test_f1"] - r["seqeval_f1"]) <= 1e-4
+    fit_log = (out / "train-with-dev" / "seed_1" / "fit.log").read_text()
+    assert "train: 430 sentences" in fit_log and "val: 30 sentences" in fit_log
+    assert "train_with_dev: the validation sentences are training sentences too" in fit_log
+    assert "| train-with-dev | 1 | 2 | 2 | – |" in (out / "results.md").read_text()

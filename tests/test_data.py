@@ -98,6 +98,28 @@ def test_data_dir_layout_iob1_converted(tmp_path):
     assert batch.tags is not None and len(batch) == 2
 
 
+def test_train_with_dev_trains_on_the_validation_sentences_too(tmp_path):
+    (tmp_path / "train.txt").write_text(CONLL)
+    (tmp_path / "valid.txt").write_text("Lisbon B-LOC\nsmiles O\n")
+    dm = TaggingDataModule(data_dir=str(tmp_path), train_with_dev=True)
+    without = TaggingDataModule(data_dir=str(tmp_path))
+    train = dm.sentences("train")
+    assert [s.tokens for s in train] == [s.tokens for s in without.sentences("train")] + [["Lisbon", "smiles"]]
+    assert train[-1].tags == ["S-LOC", "O"]  # converted to the training scheme like the rest
+    assert "Lisbon" in dm.vocab["words"] and "S-LOC" in dm.vocab["tags"]
+    assert "Lisbon" not in without.vocab["words"] and "S-LOC" not in without.vocab["tags"]
+    assert [s.tokens for s in dm.sentences("val")] == [["Lisbon", "smiles"]]  # validation is unchanged
+    dm.setup("fit")
+    assert len(dm.datasets["train"]) == len(train) and len(dm.datasets["val"]) == 1
+
+
+def test_train_with_dev_without_validation_data_says_so(tmp_path):
+    (tmp_path / "train.txt").write_text(CONLL)
+    dm = TaggingDataModule(data_dir=str(tmp_path), train_with_dev=True)
+    with pytest.raises(TextlabError, match=r"train_with_dev: no validation data .*--data.val_file"):
+        dm.sentences("train")
+
+
 def test_unseen_gold_tag_names_file_and_line(tmp_path):
     (tmp_path / "train.txt").write_text(CONLL)
     (tmp_path / "test.txt").write_text("Paris B-LOC\n")

@@ -6,6 +6,7 @@ Data flows one way: source -> ``Sentence`` lists (tags converted to ``tag_scheme
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 from collections import Counter
@@ -42,6 +43,7 @@ class TaggingDataModule(TextDataModule):
         test_file: str | None = None,
         data_dir: str | None = None,
         predict_file: str | None = None,
+        train_with_dev: bool = False,
         hf_dataset: str | None = None,
         hf_config: str | None = None,
         hf_tokens_column: str = "tokens",
@@ -69,6 +71,10 @@ class TaggingDataModule(TextDataModule):
             data_dir: a folder with train.txt, valid.txt and test.txt (the CoNLL-2003 layout); files
                 given one by one take precedence.
             predict_file: text to tag: one sentence a line (tokens split on whitespace), or a CoNLL file.
+            train_with_dev: train on the validation sentences too, appended to the training ones (flair's
+                ``train_with_dev``; Chiu & Nichols 2016 report CoNLL-2003 this way, after tuning on dev).
+                Validation still runs on them, so its scores measure fit, not generalisation, and no
+                longer pick a model: train a fixed number of epochs and use ``last.ckpt``.
             hf_dataset: a Hugging Face dataset name (or a folder written by ``save_to_disk``) with
                 token and tag columns; used when no files are given or found.
             hf_config: the dataset's configuration name, if it has several.
@@ -99,6 +105,7 @@ class TaggingDataModule(TextDataModule):
         self.files = {"train": train_file, "val": val_file, "test": test_file}
         self.data_dir = data_dir
         self.predict_file = predict_file
+        self.train_with_dev = train_with_dev
         self.hf_dataset, self.hf_config = hf_dataset, hf_config
         self.hf_columns = (hf_tokens_column, hf_tags_column)
         self.tag_column = tag_column
@@ -138,6 +145,19 @@ class TaggingDataModule(TextDataModule):
             raise TextlabError(self._no_data_message())
         return (lambda: []), ""  # no validation or test data: fit without them, or say so in setup()
 
+    def _split_source(self, split: Split) -> tuple[Callable[[], Iterable[Sentence]], str]:
+        """``_read_split``, with the validation sentences after the training ones under ``train_with_dev``."""
+        read, where = self._read_split(split)
+        if split != "train" or not self.train_with_dev:
+            return read, where
+        read_val, val_where = self._read_split("val")
+        if not val_where:
+            raise TextlabError(
+                "--data.train_with_dev: no validation data to add to the training data "
+                "(give --data.val_file, or --data.data_dir with valid.txt)"
+            )
+        return (lambda: itertools.chain(read(), read_val())), f"{where} + {val_where}"
+
     def _no_data_message(self) -> str:
         where = (
             f"no {DATA_DIR_FILES['train']} in {self.data_dir}"
@@ -176,7 +196,7 @@ class TaggingDataModule(TextDataModule):
 
     def _converted(self, split: Split) -> tuple[Callable[[], Iterator[Sentence]], str]:
         """The split's sentences with tags converted to the training scheme (one pass to detect the input's)."""
-        read, where = self._read_split(split)
+        read, where = self._split_source(split)
         found = detect_scheme(s.tags for s in read())
         # a checkpoint's scheme wins over the config's
         target = self._checkpoint_vocab["tag_scheme"] if self.vocab_from else self.tag_scheme
@@ -213,7 +233,7 @@ class TaggingDataModule(TextDataModule):
                         for k, p in sources.items()},
             "hf_dataset": self.hf_dataset, "hf_config": self.hf_config, "toy": getattr(self, "toy", None),
             "options": [self.tag_column, self.encoding, self.tag_scheme, self.min_word_freq, self.lowercase,
-                        self.normalize_digits, self.add_pretrained_words, self.vocab_from],
+                        self.normalize_digits, self.add_pretrained_words, self.vocab_from, self.train_with_dev],
         }
         return CorpusCache(self.cache_dir, key)
 
@@ -248,6 +268,9 @@ class TaggingDataModule(TextDataModule):
     def setup(self, stage: str) -> None:
         vocab = TaggingVocab.from_dict(self.vocab)
         wanted = {"fit": ["train", "val"], "validate": ["val"], "test": ["test"], "predict": []}[stage]
+        if stage == "fit" and self.train_with_dev and "train" not in self.datasets:
+            log.warning("train_with_dev: the validation sentences are training sentences too, so val/ scores "
+                        "measure fit and do not pick a model; use last.ckpt")
         for split in wanted:
             if split not in self.datasets:
                 if self.cache_dir:
