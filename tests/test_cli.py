@@ -111,3 +111,17 @@ def test_python_api_returns_tags_and_spans(trained_tagger):
         for span in r.spans:
             assert span.text == " ".join(r.tokens[span.start : span.end])
             assert r.tags[span.start][2:] == span.label
+
+
+def test_fit_with_train_with_dev_tests_the_model_as_trained_not_the_best_val_epoch(tmp_path, monkeypatch):
+    from lightning.pytorch import Trainer
+
+    from textlab.cli import TextlabCLI
+
+    tested = []
+    original = Trainer.test
+    monkeypatch.setattr(Trainer, "test", lambda self, *a, **kw: tested.append(kw["ckpt_path"]) or original(self, *a, **kw))
+    cli = TextlabCLI(["fit", "--config", str(TOY_CONFIG), *TINY, "--trainer.default_root_dir", str(tmp_path / "run"),
+                      "--data.train_with_dev", "true", "--trainer.enable_progress_bar", "false"])
+    assert len(cli.datamodule.datasets["train"]) == 300 + 60  # the toy set's train and val sentences
+    assert tested == [None] and "test/f1" in cli.trainer.callback_metrics

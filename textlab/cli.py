@@ -75,7 +75,8 @@ class TextlabCLI(LightningCLI):
             return
         fit = self._subcommand_parsers["fit"]
         fit.add_argument(
-            "--test_after_fit", type=bool, default=True, help="Test the best checkpoint when fit ends, if there is test data."
+            "--test_after_fit", type=bool, default=True,
+            help="Test the best checkpoint (the last under --data.train_with_dev) when fit ends, if there is test data."
         )
         predict = self._subcommand_parsers["predict"]
         predict.add_argument("--output", type=str | None, default=None, help="Where to write predictions (default: stdout).")
@@ -161,8 +162,11 @@ class TextlabCLI(LightningCLI):
     def after_fit(self) -> None:
         config = self.config.fit
         if config.test_after_fit and self.trainer.state.status == "finished" and self._has_test_data():
-            # the checkpoint callback that monitors a metric keeps the best epoch; others keep the last
+            # the checkpoint callback that monitors a metric keeps the best epoch; others keep the last. Under
+            # train_with_dev that metric is measured on training sentences, so the model as trained is tested.
             best = next((cb.best_model_path for cb in self.trainer.checkpoint_callbacks if cb.monitor), "")
+            if getattr(self.datamodule, "train_with_dev", False):
+                best = ""
             self.trainer.test(self.model, datamodule=self.datamodule, ckpt_path=best or None)
 
     def _has_test_data(self) -> bool:
