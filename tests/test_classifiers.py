@@ -261,6 +261,17 @@ def test_pretrained_vectors_fill_the_rows_and_unknown_rows_match_their_scale(tmp
         assert torch.equal(model.embedder.static.weight, weight)
 
 
+def test_normalize_embeddings_scales_the_pretrained_rows_and_the_random_ones_with_them(tmp_path):
+    vectors = tmp_path / "v.txt"
+    vectors.write_text("good 30 0 0 40\nbad 0 -20 0 0\nmovie 4 4 4 4\n")
+    model = TextClassifier(VOCAB, word_dim=4, filters=2, embeddings=str(vectors), embedding_mode="non-static",
+                           normalize_embeddings=True)
+    model.setup("fit")
+    weight = model.embedder.words.weight
+    assert weight[2].tolist() == pytest.approx([0.6, 0, 0, 0.8]) and weight[5].tolist() == [0.5] * 4
+    assert 0 < weight[4].abs().max() <= 1  # 'not': random, on the normalised vectors' scale
+
+
 def test_sparse_bag_trains_with_a_sparse_and_a_dense_optimiser(tmp_path):
     dm = ToyClassificationDataModule(num_train=64, num_val=16, num_test=16, batch_size=16)
     model = TextClassifier(dm.vocab, encoder="bag", word_dim=8, ngrams=2, buckets=100, sparse=True, dropout=0.0,

@@ -79,6 +79,7 @@ def test_contradictory_trainer_settings_are_one_line(capsys):
     (["--model.init_args.frozen_word_copy", "true"], "frozen_word_copy keeps the pretrained vectors"),
     (["--model.init_args.pretrained_word_swap", "0.1"], "pretrained_word_swap swaps in the pretrained vectors"),
     (["--model.init_args.language_model_weight", "-0.1"], "language_model_weight must be 0 (off) or positive"),
+    (["--model.init_args.normalize_embeddings", "true"], "normalize_embeddings scales the pretrained vectors"),
 ])
 def test_contradictory_model_settings_are_one_line(options, expected, capsys):
     line = fit_error(["fit", "--config", str(__import__("conftest").TOY_CONFIG), *options], capsys)

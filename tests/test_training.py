@@ -77,6 +77,17 @@ def test_pretrained_vectors_and_vocabulary_extension(tmp_path):
     assert weight.abs().sum() == 0
 
 
+def test_normalize_embeddings_gives_every_pretrained_vector_length_one(tmp_path):
+    vectors = tmp_path / "vectors.txt"
+    vectors.write_text("said 3 0 0 4\nzanzibar 0 0 0 2\n")
+    dm = ToyNERDataModule(num_train=64, num_val=8, num_test=8, add_pretrained_words=str(vectors))
+    model = SequenceTagger(dm.vocab, word_dim=4, embeddings=str(vectors), normalize_embeddings=True)
+    model.setup("fit")
+    ids = torch.tensor([dm.vocab["words"].index(w) for w in ("said", "zanzibar")])
+    # the trainable row of a training word and the fixed row of a pretrained-only word alike
+    assert model.embedder.words(ids).tolist() == [pytest.approx([0.6, 0, 0, 0.8]), [0, 0, 0, 1]]
+
+
 def test_learning_rate_halved_when_dev_f1_stalls(tmp_path):
     # ReduceLROnPlateau steps on val/f1 at each epoch's end (flair's annealing)
     fit("--trainer.max_epochs", "3",

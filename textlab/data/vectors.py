@@ -78,10 +78,13 @@ def _load_text_vectors(path: str) -> PretrainedVectors:
     return PretrainedVectors(words, np.stack(rows))
 
 
-def vectors_for_vocab(vocab: WordVocab, pretrained: PretrainedVectors) -> tuple[np.ndarray, np.ndarray]:
+def vectors_for_vocab(
+    vocab: WordVocab, pretrained: PretrainedVectors, unit_norm: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """Rows of ``pretrained`` for each vocabulary entry: exact word, else lower-cased, else digits normalised.
 
     Returns the (len(vocab), D) matrix (zeros where nothing matched) and the boolean "found" mask.
+    ``unit_norm`` divides each row by its length (NCRF++'s ``norm_word_emb``).
     """
     index = {}
     for i, w in enumerate(pretrained.words):
@@ -96,4 +99,7 @@ def vectors_for_vocab(vocab: WordVocab, pretrained: PretrainedVectors) -> tuple[
                 found[vid] = True
                 break
     found[:2] = False  # <pad>, <unk> keep their own init
+    if unit_norm:
+        norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+        np.divide(matrix, norms, out=matrix, where=norms > 0)  # an all-zero vector stays zero
     return matrix, found

@@ -46,6 +46,7 @@ class TextClassifier(LightningModule):
         encoder: Literal["cnn", "rnn", "bag"] = "cnn",
         word_dim: int = 100,
         embeddings: str | None = None,
+        normalize_embeddings: bool = False,
         embedding_mode: EmbeddingMode = "rand",
         extra_word_dim: int = 0,
         filters: int = 100,
@@ -74,6 +75,7 @@ class TextClassifier(LightningModule):
             encoder: cnn (TextCNN, Kim 2014), rnn (pooled LSTM/GRU) or bag (EmbeddingBag, fastText style).
             word_dim: word vector size (must equal the pretrained vectors' size when ``embeddings`` is set).
             embeddings: pretrained word vectors: a GloVe/word2vec text file or ``glove-6b-50d``.
+            normalize_embeddings: scale each pretrained vector to length 1 (NCRF++'s ``norm_word_emb``).
             embedding_mode: rand (random, trained), static (pretrained, frozen), non-static (pretrained,
                 fine-tuned), multichannel (a frozen and a fine-tuned copy; cnn only). bag: rand or non-static.
             extra_word_dim: cnn, rnn: also give every word an always trained vector of this size, from
@@ -107,6 +109,8 @@ class TextClassifier(LightningModule):
         self.vocab = ClassificationVocab.from_dict(vocab)
         self.labels = self.vocab.labels.itos
         _check_embedding_mode(encoder, embeddings, embedding_mode)
+        if normalize_embeddings and not embeddings:
+            raise TextlabError("normalize_embeddings scales the pretrained vectors: set embeddings (e.g. glove-6b-50d)")
         if encoder == "bag" and extra_word_dim:
             raise TextlabError("extra_word_dim is for the cnn and rnn encoders: the bag has one vector per word")
         if encoder == "bag" and embedding_dropout:
@@ -174,7 +178,8 @@ class TextClassifier(LightningModule):
     def setup(self, stage: str) -> None:
         # Runs before Lightning restores a checkpoint, so a resumed run keeps its trained weights.
         if stage == "fit" and self.embeddings:
-            matrix, found = vectors_for_vocab(self.vocab.words, load_vectors(self.embeddings))
+            matrix, found = vectors_for_vocab(self.vocab.words, load_vectors(self.embeddings),
+                                              unit_norm=self.hparams.normalize_embeddings)
             target = self.encoder if self.encoder_kind == "bag" else self.embedder
             target.load_pretrained(matrix, found)
             log.info("pretrained vectors for %d of %d words (%s)", found.sum(), len(found), self.embeddings)

@@ -42,6 +42,7 @@ class SequenceTagger(LightningModule):
         vocab: dict,
         word_dim: int = 100,
         embeddings: str | None = None,
+        normalize_embeddings: bool = False,
         max_norm: float | None = None,
         scale_grad_by_freq: bool = False,
         extra_word_dim: int = 0,
@@ -74,6 +75,7 @@ class SequenceTagger(LightningModule):
             vocab: words, characters and tags; filled in from the data module, never written by hand.
             word_dim: word embedding size (must equal the pretrained vectors' size when ``embeddings`` is set).
             embeddings: pretrained word vectors to start from: a GloVe/word2vec text file or ``glove-6b-50d``.
+            normalize_embeddings: scale each pretrained vector to length 1 (NCRF++'s ``norm_word_emb``).
             max_norm: renormalise word vectors whose norm exceeds this (``nn.Embedding``'s max_norm).
             scale_grad_by_freq: scale word-embedding gradients by inverse word frequency in the batch.
             extra_word_dim: also give each training word a second vector of this size, from zeros and always
@@ -118,6 +120,8 @@ class SequenceTagger(LightningModule):
         self.word_dropout = word_dropout
         self.optimizer, self.lr_scheduler = optimizer, lr_scheduler
 
+        if normalize_embeddings and not embeddings:
+            raise TextlabError("normalize_embeddings scales the pretrained vectors: set embeddings (e.g. glove-6b-50d)")
         if frozen_word_copy and not embeddings:
             raise TextlabError("frozen_word_copy keeps the pretrained vectors beside the fine-tuned ones: "
                                "set embeddings (e.g. glove-6b-50d)")
@@ -179,7 +183,8 @@ class SequenceTagger(LightningModule):
     def setup(self, stage: str) -> None:
         # Runs before Lightning restores a checkpoint, so a resumed run keeps its trained weights.
         if stage == "fit" and self.embeddings:
-            matrix, found = vectors_for_vocab(self.vocab.words, load_vectors(self.embeddings))
+            matrix, found = vectors_for_vocab(self.vocab.words, load_vectors(self.embeddings),
+                                              unit_norm=self.hparams.normalize_embeddings)
             self.embedder.words.load_pretrained(matrix, found)
             log.info("pretrained vectors for %d of %d words (%s)", found.sum(), len(found), self.embeddings)
 
