@@ -10,6 +10,21 @@ from textlab.data.sentence import Sentence
 from textlab.data.toy_ner import generate_toy_ner, write_conll
 
 
+# the shipped CoNLL recipe, made tiny: no GloVe (its 400k words would dominate the run)
+SMALL = ("--model.init_args.embeddings null --data.init_args.add_pretrained_words null "
+         "--model.init_args.hidden_size 16 --model.init_args.optimizer.init_args.lr 0.1")
+
+
+def toy_conll_folder(tmp_path, num_train, num_val, num_test):
+    """A folder with the toy NER set as train.txt, valid.txt and test.txt, the CoNLL-2003 layout."""
+    toy = generate_toy_ner(seed=5, num_train=num_train, num_val=num_val, num_test=num_test)
+    data = tmp_path / "conll"
+    data.mkdir()
+    for split, name in [("train", "train.txt"), ("val", "valid.txt"), ("test", "test.txt")]:
+        write_conll(toy[split], data / name)
+    return data
+
+
 def test_seqeval_check_reads_both_files_in_their_own_scheme(tmp_path):
     bench = load_script("benchmark_conll")
     gold = [Sentence(["EU", "rejects", "German", "call"], ["B-ORG", "O", "B-MISC", "O"]),
@@ -25,17 +40,10 @@ def test_seqeval_check_reads_both_files_in_their_own_scheme(tmp_path):
 
 
 def test_benchmark_runs_the_user_commands_and_writes_its_tables(tmp_path, capsys):
-    toy = generate_toy_ner(seed=5, num_train=400, num_val=30, num_test=30)
-    data = tmp_path / "conll"
-    data.mkdir()
-    for split, name in [("train", "train.txt"), ("val", "valid.txt"), ("test", "test.txt")]:
-        write_conll(toy[split], data / name)
+    data = toy_conll_folder(tmp_path, 400, 30, 30)
     out = tmp_path / "out"
-    # the shipped CoNLL recipe, made tiny: no GloVe (its 400k words would dominate the run), 2 epochs
-    small = ("--model.init_args.embeddings null --data.init_args.add_pretrained_words null "
-             "--model.init_args.hidden_size 16 --model.init_args.optimizer.init_args.lr 0.1")
     argv = ["--data-dir", str(data), "--seeds", "1", "--variants", "char-cnn,constrained-training", "--max-epochs", "2",
-            "--textlab-args", small, "--out", str(out)]
+            "--textlab-args", SMALL, "--out", str(out)]
     load_script("benchmark_conll").main(argv)
     saved = json.loads((out / "results.json").read_text())
     runs = {r["variant"]: r for r in saved["runs"]}
@@ -75,11 +83,7 @@ def test_benchmark_runs_the_user_commands_and_writes_its_tables(tmp_path, capsys
 
 
 def test_a_failed_run_ends_the_script_with_one_line_naming_the_run_and_textlabs_error(tmp_path):
-    toy = generate_toy_ner(seed=5, num_train=40, num_val=10, num_test=10)
-    data = tmp_path / "conll"
-    data.mkdir()
-    for split, name in [("train", "train.txt"), ("val", "valid.txt"), ("test", "test.txt")]:
-        write_conll(toy[split], data / name)
+    data = toy_conll_folder(tmp_path, 40, 10, 10)
     lines = (data / "train.txt").read_text().splitlines()
     lines[2] = "Zanzibar B-LOC extra columns here and a bad tag Q-LOC"
     (data / "train.txt").write_text("\n".join(lines) + "\n")
@@ -104,16 +108,10 @@ def test_a_run_stopped_by_sigterm_is_reported_as_stopped(returncode, tmp_path, m
 
 
 def test_train_with_dev_trains_on_dev_the_fixed_epochs_and_tests_the_last(tmp_path):
-    toy = generate_toy_ner(seed=5, num_train=400, num_val=30, num_test=30)
-    data = tmp_path / "conll"
-    data.mkdir()
-    for split, name in [("train", "train.txt"), ("val", "valid.txt"), ("test", "test.txt")]:
-        write_conll(toy[split], data / name)
+    data = toy_conll_folder(tmp_path, 400, 30, 30)
     out = tmp_path / "out"
-    small = ("--model.init_args.embeddings null --data.init_args.add_pretrained_words null "
-             "--model.init_args.hidden_size 16 --model.init_args.optimizer.init_args.lr 0.1")
     load_script("benchmark_conll").main(["--data-dir", str(data), "--seeds", "1", "--variants", "train-with-dev",
-                                         "--max-epochs", "2", "--textlab-args", small, "--out", str(out)])
+                                         "--max-epochs", "2", "--textlab-args", SMALL, "--out", str(out)])
     (r,) = json.loads((out / "results.json").read_text())["runs"]
     assert r["epochs"] == r["best_epoch"] == 2 and r["dev_f1"] is None  # dev trains, so it selects nothing
     assert r["checkpoint"].endswith("last.ckpt") and abs(r["test_f1"] - r["seqeval_f1"]) <= 1e-4
