@@ -28,6 +28,7 @@ import argparse
 import json
 import os
 import re
+import shlex
 import signal
 import statistics
 import subprocess
@@ -390,7 +391,7 @@ def main(argv: list[str] | None = None) -> None:
                 todo.append((variant, seed, None))
             elif args.extend and earlier["epochs"] < args.max_epochs:
                 todo.append((variant, seed, earlier))
-    command = "python scripts/benchmark_conll.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    command = "python scripts/benchmark_conll.py " + shlex.join(sys.argv[1:] if argv is None else argv)
     lock = threading.Lock()
 
     def one(item: tuple[str, int, dict | None]) -> None:

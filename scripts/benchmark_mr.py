@@ -191,7 +191,7 @@ def main(argv: list[str] | None = None) -> None:
             saved.write_text(json.dumps({"folds": results}, indent=1))
     rows = summarise(results, args.variants)
     table = markdown_table(rows, args.embeddings, args.rand_dim)
-    command = "python scripts/benchmark_mr.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    command = "python scripts/benchmark_mr.py " + shlex.join(sys.argv[1:] if argv is None else argv)
     total = sum(r["seconds"] for r in results if r["variant"] in args.variants) / 60
     report = (f"{table}\n\nCommand: `{command}`\n\nTraining time: {total:.1f} min in all "
               f"({(time.perf_counter() - start) / 60:.1f} min in this run) on {machine()}.\n")

@@ -1,6 +1,7 @@
 """scripts/benchmark_conll.py end to end on toy CoNLL files: fit, test and predict, and the seqeval check."""
 
 import json
+import shlex
 import subprocess
 
 import pytest
@@ -57,6 +58,7 @@ def test_benchmark_runs_the_user_commands_and_writes_its_tables(tmp_path, capsys
     table = (out / "results.md").read_text()
     assert "| char-cnn | the config" in table and "| constrained-training |" in table and "Command:" in table
     assert "| constrained-training | 1 | 2 |" in table and "| – |" in table
+    assert shlex.split(saved["command"])[2:] == argv  # the command printed runs again as given, quotes included
     assert "Data: valid: " in table and "entities unseen in training" in table
     assert "char-cnn seed 1:" in capsys.readouterr().out
     # a rerun finds both runs done and trains nothing

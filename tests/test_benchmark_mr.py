@@ -3,6 +3,7 @@
 import json
 import logging
 import random
+import shlex
 
 from conftest import load_script
 
@@ -38,6 +39,7 @@ def test_benchmark_runs_every_fold_resumes_and_names_the_vectors(tmp_path, capfd
     table = (out / "results.md").read_text()
     assert "| CNN-non-static (" + str(data / "vectors.txt") + " + 5 trained dims) | 2 |" in table
     assert "| CNN-rand (" in table and "| 76.1 |" in table
+    assert shlex.split(results["command"])[2:] == argv  # the command printed runs again as given, quotes included
     printed = capfd.readouterr()
     assert printed.out.count("benchmark_mr: ") == 4
     assert "Tip:" not in printed.out + printed.err  # Lightning's adverts, also when textlab runs in-process
