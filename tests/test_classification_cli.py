@@ -111,3 +111,14 @@ def test_user_csv_files_train_end_to_end(tmp_path):
 def test_full_toy_config_reaches_90_percent(name, tmp_path):
     proc = run_textlab("fit", "--config", config(name), "--trainer.default_root_dir", tmp_path, cwd=tmp_path)
     assert metric_from_table(proc.stdout, "test/acc") >= 0.9
+
+
+def test_fit_with_train_with_dev_trains_on_train_and_val_and_tests_the_last_epoch(tmp_path):
+    run_dir = tmp_path / "run"
+    proc = run_textlab("fit", "--config", config("cls_bag"), "--data.num_train", "300", "--data.num_val", "60",
+                       "--data.num_test", "60", "--trainer.max_epochs", "2", "--data.train_with_dev", "true",
+                       "--trainer.default_root_dir", run_dir, cwd=tmp_path)
+    output = proc.stdout + proc.stderr
+    assert "the 60 validation examples are training examples too" in output
+    assert "Restoring states from the checkpoint" not in output  # the model as trained is tested, not a best epoch
+    assert 0 <= metric_from_table(proc.stdout, "test/acc") <= 1

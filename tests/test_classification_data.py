@@ -186,6 +186,25 @@ def test_one_file_is_split_into_train_val_test_and_a_test_file_only_into_train_v
     assert [len(dm.examples(s)) for s in ("train", "val", "test")] == [180, 20, 1]
 
 
+def test_train_with_dev_adds_the_validation_examples_to_training_given_or_split_off(tmp_path):
+    for name, n in [("train.jsonl", 30), ("valid.jsonl", 4), ("test.jsonl", 5)]:
+        write(tmp_path / name, "".join(json.dumps({"text": f"{name} {i}", "label": i % 3}) + "\n" for i in range(n)))
+    dm = ClassificationDataModule(data_dir=str(tmp_path), train_with_dev=True)
+    assert [len(dm.examples(s)) for s in ("train", "val", "test")] == [34, 4, 5]
+    assert dm.examples("train")[30:] == dm.examples("val") and "valid.jsonl" in dm.vocab["words"]
+    assert dm.vocab["label_counts"] == [12, 11, 11]
+    # k-fold: the validation part carved out of the other folds goes back into training; the test fold stays out
+    files = class_files(tmp_path)
+    folds = ClassificationDataModule(data_dir=str(tmp_path), class_files=files, num_folds=5, val_fraction=0.2,
+                                     train_with_dev=True)
+    assert len(folds.examples("train")) == 72 and len(folds.examples("val")) == 15
+    assert not {(e.where, e.line) for e in folds.examples("train")} & {(e.where, e.line) for e in folds.examples("test")}
+    alone = ClassificationDataModule(train_file=str(tmp_path / "train.jsonl"), test_file=str(tmp_path / "test.jsonl"),
+                                     val_fraction=0.0, train_with_dev=True)
+    with pytest.raises(TextlabError, match="train_with_dev: no validation data"):
+        alone.examples("train")
+
+
 def test_data_dir_with_train_valid_test_files(tmp_path):
     for name, n in [("train.jsonl", 30), ("valid.jsonl", 4), ("test.jsonl", 5)]:
         write(tmp_path / name, "".join(json.dumps({"sentence": f"s {i}", "y": i % 3}) + "\n" for i in range(n)))

@@ -50,6 +50,7 @@ class ClassificationDataModule(TextDataModule):
         data_dir: str | None = None,
         class_files: dict[str, str] | None = None,
         predict_file: str | None = None,
+        train_with_dev: bool = False,
         hf_dataset: str | None = None,
         hf_config: str | None = None,
         file_format: FileFormat = "auto",
@@ -81,6 +82,9 @@ class ClassificationDataModule(TextDataModule):
                 ``file_format``).
             val_file: labelled texts for validation (model selection); split off the training data if absent.
             test_file: labelled texts for the test; split off the training data if neither val nor test is given.
+            train_with_dev: train on the validation examples too (flair's ``train_with_dev``), also when they
+                were split off the training data. Validation still runs on them, so its scores measure fit
+                and no longer pick a model: train a fixed number of epochs and use ``last.ckpt``.
             data_dir: a folder with train.*, valid.* (or val/dev) and test.* files; with ``class_files``
                 the folder those names are relative to. Files given one by one take precedence.
             class_files: one line file per class, ``{label: file}``, e.g. the MR layout
@@ -124,6 +128,7 @@ class ClassificationDataModule(TextDataModule):
         self.data_dir = data_dir
         self.class_files = dict(class_files) if class_files else None
         self.predict_file = predict_file
+        self.train_with_dev = train_with_dev
         self.hf_dataset, self.hf_config = hf_dataset, hf_config
         self.file_format = file_format
         self.text_column, self.label_column, self.header = text_column, label_column, header
@@ -212,6 +217,17 @@ class ClassificationDataModule(TextDataModule):
 
     @cached_property
     def _splits(self) -> dict[str, list[Example]]:
+        """Every split's examples, with the validation ones also among the training ones under ``train_with_dev``."""
+        splits = self._read_splits()
+        if self.train_with_dev and splits["train"]:
+            if not splits["val"]:
+                raise TextlabError("--data.train_with_dev: no validation data to add to the training data")
+            log.warning("train_with_dev: the %d validation examples are training examples too, so val/ scores "
+                        "measure fit and do not pick a model; use last.ckpt", len(splits["val"]))
+            splits = {**splits, "train": splits["train"] + splits["val"]}
+        return splits
+
+    def _read_splits(self) -> dict[str, list[Example]]:
         """Every split's examples: read, then the missing splits made from the training data."""
         if self.vocab_from and not self._has_train_source():
             # evaluating a checkpoint on a val or test file alone: nothing to train on, nothing to split
