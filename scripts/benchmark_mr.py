@@ -70,9 +70,10 @@ def fit_args(args: argparse.Namespace, variant: str, fold: int, root_dir: Path) 
     ]
     # after --textlab-args, so that they set the variant's own vectors whatever those say
     if variant == "rand":
-        # Kim's CNN-rand: one random vector of rand_dim per word, no second (extra) part
+        # Kim's CNN-rand: one random vector of rand_dim per word, no second (extra) part, no linear bag
         cli += ["--model.init_args.embeddings", "null", "--data.init_args.add_pretrained_words", "null",
-                "--model.init_args.word_dim", str(args.rand_dim), "--model.init_args.extra_word_dim", "0"]
+                "--model.init_args.word_dim", str(args.rand_dim), "--model.init_args.extra_word_dim", "0",
+                "--model.init_args.linear_ngrams", "0"]
     else:
         cli += ["--model.init_args.embeddings", args.embeddings,
                 "--data.init_args.add_pretrained_words", args.embeddings]
@@ -101,6 +102,7 @@ def run_fold(args: argparse.Namespace, variant: str, fold: int) -> dict:
         # what the word vectors were, for the table: the config or --textlab-args may add trained dims
         "word_dim": cli.model.hparams["word_dim"],
         "extra_word_dim": cli.model.hparams.get("extra_word_dim", 0),
+        "linear_ngrams": cli.model.hparams.get("linear_ngrams", 0),
         "model": model_name(cli.model.hparams),
     }
 
@@ -130,6 +132,7 @@ def summarise(results: list[dict], variants: list[str]) -> list[dict]:
             "minutes": sum(r["seconds"] for r in results if r["variant"] == variant) / 60,
             "word_dim": mine[-1].get("word_dim"),
             "extra_word_dim": mine[-1].get("extra_word_dim", 0),
+            "linear_ngrams": mine[-1].get("linear_ngrams", 0),
             "model": mine[-1].get("model", "CNN"),  # results from before this key were all TextCNN
         })
     return rows
@@ -144,6 +147,9 @@ def markdown_table(rows: list[dict], embeddings: str, rand_dim: int) -> str:
         vectors = f"{r.get('word_dim') or rand_dim}d" if r["variant"] == "rand" else embeddings
         if r.get("extra_word_dim"):
             vectors += f" + {r['extra_word_dim']} trained dims"
+        if r.get("linear_ngrams"):
+            n = r["linear_ngrams"]
+            vectors += f"; linear bag of {'words' if n == 1 else f'1-{n}-grams'}"
         name = f"{r.get('model', 'CNN')}-{r['variant']} ({vectors})"
         accuracy = f"{r['mean']:.1f} ± {r['std']:.1f}"
         lines.append(f"| {name} | {r['folds']} | {accuracy} | {r['kim']:.1f} | {r['minutes']:.1f} |")

@@ -34,10 +34,12 @@ def test_benchmark_runs_every_fold_resumes_and_names_the_vectors(tmp_path, capfd
     assert sorted((r["variant"], r["fold"]) for r in results["folds"]) == [
         ("non-static", 0), ("non-static", 1), ("rand", 0), ("rand", 1)]
     assert all(0.0 <= r["test_acc"] <= 1.0 for r in results["folds"])
-    # rand never gets the extra part; the pretrained variants do, and the table says so
-    assert {(r["variant"], r["extra_word_dim"]) for r in results["folds"]} == {("rand", 0), ("non-static", 5)}
+    # rand never gets the extra part or the config's linear bag (Kim's CNN-rand); the pretrained variants
+    # do, and the table says so
+    assert {(r["variant"], r["extra_word_dim"], r["linear_ngrams"]) for r in results["folds"]} == {
+        ("rand", 0, 0), ("non-static", 5, 3)}
     table = (out / "results.md").read_text()
-    assert "| CNN-non-static (" + str(data / "vectors.txt") + " + 5 trained dims) | 2 |" in table
+    assert "| CNN-non-static (" + str(data / "vectors.txt") + " + 5 trained dims; linear bag of 1-3-grams) | 2 |" in table
     assert "| CNN-rand (" in table and "| 76.1 |" in table
     assert shlex.split(results["command"])[2:] == argv  # the command printed runs again as given, quotes included
     printed = capfd.readouterr()
@@ -58,8 +60,10 @@ def test_table_names_the_classifier_that_textlab_args_chose(tmp_path, monkeypatc
                 "--max-epochs", "1", "--embeddings", str(data / "vectors.txt"), "--out", str(out),
                 "--textlab-args", "--model.init_args.word_dim 4 --model.init_args.extra_word_dim 0 "
                                   "--model.init_args.encoder rnn --model.init_args.hidden_size 3 "
-                                  "--model.init_args.pooling mean --data.init_args.batch_size 16"])
+                                  "--model.init_args.pooling mean --model.init_args.linear_ngrams 1 "
+                                  "--data.init_args.batch_size 16"])
     assert [r["model"] for r in json.loads((out / "results.json").read_text())["folds"]] == ["BiLSTM-mean"]
-    assert "| BiLSTM-mean-non-static (" + str(data / "vectors.txt") + ") | 1 |" in (out / "results.md").read_text()
+    assert "| BiLSTM-mean-non-static (" + str(data / "vectors.txt") + "; linear bag of words) | 1 |" in (
+        out / "results.md").read_text()
     assert bench.model_name({"encoder": "rnn", "bidirectional": False, "cell": "gru", "pooling": "last"}) == "GRU-last"
     assert bench.model_name({"encoder": "bag"}) == "Bag"

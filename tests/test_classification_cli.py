@@ -122,3 +122,17 @@ def test_fit_with_train_with_dev_trains_on_train_and_val_and_tests_the_last_epoc
     assert "the 60 validation examples are training examples too" in output
     assert "Restoring states from the checkpoint" not in output  # the model as trained is tested, not a best epoch
     assert 0 <= metric_from_table(proc.stdout, "test/acc") <= 1
+
+
+def test_fit_with_linear_ngrams_saves_the_bag_and_predicts_from_the_checkpoint(tmp_path):
+    run_dir = tmp_path / "run"
+    run_textlab("fit", "--config", config("cls_textcnn"), *TINY, "--model.init_args.linear_ngrams", "2",
+                "--model.init_args.buckets", "1000", "--trainer.default_root_dir", run_dir, cwd=tmp_path)
+    best = next(run_dir.rglob("best-*.ckpt"))
+    weight = torch.load(best, weights_only=True)["state_dict"]["linear_bag.weight"]
+    assert weight.shape[0] > 1000 and weight.abs().sum() > 0  # words + buckets rows, trained from zeros
+    (tmp_path / "in.txt").write_text("\n".join(TEXTS) + "\n")
+    run_textlab("predict", "--ckpt_path", best, "--data.predict_file", "in.txt", "--output", "out.tsv", cwd=tmp_path)
+    out = (tmp_path / "out.tsv").read_text().splitlines()
+    assert [line.split("\t")[1] for line in out] == TEXTS
+    assert {line.split("\t")[0] for line in out} <= {"negative", "neutral", "positive"}

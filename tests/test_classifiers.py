@@ -15,6 +15,7 @@ from textlab.modules.classifiers import (
     NGRAM_PRIME,
     BagEncoder,
     ChannelEmbedder,
+    LinearNgramBag,
     PooledRNN,
     TextCNN,
     hash_ngrams,
@@ -219,11 +220,66 @@ def batch_of(texts, labels=None):
     {"encoder": "cnn"}, {"encoder": "cnn", "widths": [2, 7]},
     {"encoder": "rnn", "pooling": "mean", "cell": "gru"}, {"encoder": "rnn", "pooling": "last", "bidirectional": False},
     {"encoder": "bag", "ngrams": 2, "buckets": 30}, {"encoder": "bag", "bag_mode": "sum"},
+    {"encoder": "cnn", "linear_ngrams": 3, "buckets": 30}, {"encoder": "rnn", "linear_ngrams": 1},
 ])
 def test_every_encoder_gives_one_row_of_logits_per_text_however_short(options):
     model = TextClassifier(VOCAB, word_dim=8, filters=4, hidden_size=4, **options).eval()
     logits = model(batch_of(["good", "not good at all", ""]))
     assert logits.shape == (3, 2) and torch.isfinite(logits).all()
+
+
+def test_linear_ngrams_add_one_class_score_per_word_and_ngram_to_the_network():
+    torch.manual_seed(0)
+    model = TextClassifier(VOCAB, word_dim=8, filters=4, linear_ngrams=2, buckets=30).eval()
+    texts = ["good movie", "not good at all", "bad"]
+    batch = batch_of(texts)
+    network = model.output(model.encoder(model.embedder(batch.words), batch.mask))  # (B, K) without the bag
+    assert torch.allclose(model(batch), network)  # the bag starts from zeros
+    with torch.no_grad():
+        model.linear_bag.weight.normal_()
+        model.linear_bag.scale.uniform_(-2, 2)
+    scores = model(batch) - network  # (B, K)
+    weight = model.linear_bag.weight * model.linear_bag.scale  # (7 words + 30 buckets, K)
+    for b, n in enumerate(batch.lengths.tolist()):
+        ids = reference_ngram_ids(batch.words[b, :n].tolist(), 2, 7, 30)
+        assert len(ids) == 2 * n - 1  # the words and their bigrams, summed
+        assert torch.allclose(scores[b], weight[ids].sum(0), atol=1e-5)
+        # the same text alone: padding changes nothing
+        assert torch.allclose(model(batch_of([texts[b]]))[0], model(batch)[b], atol=1e-5)
+
+
+def test_naive_bayes_scale_is_wang_and_mannings_log_count_ratio_per_class():
+    bag = LinearNgramBag(num_words=7, num_classes=2, ngrams=1, buckets=0)
+    texts = [[2, 2, 5], [2, 4], [3, 5]]  # good good movie (pos), good not (pos), bad movie (neg)
+    flat = torch.tensor([i for t in texts for i in t])
+    bag.fit_naive_bayes([(flat, torch.tensor([0, 3, 5]), torch.tensor([1, 1, 0]))], alpha=1.0)
+    pos = torch.tensor([0, 0, 2, 0, 1, 1, 0]) + 1.0  # texts containing each word; 'good' twice in one text counts once
+    neg = torch.tensor([0, 0, 0, 1, 0, 1, 0]) + 1.0
+    r = (pos / pos.sum()).log() - (neg / neg.sum()).log()
+    assert torch.allclose(bag.scale[:, 1], r) and torch.allclose(bag.scale[:, 0], -r)
+    assert bag.scale[3, 1] < 0 < bag.scale[2, 1]  # 'bad' speaks against pos, 'good' for it
+
+
+def test_naive_bayes_weighting_is_counted_from_the_training_texts_and_saved(tmp_path):
+    dm = ToyClassificationDataModule(num_train=64, num_val=16, num_test=16, batch_size=16)
+    model = TextClassifier(dm.vocab, word_dim=8, filters=4, linear_ngrams=2, buckets=50, linear_weighting="naive_bayes")
+    trainer = Trainer(max_epochs=1, default_root_dir=tmp_path, enable_progress_bar=False, logger=False,
+                      enable_model_summary=False)
+    trainer.fit(model, datamodule=dm)
+    scale = model.linear_bag.scale
+    assert not torch.equal(scale, torch.ones_like(scale)) and torch.isfinite(scale).all()
+    ckpt = next(tmp_path.rglob("*.ckpt"))
+    assert torch.equal(torch.load(ckpt, weights_only=False)["state_dict"]["linear_bag.scale"], scale)  # written just now
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"encoder": "bag", "linear_ngrams": 2}, "for the bag encoder use ngrams"),
+    ({"linear_weighting": "naive_bayes"}, "set linear_ngrams too"),
+    ({"linear_ngrams": -1}, "linear_ngrams must be 0 .none. or an n-gram length >= 1, got -1"),
+])
+def test_linear_ngrams_errors(options, message):
+    with pytest.raises(TextlabError, match=message):
+        TextClassifier(VOCAB, word_dim=4, **options)
 
 
 def test_loss_options_label_smoothing_and_balanced_class_weights():

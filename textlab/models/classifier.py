@@ -1,5 +1,6 @@
 """The text classifier LightningModule: word vectors -> TextCNN | pooled (bi)RNN -> dropout -> linear,
-or an EmbeddingBag over word ids and hashed n-grams -> dropout -> linear (fastText style).
+optionally plus a linear bag of words and hashed n-grams (``linear_ngrams``); or an EmbeddingBag over
+word ids and hashed n-grams -> dropout -> linear (fastText style).
 
 Each block reports its output size, so no dimension is written twice in a config. The vocabulary
 (words, labels, tokenizer) arrives from the data module as a plain dict and is saved with the
@@ -30,7 +31,15 @@ from textlab.data.classification_batch import (
 )
 from textlab.data.vectors import load_vectors, vectors_for_vocab
 from textlab.errors import TextlabError
-from textlab.modules.classifiers import BagEncoder, ChannelEmbedder, EmbeddingMode, PooledRNN, Pooling, TextCNN
+from textlab.modules.classifiers import (
+    BagEncoder,
+    ChannelEmbedder,
+    EmbeddingMode,
+    LinearNgramBag,
+    PooledRNN,
+    Pooling,
+    TextCNN,
+)
 from textlab.predict import Classification
 
 log = logging.getLogger("textlab")
@@ -60,6 +69,8 @@ class TextClassifier(LightningModule):
         buckets: int = 200_000,
         bag_mode: Literal["mean", "sum"] = "mean",
         sparse: bool = False,
+        linear_ngrams: int = 0,
+        linear_weighting: Literal["none", "naive_bayes"] = "none",
         dropout: float = 0.5,
         embedding_dropout: float = 0.0,
         label_smoothing: float = 0.0,
@@ -92,6 +103,13 @@ class TextClassifier(LightningModule):
             bag_mode: bag: mean or sum of the vectors.
             sparse: bag: sparse gradients for the bag, trained by ``sparse_optimizer`` while ``optimizer``
                 trains the rest (Lightning's manual optimisation; no gradient clipping then).
+            linear_ngrams: cnn, rnn: also a linear model over the text's words and hashed word n-grams up
+                to this length (``buckets`` rows), whose class scores are added to the network's and trained
+                with it; 0: none. spaCy's default text classifier (TextCatEnsemble) pairs a network with
+                such a bag of n-grams the same way: the bag keeps exact phrases the word vectors blur.
+            linear_weighting: none, or naive_bayes: scale each word's and n-gram's scores by its naive-Bayes
+                log-count ratio in the training texts (NBSVM, Wang & Manning 2012), counted when training
+                starts and saved in the checkpoint.
             dropout: dropout on the text vector, before the output layer.
             embedding_dropout: cnn, rnn: dropout on the token vectors, before the encoder (0: off).
             label_smoothing: cross-entropy label smoothing (0: off).
@@ -116,6 +134,13 @@ class TextClassifier(LightningModule):
         if encoder == "bag" and embedding_dropout:
             raise TextlabError("embedding_dropout is for the cnn and rnn encoders: the bag averages its vectors "
                                "before any dropout")
+        if encoder == "bag" and linear_ngrams:
+            raise TextlabError("linear_ngrams adds a bag of n-grams beside the cnn or rnn encoder: "
+                               "for the bag encoder use ngrams")
+        if linear_weighting != "none" and not linear_ngrams:
+            raise TextlabError(f"linear_weighting {linear_weighting!r} weights the linear bag: set linear_ngrams too")
+        if linear_ngrams < 0:
+            raise TextlabError(f"linear_ngrams must be 0 (none) or an n-gram length >= 1, got {linear_ngrams}")
         self.encoder_kind = encoder
         self.embeddings = embeddings
         self.label_smoothing, self.output_max_norm = label_smoothing, output_max_norm
@@ -137,6 +162,7 @@ class TextClassifier(LightningModule):
         self.embedding_dropout = nn.Dropout(embedding_dropout)
         self.dropout = nn.Dropout(dropout)
         self.output = nn.Linear(self.encoder.output_dim, len(self.labels))
+        self.linear_bag = LinearNgramBag(num_words, len(self.labels), linear_ngrams, buckets) if linear_ngrams else None
         self.register_buffer("class_weight", self._class_weight(class_weights), persistent=False)
 
         K = len(self.labels)
@@ -168,7 +194,10 @@ class TextClassifier(LightningModule):
             h = self.encoder(self.embedding_dropout(self.embedder(batch.words)), batch.mask)  # (B, F * widths)
         else:
             h = self.encoder(self.embedding_dropout(self.embedder(batch.words)), batch.lengths)  # (B, dirs * H)
-        return self.output(self.dropout(h))  # (B, K) logits
+        logits = self.output(self.dropout(h))  # (B, K)
+        if self.linear_bag is not None:
+            logits = logits + self.linear_bag(batch.flat, batch.offsets)  # (B, K)
+        return logits
 
     def loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         return F.cross_entropy(logits.float(), labels, weight=self.class_weight, label_smoothing=self.label_smoothing)
@@ -183,6 +212,20 @@ class TextClassifier(LightningModule):
             target = self.encoder if self.encoder_kind == "bag" else self.embedder
             target.load_pretrained(matrix, found)
             log.info("pretrained vectors for %d of %d words (%s)", found.sum(), len(found), self.embeddings)
+        if stage == "fit" and self.hparams.linear_weighting == "naive_bayes":
+            self.linear_bag.fit_naive_bayes(self._training_batches())
+            log.info("linear bag: naive-Bayes log-count ratios from the training texts")
+
+    def _training_batches(self, size: int = 1000):
+        """The training texts as (flat ids, offsets, labels), in file order (no shuffling, no RNG used)."""
+        datamodule = self.trainer.datamodule
+        if datamodule is None or not hasattr(datamodule, "examples"):
+            raise TextlabError("linear_weighting 'naive_bayes' counts the training texts of a ClassificationDataModule: "
+                               "train with one")
+        examples = datamodule.examples("train")
+        for start in range(0, len(examples), size):
+            batch = collate_classification([encode_example(e.text, e.label, self.vocab) for e in examples[start : start + size]])
+            yield batch.flat, batch.offsets, batch.labels
 
     def training_step(self, batch: ClassificationBatch, batch_idx: int) -> torch.Tensor:
         loss = self.loss(self(batch), batch.labels)

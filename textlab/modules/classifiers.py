@@ -15,6 +15,7 @@ from typing import Literal
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
@@ -228,3 +229,53 @@ class BagEncoder(nn.Module):
         if self.ngrams > 1:
             flat, offsets = hash_ngrams(flat, offsets, self.ngrams, self.num_words, self.buckets)
         return self.bag(flat, offsets)  # (B, dim)
+
+
+class LinearNgramBag(nn.Module):
+    """A linear model over a text's words and hashed word n-grams: one score per class for each
+    occurrence, summed over the text. flat ids (N,), offsets (B,) -> (B, num_classes).
+
+    The weights start from zeros. ``scale`` (saved with them) multiplies each row's scores; it is 1
+    unless ``fit_naive_bayes`` sets it to the naive-Bayes log-count ratios of the training texts
+    (NBSVM, Wang & Manning 2012), so that features which separate the classes in the counts count
+    for more from the start.
+    """
+
+    def __init__(self, num_words: int, num_classes: int, ngrams: int, buckets: int) -> None:
+        super().__init__()
+        if ngrams < 1:
+            raise ValueError("ngrams must be >= 1")
+        self.num_words, self.ngrams = num_words, ngrams
+        self.buckets = buckets if ngrams > 1 else 0
+        rows = num_words + self.buckets
+        self.weight = nn.Parameter(torch.zeros(rows, num_classes))
+        self.register_buffer("scale", torch.ones(rows, num_classes))
+
+    def features(self, flat: torch.Tensor, offsets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.ngrams > 1:
+            return hash_ngrams(flat, offsets, self.ngrams, self.num_words, self.buckets)
+        return flat, offsets
+
+    def forward(self, flat: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
+        ids, offsets = self.features(flat, offsets)
+        return F.embedding_bag(ids, self.weight * self.scale, offsets, mode="sum")  # (B, K)
+
+    @torch.no_grad()
+    def fit_naive_bayes(self, batches, alpha: float = 1.0) -> None:
+        """Set ``scale`` from labelled batches of ``(flat, offsets, labels)``: for each row and class k,
+        log(p_k / |p_k|) - log(q_k / |q_k|), where p_k counts the texts of class k that contain the
+        feature and q_k those of the other classes, both plus ``alpha`` (Wang & Manning's r, one class
+        against the rest)."""
+        rows, K = self.scale.shape
+        counts = torch.zeros(rows, K, dtype=torch.float64)
+        for flat, offsets, labels in batches:
+            ids, offsets = self.features(flat, offsets)
+            lengths = torch.diff(offsets, append=offsets.new_tensor([ids.numel()]))
+            owner = torch.repeat_interleave(torch.arange(len(offsets)), lengths)  # (M,) text of each feature
+            present = torch.unique(owner * rows + ids)  # each feature once per text
+            counts.index_put_((present % rows, labels[present // rows]), torch.ones(len(present), dtype=torch.float64),
+                              accumulate=True)
+        p = counts + alpha  # (rows, K)
+        q = counts.sum(dim=1, keepdim=True) - counts + alpha  # the other classes' counts
+        ratio = (p / p.sum(dim=0)).log() - (q / q.sum(dim=0)).log()
+        self.scale.copy_(ratio.to(self.scale.dtype))
