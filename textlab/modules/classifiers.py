@@ -2,7 +2,8 @@
 
 Blocks, bottom-up: ``masked_pool``; ``ChannelEmbedder`` (word vectors in Kim's four modes); ``TextCNN``
 (Kim 2014); ``PooledRNN`` ((bi)LSTM/GRU pooled over the real tokens); ``hash_ngrams`` and
-``BagEncoder`` (fastText-style EmbeddingBag over word ids and hashed word n-grams, with offsets).
+``BagEncoder`` (fastText-style EmbeddingBag over word ids and hashed word n-grams, with offsets);
+``LinearNgramBag`` (class scores straight from the words and hashed n-grams, added to a network's).
 
 Padding never changes a text's vector: TextCNN masks every window that holds no real token out of its
 max, PooledRNN packs its input and pools over the real positions only, and BagEncoder sees no pads at
