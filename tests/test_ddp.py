@@ -26,6 +26,9 @@ def test_ddp_fit_checkpoints_tests_and_shares_one_vocabulary(tmp_path, monkeypat
     assert ranks[0]["vocab"] == ranks[1]["vocab"] and ranks[0]["world_size"] == 2
     assert ranks[0]["threads"] == ranks[1]["threads"] == max(1, len(os.sched_getaffinity(0)) // 2)
     assert "CPU thread(s) per process" in proc.stderr
+    # a gloo group left open to the interpreter's shutdown can abort a finished run (SIGABRT)
+    for r in range(2):
+        assert json.loads((tmp_path / f"rank{r}-at-exit.json").read_text()) == {"process_group_open": False}
 
 
 def test_one_and_two_processes_give_identical_test_counts(trained_tagger, tmp_path):

@@ -240,6 +240,21 @@ def main(args: list[str] | None = None) -> None:
     except (TextlabError, MisconfigurationException) as e:
         print(f"textlab: error: {e}", file=sys.stderr)
         sys.exit(2)
+    finally:
+        _leave_process_group()
+
+
+def _leave_process_group() -> None:
+    """End the DDP process group while the interpreter is whole.
+
+    Lightning ends it at exit for NCCL only. A gloo group (DDP on CPUs) left to the interpreter's shutdown
+    has its worker threads destroyed mid-teardown, and the process can abort with "terminate called without
+    an active exception" (SIGABRT) after a run that succeeded (pytorch/pytorch#190489).
+    """
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 if __name__ == "__main__":
