@@ -71,8 +71,6 @@ class TextClassifier(LightningModule):
         sparse: bool = False,
         linear_ngrams: int = 0,
         linear_weighting: Literal["none", "naive_bayes"] = "none",
-        linear_weight_decay: float = 0.0,
-        linear_dropout: float = 0.0,
         dropout: float = 0.5,
         embedding_dropout: float = 0.0,
         label_smoothing: float = 0.0,
@@ -112,10 +110,6 @@ class TextClassifier(LightningModule):
             linear_weighting: none, or naive_bayes: scale each word's and n-gram's scores by its naive-Bayes
                 log-count ratio in the training texts (NBSVM, Wang & Manning 2012), counted when training
                 starts and saved in the checkpoint.
-            linear_weight_decay: an L2 penalty on the linear bag's weights alone (its own parameter group
-                in ``optimizer``), so that rare n-grams cannot memorise the training texts; 0: none.
-            linear_dropout: drop each word and n-gram occurrence from the linear bag with this probability
-                in training (the rest scaled up to keep the expected score; Wager et al. 2013); 0: none.
             dropout: dropout on the text vector, before the output layer.
             embedding_dropout: cnn, rnn: dropout on the token vectors, before the encoder (0: off).
             label_smoothing: cross-entropy label smoothing (0: off).
@@ -145,11 +139,6 @@ class TextClassifier(LightningModule):
                                "for the bag encoder use ngrams")
         if linear_weighting != "none" and not linear_ngrams:
             raise TextlabError(f"linear_weighting {linear_weighting!r} weights the linear bag: set linear_ngrams too")
-        if (linear_weight_decay or linear_dropout) and not linear_ngrams:
-            raise TextlabError("linear_weight_decay and linear_dropout regularise the linear bag: set linear_ngrams too")
-        if linear_weight_decay < 0 or not 0 <= linear_dropout < 1:
-            raise TextlabError(f"linear_weight_decay must be >= 0 and linear_dropout in [0, 1), "
-                               f"got {linear_weight_decay} and {linear_dropout}")
         if linear_ngrams < 0:
             raise TextlabError(f"linear_ngrams must be 0 (none) or an n-gram length >= 1, got {linear_ngrams}")
         self.encoder_kind = encoder
@@ -173,8 +162,7 @@ class TextClassifier(LightningModule):
         self.embedding_dropout = nn.Dropout(embedding_dropout)
         self.dropout = nn.Dropout(dropout)
         self.output = nn.Linear(self.encoder.output_dim, len(self.labels))
-        self.linear_bag = (LinearNgramBag(num_words, len(self.labels), linear_ngrams, buckets, linear_dropout)
-                           if linear_ngrams else None)
+        self.linear_bag = LinearNgramBag(num_words, len(self.labels), linear_ngrams, buckets) if linear_ngrams else None
         self.register_buffer("class_weight", self._class_weight(class_weights), persistent=False)
 
         K = len(self.labels)
@@ -306,11 +294,7 @@ class TextClassifier(LightningModule):
 
     def configure_optimizers(self):
         params = [p for p in self.parameters() if p.requires_grad]
-        if self.automatic_optimization and self.hparams.linear_weight_decay:
-            bag = self.linear_bag.weight
-            optimizers = [self.optimizer([{"params": [p for p in params if p is not bag]},
-                                          {"params": [bag], "weight_decay": self.hparams.linear_weight_decay}])]
-        elif self.automatic_optimization:
+        if self.automatic_optimization:
             optimizers = [self.optimizer(params)]
         else:
             bag = self.encoder.bag.weight

@@ -234,8 +234,7 @@ class BagEncoder(nn.Module):
 
 class LinearNgramBag(nn.Module):
     """A linear model over a text's words and hashed word n-grams: one score per class for each
-    occurrence, summed over the text. flat ids (N,), offsets (B,) -> (B, num_classes). ``dropout``: the
-    probability of dropping each occurrence in training.
+    occurrence, summed over the text. flat ids (N,), offsets (B,) -> (B, num_classes).
 
     The weights start from zeros. ``scale`` (saved with them) multiplies each row's scores; it is 1
     unless ``fit_naive_bayes`` sets it to the naive-Bayes log-count ratios of the training texts
@@ -243,11 +242,11 @@ class LinearNgramBag(nn.Module):
     for more from the start.
     """
 
-    def __init__(self, num_words: int, num_classes: int, ngrams: int, buckets: int, dropout: float = 0.0) -> None:
+    def __init__(self, num_words: int, num_classes: int, ngrams: int, buckets: int) -> None:
         super().__init__()
         if ngrams < 1:
             raise ValueError("ngrams must be >= 1")
-        self.num_words, self.ngrams, self.dropout = num_words, ngrams, dropout
+        self.num_words, self.ngrams = num_words, ngrams
         self.buckets = buckets if ngrams > 1 else 0
         rows = num_words + self.buckets
         self.weight = nn.Parameter(torch.zeros(rows, num_classes))
@@ -260,11 +259,7 @@ class LinearNgramBag(nn.Module):
 
     def forward(self, flat: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
         ids, offsets = self.features(flat, offsets)
-        keep = None
-        if self.training and self.dropout:
-            # each occurrence kept or dropped on its own; 1 / (1 - p) keeps the expected score
-            keep = torch.bernoulli(torch.full(ids.shape, 1 - self.dropout, device=ids.device)) / (1 - self.dropout)
-        return F.embedding_bag(ids, self.weight * self.scale, offsets, mode="sum", per_sample_weights=keep)  # (B, K)
+        return F.embedding_bag(ids, self.weight * self.scale, offsets, mode="sum")  # (B, K)
 
     @torch.no_grad()
     def fit_naive_bayes(self, batches, alpha: float = 1.0) -> None:
