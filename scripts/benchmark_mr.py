@@ -95,6 +95,7 @@ def run_fold(args: argparse.Namespace, variant: str, fold: int) -> dict:
     return {
         "variant": variant,
         "fold": fold,
+        "seed": args.seed,
         "test_acc": float(cli.trainer.callback_metrics["test/acc"]),
         "best_val_acc": float(checkpoint.best_model_score),
         "best_checkpoint": os.path.basename(checkpoint.best_model_path),
@@ -183,6 +184,11 @@ def main(argv: list[str] | None = None) -> None:
     out.mkdir(parents=True, exist_ok=True)
     saved = out / "results.json"
     results = json.loads(saved.read_text())["folds"] if saved.is_file() else []
+    # a fold is done whatever its seed, so one --out must hold one seed (results before seeds were kept have none)
+    other_seeds = sorted({r["seed"] for r in results if "seed" in r} - {args.seed})
+    if other_seeds:
+        sys.exit(f"benchmark_mr: {saved} holds folds trained with --seed {other_seeds[0]}, not {args.seed}: "
+                 "give each seed its own --out")
     done = {(r["variant"], r["fold"]) for r in results}
     start = time.perf_counter()
     for variant in args.variants:

@@ -5,6 +5,7 @@ import logging
 import random
 import shlex
 
+import pytest
 from conftest import load_script
 
 
@@ -47,6 +48,9 @@ def test_benchmark_runs_every_fold_resumes_and_names_the_vectors(tmp_path, capfd
     assert "Tip:" not in printed.out + printed.err  # Lightning's adverts, also when textlab runs in-process
     bench.main(argv)  # everything done: nothing retrained
     assert "benchmark_mr: " not in capfd.readouterr().out
+    assert {r["seed"] for r in results["folds"]} == {1}
+    with pytest.raises(SystemExit, match=r"holds folds trained with --seed 1, not 2: give each seed its own --out"):
+        bench.main([*argv, "--seed", "2"])  # its folds would pass for done, and the table would mix two seeds
 
 
 def test_table_names_the_classifier_that_textlab_args_chose(tmp_path, monkeypatch):
