@@ -272,30 +272,9 @@ def test_naive_bayes_weighting_is_counted_from_the_training_texts_and_saved(tmp_
     assert torch.equal(torch.load(ckpt, weights_only=False)["state_dict"]["linear_bag.scale"], scale)  # written just now
 
 
-def test_part_losses_train_the_network_and_the_bag_each_to_classify_and_leave_prediction_alone():
-    texts, labels = ["good movie", "not good at all", "bad"], [1, 0, 0]
-    batch = batch_of(texts, ["pos", "neg", "neg"])
-    models = {}
-    for part_losses in (False, True):
-        torch.manual_seed(0)
-        models[part_losses] = TextClassifier(VOCAB, word_dim=8, filters=4, linear_ngrams=2, buckets=30,
-                                             part_losses=part_losses, dropout=0.0)
-        with torch.no_grad():
-            models[part_losses].linear_bag.weight.copy_(torch.linspace(-1, 1, 37 * 2).view(37, 2))
-    model = models[True]
-    network = model.output(model.encoder(model.embedder(batch.words), batch.mask))  # (B, K)
-    bag = model.linear_bag(batch.flat, batch.offsets)  # (B, K)
-    target = torch.tensor(labels)
-    ce = nn.functional.cross_entropy
-    assert torch.allclose(model.training_step(batch, 0), ce(network + bag, target) + ce(network, target) + ce(bag, target))
-    assert torch.allclose(models[False].training_step(batch, 0), ce(network + bag, target))
-    assert torch.equal(models[True].eval()(batch), models[False].eval()(batch))  # the same scores at prediction
-
-
 @pytest.mark.parametrize("options, message", [
     ({"encoder": "bag", "linear_ngrams": 2}, "for the bag encoder use ngrams"),
     ({"linear_weighting": "naive_bayes"}, "set linear_ngrams too"),
-    ({"part_losses": True}, "part_losses trains the network and the linear bag each on its own: set linear_ngrams too"),
     ({"linear_ngrams": -1}, "linear_ngrams must be 0 .none. or an n-gram length >= 1, got -1"),
 ])
 def test_linear_ngrams_errors(options, message):

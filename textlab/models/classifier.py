@@ -71,7 +71,6 @@ class TextClassifier(LightningModule):
         sparse: bool = False,
         linear_ngrams: int = 0,
         linear_weighting: Literal["none", "naive_bayes"] = "none",
-        part_losses: bool = False,
         dropout: float = 0.5,
         embedding_dropout: float = 0.0,
         label_smoothing: float = 0.0,
@@ -111,11 +110,6 @@ class TextClassifier(LightningModule):
             linear_weighting: none, or naive_bayes: scale each word's and n-gram's scores by its naive-Bayes
                 log-count ratio in the training texts (NBSVM, Wang & Manning 2012), counted when training
                 starts and saved in the checkpoint.
-            part_losses: with ``linear_ngrams``, also train the network's scores and the bag's scores to
-                classify each on its own: the loss adds a cross-entropy for each part to that of their sum.
-                Trained on the sum alone, the bag learns the training texts by heart within an epoch and
-                leaves the network little to learn; its own loss makes each part a classifier in its own
-                right, as two models trained apart and then combined would be. Prediction is unchanged.
             dropout: dropout on the text vector, before the output layer.
             embedding_dropout: cnn, rnn: dropout on the token vectors, before the encoder (0: off).
             label_smoothing: cross-entropy label smoothing (0: off).
@@ -145,8 +139,6 @@ class TextClassifier(LightningModule):
                                "for the bag encoder use ngrams")
         if linear_weighting != "none" and not linear_ngrams:
             raise TextlabError(f"linear_weighting {linear_weighting!r} weights the linear bag: set linear_ngrams too")
-        if part_losses and not linear_ngrams:
-            raise TextlabError("part_losses trains the network and the linear bag each on its own: set linear_ngrams too")
         if linear_ngrams < 0:
             raise TextlabError(f"linear_ngrams must be 0 (none) or an n-gram length >= 1, got {linear_ngrams}")
         self.encoder_kind = encoder
@@ -196,20 +188,16 @@ class TextClassifier(LightningModule):
     # -- the network ---------------------------------------------------------------------------------
 
     def forward(self, batch: ClassificationBatch) -> torch.Tensor:
-        network, bag = self.part_scores(batch)
-        return network if bag is None else network + bag  # (B, K)
-
-    def part_scores(self, batch: ClassificationBatch) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """The network's class scores and the linear bag's (None without one), each (B, K)."""
         if self.encoder_kind == "bag":
             h = self.encoder(batch.flat, batch.offsets)  # (B, D)
         elif self.encoder_kind == "cnn":
             h = self.encoder(self.embedding_dropout(self.embedder(batch.words)), batch.mask)  # (B, F * widths)
         else:
             h = self.encoder(self.embedding_dropout(self.embedder(batch.words)), batch.lengths)  # (B, dirs * H)
-        network = self.output(self.dropout(h))  # (B, K)
-        bag = self.linear_bag(batch.flat, batch.offsets) if self.linear_bag is not None else None  # (B, K)
-        return network, bag
+        logits = self.output(self.dropout(h))  # (B, K)
+        if self.linear_bag is not None:
+            logits = logits + self.linear_bag(batch.flat, batch.offsets)  # (B, K)
+        return logits
 
     def loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         return F.cross_entropy(logits.float(), labels, weight=self.class_weight, label_smoothing=self.label_smoothing)
@@ -240,13 +228,7 @@ class TextClassifier(LightningModule):
             yield batch.flat, batch.offsets, batch.labels
 
     def training_step(self, batch: ClassificationBatch, batch_idx: int) -> torch.Tensor:
-        network, bag = self.part_scores(batch)
-        if bag is None:
-            loss = self.loss(network, batch.labels)
-        elif self.hparams.part_losses:
-            loss = self.loss(network, batch.labels) + self.loss(bag, batch.labels) + self.loss(network + bag, batch.labels)
-        else:
-            loss = self.loss(network + bag, batch.labels)
+        loss = self.loss(self(batch), batch.labels)
         self.log("train/loss", loss, batch_size=len(batch), prog_bar=True)
         if not self.automatic_optimization:  # the sparse bag: a dense and a sparse optimiser
             optimizers = self.optimizers()
