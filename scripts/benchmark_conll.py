@@ -74,6 +74,10 @@ VARIANTS = {
               [M + "optimizer", "torch.optim.NAdam", M + "optimizer.lr", "0.002"]),
     "adam": ("Adam at lr 0.001 instead of SGD, same decay and clipping",
              [M + "optimizer", "torch.optim.Adam", M + "optimizer.lr", "0.001"]),
+    "adam-0.002": ("Adam at lr 0.002 instead of SGD, same decay and clipping",
+                   [M + "optimizer", "torch.optim.Adam", M + "optimizer.lr", "0.002"]),
+    "adam-0.0005": ("Adam at lr 0.0005 instead of SGD, same decay and clipping",
+                    [M + "optimizer", "torch.optim.Adam", M + "optimizer.lr", "0.0005"]),
     "ema": ("validation, checkpoints and test on an exponential moving average of the weights, updated every "
             "100 steps with decay 0.9 (about 1000 steps, 0.7 epoch)", [
                 T + "callbacks+=lightning.pytorch.callbacks.EMAWeightAveraging", T + "callbacks.decay=0.9",
