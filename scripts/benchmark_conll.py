@@ -140,6 +140,8 @@ VARIANTS = {
                        [D + "train_with_dev", "true", T + "callbacks.patience=1000"]),
     "dropout-0.33": ("dropout 0.33 instead of 0.5 on the token vectors and the BiLSTM output", [M + "dropout", "0.33"]),
     "dropout-0.6": ("dropout 0.6 instead of 0.5 on the token vectors and the BiLSTM output", [M + "dropout", "0.6"]),
+    "no-bucket": ("training batches drawn at random, as Ma & Hovy's and NCRF++'s, instead of sentences of similar "
+                  "length together", [D + "bucket", "false"]),
 }
 # Published test F1 (conlleval) for the README's comparison.
 REFERENCES = {
