@@ -92,6 +92,9 @@ VARIANTS = {
                       T + "callbacks.unfreeze_at_epoch=null", M + "extra_word_dim", "50"]),
     "variational-dropout": ("the dropout mask drawn once per sentence, the same at every position (Gal & "
                             "Ghahramani; Reimers & Gurevych 2017)", [M + "variational_dropout", "true"]),
+    "recurrent-dropout-0.25": ("dropout 0.25 on the BiLSTM's hidden-to-hidden weights, one mask per batch for every "
+                               "step (weight drop)", [M + "recurrent_dropout", "0.25"]),
+    "recurrent-dropout-0.5": ("as recurrent-dropout-0.25 with 0.5", [M + "recurrent_dropout", "0.5"]),
     "lowercase": ("words lower-cased in the word vocabulary (the characters keep their case), plus a 10-d "
                   "casing-class embedding", [D + "lowercase", "true", M + "casing_dim", "10"]),
     "frozen-words": ("word vectors frozen for the whole run (GloVe rows as loaded)",

@@ -80,6 +80,10 @@ def test_contradictory_trainer_settings_are_one_line(capsys):
     (["--model.init_args.pretrained_word_swap", "0.1"], "pretrained_word_swap swaps in the pretrained vectors"),
     (["--model.init_args.language_model_weight", "-0.1"], "language_model_weight must be 0 (off) or positive"),
     (["--model.init_args.normalize_embeddings", "true"], "normalize_embeddings scales the pretrained vectors"),
+    # values refused by the classes themselves (torch's dropout, textlab's encoder, the data module)
+    (["--model.init_args.dropout", "1.5"], "invalid model setting: dropout probability has to be between 0 and 1"),
+    (["--model.init_args.recurrent_dropout", "1.0"], "invalid model setting: recurrent_dropout must be in [0, 1)"),
+    (["--data.init_args.batch_size", "0"], "batch_size must be at least 1, not 0"),
 ])
 def test_contradictory_model_settings_are_one_line(options, expected, capsys):
     line = fit_error(["fit", "--config", str(__import__("conftest").TOY_CONFIG), *options], capsys)

@@ -210,6 +210,45 @@ def test_rnn_encoder_ignores_padding():
     assert torch.equal(padded[:, 3:], torch.zeros(1, 2, 6))
 
 
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_recurrent_dropout_drops_hidden_to_hidden_weights_only(cell):
+    torch.manual_seed(0)
+    enc = RNNEncoder(4, hidden_size=50, num_layers=2, cell=cell, recurrent_dropout=0.5)
+    x, lengths = torch.randn(2, 5, 4), torch.tensor([5, 3])
+    undropped = RNNEncoder(4, hidden_size=50, num_layers=2, cell=cell)
+    undropped.load_state_dict(enc.state_dict())
+    reference = undropped(x, lengths)
+    dropped = enc(x, lengths)
+    assert not torch.allclose(dropped, reference)
+    assert enc.rnn.weight_hh_l0.grad is None
+    dropped[0, :, :].sum().backward()  # only sentence 0: five real steps in each direction
+    for name in ("weight_hh_l0", "weight_hh_l1_reverse"):
+        grad = getattr(enc.rnn, name).grad
+        zeros = (grad == 0).float().mean()
+        assert 0.35 < zeros < 0.65  # the entries dropped in this batch get no gradient
+    assert (enc.rnn.weight_ih_l0.grad != 0).float().mean() > 0.95  # input weights are never dropped
+    # evaluation uses every weight, unscaled; padding stays out of it
+    assert torch.allclose(enc.eval()(x, lengths), undropped.eval()(x, lengths))
+    assert torch.equal(dropped[1, 3:], torch.zeros(2, 100))
+
+
+def test_recurrent_dropout_leaves_each_direction_first_step_alone():
+    torch.manual_seed(0)
+    enc = RNNEncoder(4, hidden_size=6, recurrent_dropout=0.5)
+    undropped = RNNEncoder(4, hidden_size=6)
+    undropped.load_state_dict(enc.state_dict())
+    x, lengths = torch.randn(1, 4, 4), torch.tensor([4])
+    dropped, reference = enc(x, lengths), undropped(x, lengths)
+    assert torch.allclose(dropped[0, 0, :6], reference[0, 0, :6])  # forward direction, position 0
+    assert torch.allclose(dropped[0, 3, 6:], reference[0, 3, 6:])  # backward direction, last position
+    assert not torch.allclose(dropped[0, 1:, :6], reference[0, 1:, :6])
+
+
+def test_recurrent_dropout_must_be_a_probability():
+    with pytest.raises(ValueError, match="recurrent_dropout must be in"):
+        RNNEncoder(4, recurrent_dropout=1.0)
+
+
 def test_batched_viterbi_equals_pytorch_crf_decode():
     torch.manual_seed(0)
     crf = torchcrf.CRF(6, batch_first=True)

@@ -46,7 +46,8 @@ def test_every_parameter_gets_a_gradient_from_a_batch_of_one_token_sentences(cha
     assert [n for n, p in model.named_parameters() if p.requires_grad and p.grad is None] == []
 
 
-@pytest.mark.parametrize("options", [["--model.init_args.encoder", "gru", "--model.init_args.num_layers", "2"],
+@pytest.mark.parametrize("options", [["--model.init_args.encoder", "gru", "--model.init_args.num_layers", "2",
+                                      "--model.init_args.recurrent_dropout", "0.25"],
                                      ["--model.init_args.casing_dim", "4", "--model.init_args.word_dropout", "0.1",
                                       "--model.init_args.char_dropout", "0.5",
                                       "--model.init_args.variational_dropout", "true",

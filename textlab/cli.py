@@ -135,12 +135,22 @@ class TextlabCLI(LightningCLI):
         except Exception as error:
             # jsonargparse reports an error from a class's __init__ as "Does not validate against any of the
             # Union subtypes", followed by the whole config (vocabularies included); the user needs our line.
-            cause = error
-            while cause is not None and not isinstance(cause, TextlabError):
+            chain = []
+            cause: BaseException | None = error
+            while cause is not None:
+                chain.append(cause)
                 cause = cause.__cause__ or cause.__context__
-            if cause is None:
-                raise
-            raise cause from None
+            ours = [c for c in chain if isinstance(c, TextlabError)]
+            if ours:
+                raise ours[0] from None
+            # A ValueError at the root is a value that a class (ours, torch's or Lightning's) refused, such as
+            # dropout 1.5: a setting the user wrote, not a bug. Say which part it was for.
+            root = chain[-1]
+            if isinstance(root, ValueError) and len(chain) > 1:
+                part = next((name for name, base in (("data", "LightningDataModule"), ("model", "LightningModule"))
+                             if base in str(error)), "settings")
+                raise TextlabError(f"invalid {part} setting: {root}") from None
+            raise
 
     def instantiate_trainer(self, **kwargs: Any):
         trainer = super().instantiate_trainer(**kwargs)

@@ -28,6 +28,9 @@ class TextDataModule(LightningDataModule):
 
     def __init__(self, batch_size: int, eval_batch_size: int, bucket: bool, num_workers: int) -> None:
         super().__init__()
+        for name, size in (("batch_size", batch_size), ("eval_batch_size", eval_batch_size)):
+            if size < 1:
+                raise TextlabError(f"{name} must be at least 1, not {size}")
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
         self.bucket, self.num_workers = bucket, num_workers
         self.datasets: dict[str, Sequence] = {}

@@ -60,6 +60,7 @@ class SequenceTagger(LightningModule):
         num_layers: int = 1,
         dropout: float = 0.5,
         variational_dropout: bool = False,
+        recurrent_dropout: float = 0.0,
         word_dropout: float = 0.0,
         language_model_weight: float = 0.0,
         language_model_words: int = 7500,
@@ -97,6 +98,8 @@ class SequenceTagger(LightningModule):
             num_layers: stacked recurrent layers.
             dropout: dropout on token vectors and on the encoder's output (and between layers).
             variational_dropout: draw that dropout's mask once per sentence, the same at every position.
+            recurrent_dropout: dropout on the encoder's hidden-to-hidden weights in training (weight drop), one
+                mask per batch for every step.
             word_dropout: probability of replacing a training word by <unk> (the word keeps its char features).
             language_model_weight: weight of an auxiliary loss in training (Rei 2017): from each token the forward
                 encoder predicts the next word and the backward one the previous word (0: off).
@@ -140,7 +143,8 @@ class SequenceTagger(LightningModule):
         if frozen_word_copy or pretrained_word_swap:
             self._ddp_params_and_buffers_to_ignore.append("embedder.words.initial")
         self.dropout = VariationalDropout(dropout) if variational_dropout else nn.Dropout(dropout)
-        self.encoder = RNNEncoder(self.embedder.output_dim, hidden_size, num_layers, dropout, encoder)
+        self.encoder = RNNEncoder(self.embedder.output_dim, hidden_size, num_layers, dropout, encoder,
+                                  recurrent_dropout)
         self.projection = nn.Linear(self.encoder.output_dim, len(self.tags))
         if language_model_weight < 0:
             raise TextlabError(f"language_model_weight must be 0 (off) or positive, not {language_model_weight}")
