@@ -170,6 +170,10 @@ def test_datamodule_kfold_test_sets_partition_the_data(tmp_path):
     assert len(set().union(*seen)) == 90 and sum(map(len, seen)) == 90
     with pytest.raises(TextlabError, match="--data.fold 5 is not a fold of --data.num_folds 5"):
         ClassificationDataModule(class_files=files, num_folds=5, fold=5)
+    with pytest.raises(TextlabError, match="--data.num_folds 1: cross-validation needs at least 2 folds"):
+        ClassificationDataModule(class_files=files, num_folds=1, fold=0)
+    with pytest.raises(TextlabError, match="--data.num_folds 100 needs at least 100 texts; the data has 90"):
+        ClassificationDataModule(data_dir=str(tmp_path), class_files=files, num_folds=100).examples("train")
 
 
 def test_one_file_is_split_into_train_val_test_and_a_test_file_only_into_train_val(tmp_path):

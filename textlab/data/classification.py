@@ -141,6 +141,8 @@ class ClassificationDataModule(TextDataModule):
         self.vocab_from = vocab_from
         if not 0 <= val_fraction < 1 or not 0 <= test_fraction < 1 or val_fraction + test_fraction >= 1:
             raise TextlabError("val_fraction and test_fraction must be in [0, 1) and add up to less than 1")
+        if num_folds is not None and num_folds < 2:
+            raise TextlabError(f"--data.num_folds {num_folds}: cross-validation needs at least 2 folds")
         if num_folds is not None and not 0 <= fold < num_folds:
             raise TextlabError(
                 f"--data.fold {fold} is not a fold of --data.num_folds {num_folds} (0 .. {num_folds - 1})")
@@ -237,6 +239,9 @@ class ClassificationDataModule(TextDataModule):
             for split in ("val", "test"):
                 if self._split_file(split) or (self.hf_dataset and not self.class_files and self._read_hf_split(split)):
                     raise TextlabError(f"--data.num_folds cross-validates one data set: give no separate {split} data")
+            if len(train) < self.num_folds:
+                raise TextlabError(f"--data.num_folds {self.num_folds} needs at least {self.num_folds} texts; "
+                                   f"the data has {len(train)}")
             folds = kfold_split([e.label for e in train], self.num_folds, self.split_seed)
             test = [train[i] for i in folds[self.fold]]
             rest = [train[i] for i in sorted(i for f, fold in enumerate(folds) if f != self.fold for i in fold)]
