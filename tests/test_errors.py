@@ -84,7 +84,28 @@ def test_contradictory_trainer_settings_are_one_line(capsys):
     (["--model.init_args.dropout", "1.5"], "invalid model setting: dropout probability has to be between 0 and 1"),
     (["--model.init_args.recurrent_dropout", "1.0"], "invalid model setting: recurrent_dropout must be in [0, 1)"),
     (["--data.init_args.batch_size", "0"], "batch_size must be at least 1, not 0"),
+    (["--model.init_args.word_dim", "-3"], "invalid model setting: Trying to create tensor with negative dimension"),
+    (["--model.init_args.char_widths", "[]"], "invalid model setting: the char CNN needs char_filters >= 1"),
+    (["--model.init_args.word_dropout", "1.5"], "word_dropout must be in [0, 1), not 1.5"),
+    (["--model.init_args.language_model_weight", "0.1", "--model.init_args.language_model_words", "0"],
+     "language_model_words must be at least 3"),
+    # the optimiser is built when training starts (LightningCLI hands the model a callable)
+    (["--model.init_args.optimizer.init_args.lr", "-1"], "invalid optimizer setting: Invalid learning rate: -1.0"),
 ])
 def test_contradictory_model_settings_are_one_line(options, expected, capsys):
     line = fit_error(["fit", "--config", str(__import__("conftest").TOY_CONFIG), *options], capsys)
     assert line.startswith(f"textlab: error: {expected}")
+
+
+@pytest.mark.parametrize("config, options, expected", [
+    ("cls_textcnn", ["--model.init_args.filters", "0"], "invalid model setting: filters must be >= 1, got 0"),
+    ("cls_bag", ["--model.init_args.buckets", "0"], "invalid model setting: hashed n-grams need buckets >= 1"),
+    ("cls_bag", ["--model.init_args.label_smoothing", "2"], "label_smoothing must be in [0, 1], not 2.0"),
+    ("cls_lstm", ["--model.init_args.optimizer.init_args.lr", "-1"], "invalid optimizer setting: Invalid learning rate"),
+    ("cls_textcnn", ["--data.init_args.num_folds", "1"], "--data.num_folds 1: cross-validation needs at least 2 folds"),
+])
+def test_refused_classifier_settings_are_one_line(config, options, expected, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    line = fit_error(["fit", "--config", str(__import__("conftest").ROOT / "configs" / f"{config}.yaml"), *options,
+                      "--trainer.max_epochs", "1"], capsys)
+    assert line.startswith(f"textlab: error: {expected}"), line

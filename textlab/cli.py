@@ -143,10 +143,11 @@ class TextlabCLI(LightningCLI):
             ours = [c for c in chain if isinstance(c, TextlabError)]
             if ours:
                 raise ours[0] from None
-            # A ValueError at the root is a value that a class (ours, torch's or Lightning's) refused, such as
-            # dropout 1.5: a setting the user wrote, not a bug. Say which part it was for.
+            # A ValueError or RuntimeError at the root, while the classes are being built from the settings, is
+            # a value that a class (ours, torch's or Lightning's) refused, such as dropout 1.5 or word_dim -3: a
+            # setting the user wrote, not a bug. Say which part it was for.
             root = chain[-1]
-            if isinstance(root, ValueError) and len(chain) > 1:
+            if isinstance(root, (ValueError, RuntimeError)) and len(chain) > 1:
                 part = next((name for name, base in (("data", "LightningDataModule"), ("model", "LightningModule"))
                              if base in str(error)), "settings")
                 raise TextlabError(f"invalid {part} setting: {root}") from None

@@ -40,6 +40,7 @@ from textlab.modules.classifiers import (
     Pooling,
     TextCNN,
 )
+from textlab.optim import build
 from textlab.predict import Classification
 
 log = logging.getLogger("textlab")
@@ -143,6 +144,8 @@ class TextClassifier(LightningModule):
             raise TextlabError(f"linear_ngrams must be 0 (none) or an n-gram length >= 1, got {linear_ngrams}")
         self.encoder_kind = encoder
         self.embeddings = embeddings
+        if not 0.0 <= label_smoothing <= 1.0:
+            raise TextlabError(f"label_smoothing must be in [0, 1], not {label_smoothing}")
         self.label_smoothing, self.output_max_norm = label_smoothing, output_max_norm
         self.optimizer, self.sparse_optimizer, self.lr_scheduler = optimizer, sparse_optimizer, lr_scheduler
         # Lightning steps several optimisers only under manual optimisation (see training_step)
@@ -295,15 +298,16 @@ class TextClassifier(LightningModule):
     def configure_optimizers(self):
         params = [p for p in self.parameters() if p.requires_grad]
         if self.automatic_optimization:
-            optimizers = [self.optimizer(params)]
+            optimizers = [build(self.optimizer, params, "optimizer")]
         else:
             bag = self.encoder.bag.weight
-            optimizers = [self.optimizer([p for p in params if p is not bag]), self.sparse_optimizer([bag])]
+            optimizers = [build(self.optimizer, [p for p in params if p is not bag], "optimizer"),
+                          build(self.sparse_optimizer, [bag], "sparse_optimizer")]
         if self.lr_scheduler is None:
             return optimizers[0] if len(optimizers) == 1 else optimizers
         configs = []
         for optimizer in optimizers:
-            scheduler = self.lr_scheduler(optimizer)
+            scheduler = build(self.lr_scheduler, optimizer, "lr_scheduler")
             config = {"scheduler": scheduler, "interval": "epoch"}
             if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
                 config["monitor"] = "val/acc"

@@ -28,6 +28,7 @@ from textlab.modules.embedders import TokenEmbedder, TrainedWordVectors, WordEmb
 from textlab.modules.encoders import RNNEncoder
 from textlab.modules.initialisation import ma_hovy_init_
 from textlab.modules.language_model import NeighbourWordLoss
+from textlab.optim import build
 from textlab.predict import Span, TaggedSentence
 
 log = logging.getLogger("textlab")
@@ -120,6 +121,8 @@ class SequenceTagger(LightningModule):
         self.vocab = TaggingVocab.from_dict(vocab)
         self.tags = self.vocab.tags.itos
         self.embeddings = embeddings
+        if not 0.0 <= word_dropout < 1.0:
+            raise TextlabError(f"word_dropout must be in [0, 1), not {word_dropout}")
         self.word_dropout = word_dropout
         self.optimizer, self.lr_scheduler = optimizer, lr_scheduler
 
@@ -148,6 +151,8 @@ class SequenceTagger(LightningModule):
         self.projection = nn.Linear(self.encoder.output_dim, len(self.tags))
         if language_model_weight < 0:
             raise TextlabError(f"language_model_weight must be 0 (off) or positive, not {language_model_weight}")
+        if language_model_weight and language_model_words < 3:
+            raise TextlabError(f"language_model_words must be at least 3, not {language_model_words}")
         self.language_model_weight = language_model_weight
         self.neighbour_words = None
         if language_model_weight:
@@ -233,10 +238,10 @@ class SequenceTagger(LightningModule):
         return [_tagged(tokens, t) for tokens, t in zip(batch.tokens, tags)]
 
     def configure_optimizers(self):
-        optimizer = self.optimizer(p for p in self.parameters() if p.requires_grad)
+        optimizer = build(self.optimizer, [p for p in self.parameters() if p.requires_grad], "optimizer")
         if self.lr_scheduler is None:
             return optimizer
-        scheduler = self.lr_scheduler(optimizer)
+        scheduler = build(self.lr_scheduler, optimizer, "lr_scheduler")
         config = {"scheduler": scheduler, "interval": "epoch"}
         if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
             config["monitor"] = "val/f1"

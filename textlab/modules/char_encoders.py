@@ -24,6 +24,8 @@ class CharCNN(nn.Module):
         self, num_chars: int, char_dim: int = 30, filters: int = 30, widths: tuple[int, ...] = (3,), dropout: float = 0.0
     ) -> None:
         super().__init__()
+        if filters < 1 or not widths or min(widths) < 1:
+            raise ValueError(f"the char CNN needs char_filters >= 1 and char_widths >= 1, got {filters} and {list(widths)}")
         self.embedding = nn.Embedding(num_chars, char_dim, padding_idx=0)
         # Ma & Hovy apply dropout to the character embeddings before the CNN; pads stay zero vectors
         self.dropout = nn.Dropout(dropout)

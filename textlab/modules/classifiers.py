@@ -110,6 +110,8 @@ class TextCNN(nn.Module):
         super().__init__()
         if not widths or min(widths) < 1:
             raise ValueError(f"filter widths must be >= 1, got {widths}")
+        if filters < 1:
+            raise ValueError(f"filters must be >= 1, got {filters}")
         self.widths = tuple(widths)
         self.convs = nn.ModuleList(nn.Conv1d(input_dim, filters, w, padding=w - 1) for w in self.widths)
         self.output_dim = filters * len(self.widths)
@@ -217,6 +219,8 @@ class BagEncoder(nn.Module):
         super().__init__()
         if ngrams < 1:
             raise ValueError("ngrams must be >= 1")
+        if ngrams > 1 and buckets < 1:
+            raise ValueError(f"hashed n-grams need buckets >= 1, got {buckets}")
         self.num_words, self.ngrams = num_words, ngrams
         self.buckets = buckets if ngrams > 1 else 0
         self.bag = nn.EmbeddingBag(num_words + self.buckets, dim, mode=mode, sparse=sparse)
@@ -246,6 +250,8 @@ class LinearNgramBag(nn.Module):
         super().__init__()
         if ngrams < 1:
             raise ValueError("ngrams must be >= 1")
+        if ngrams > 1 and buckets < 1:
+            raise ValueError(f"hashed n-grams need buckets >= 1, got {buckets}")
         self.num_words, self.ngrams = num_words, ngrams
         self.buckets = buckets if ngrams > 1 else 0
         rows = num_words + self.buckets
