@@ -85,6 +85,10 @@ VARIANTS = {
     "ema-long": ("as ema with decay 0.98 (about 5000 steps, 3.6 epochs)", [
                  T + "callbacks+=lightning.pytorch.callbacks.EMAWeightAveraging", T + "callbacks.decay=0.98",
                  T + "callbacks.update_every_n_steps=100", T + "callbacks.use_buffers=false"]),
+    "swa-30": ("validation, checkpoints and test on the equal average of the weights taken every 100 steps from "
+               "epoch 30 (0-based) on (stochastic weight averaging over the last 20 epochs)", [
+                   T + "callbacks+=textlab.callbacks.TailWeightAveraging", T + "callbacks.start_epoch=30",
+                   T + "callbacks.every_n_steps=100"]),
     "extra-words": ("plus a 50-d trained vector per training word, from zeros, beside its fine-tuned GloVe one",
                     [M + "extra_word_dim", "50"]),
     "frozen-extra": ("GloVe vectors frozen for the whole run, plus a 50-d trained vector per training word",
