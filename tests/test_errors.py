@@ -109,3 +109,33 @@ def test_refused_classifier_settings_are_one_line(config, options, expected, tmp
     line = fit_error(["fit", "--config", str(__import__("conftest").ROOT / "configs" / f"{config}.yaml"), *options,
                       "--trainer.max_epochs", "1"], capsys)
     assert line.startswith(f"textlab: error: {expected}"), line
+
+
+@pytest.mark.parametrize("options, expected", [
+    (["--model.init_args.hidden_size", "abc"], "--model.init_args.hidden_size: Expected a <class 'int'>. Got value: abc"),
+    (["--model.init_args.nosuch", "1"], "--model.init_args.nosuch: not an argument of textlab.models.SequenceTagger"),
+    (["--data.init_args.tag_scheme", "XYZ"], "--data.init_args.tag_scheme: Expected a typing.Literal['IOB2', 'BIOES']"),
+    (["--trainer.max_epochs", "x"], "--trainer.max_epochs: Expected a <class 'int'>; got x"),
+    (["--model.init_args.optimizer.init_args.lr", "abc"],
+     "--model.init_args.optimizer.init_args.lr: Expected a <class 'float'>; got abc"),
+    (["--trainer.callbacks+=nosuch.Callback"], "--trainer.callbacks: No module named 'nosuch'"),
+    (["--nosuch", "1"], "unrecognized arguments: --nosuch 1"),
+])
+def test_unreadable_settings_are_one_line_without_the_usage(options, expected, capsys):
+    # jsonargparse alone prints the command's usage (about 3.5 KB) and every type it tried
+    with pytest.raises(SystemExit) as exit:
+        main(["fit", "--config", str(__import__("conftest").TOY_CONFIG), *options])
+    assert exit.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    assert err.startswith(f"textlab: error: {expected}"), err
+    assert err.rstrip().endswith("(options: textlab fit --help)"), err
+
+
+def test_unreadable_setting_in_a_real_process(tmp_path):
+    (tmp_path / "bad.yaml").write_text("trainer:\n  max_epochz: 3\n")
+    proc = run_textlab("fit", "--config", __import__("conftest").TOY_CONFIG, "--config", "bad.yaml", cwd=tmp_path,
+                       check=False)
+    assert proc.returncode == 2
+    assert proc.stderr == ("textlab: error: Subcommand 'fit' does not accept option 'trainer.max_epochz' "
+                           "(options: textlab fit --help)\n")

@@ -5,7 +5,7 @@ import torch
 from lightning.pytorch import Callback, Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint
 
-from conftest import TOY_CONFIG
+from conftest import TOY_CONFIG, metric_from_table, run_textlab
 from textlab.callbacks import FreezeWordEmbeddings
 from textlab.cli import main
 from textlab.data import ToyNERDataModule
@@ -257,3 +257,83 @@ def test_bf16_mixed_precision_trains_on_the_cpu(tmp_path):
     assert any(r.get("val/f1") for r in rows)
     ckpt = torch.load(next(tmp_path.rglob("last.ckpt")), weights_only=True)
     assert all(torch.isfinite(v).all() for v in ckpt["state_dict"].values() if v.is_floating_point())
+
+
+class _RecordWeights(Callback):
+    """The weights after every optimiser step, and the weights each validation sees."""
+
+    def __init__(self):
+        self.steps, self.validated = [], []
+
+    @staticmethod
+    def _weights(pl_module):
+        return {n: p.detach().clone() for n, p in pl_module.named_parameters()}
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        self.steps.append((trainer.current_epoch, trainer.global_step, self._weights(pl_module)))
+
+    def on_validation_epoch_start(self, trainer, pl_module):
+        self.validated.append(self._weights(pl_module))
+
+
+def _mean(snapshots):
+    return {n: torch.stack([s[n] for s in snapshots]).mean(0) for n in snapshots[0]}
+
+
+def _assert_weights_equal(actual, expected):
+    assert actual.keys() == expected.keys()
+    for name in expected:
+        torch.testing.assert_close(actual[name], expected[name], msg=name)
+
+
+def test_tail_weight_averaging_validates_checkpoints_and_resumes_the_average(tmp_path):
+    from textlab.callbacks import TailWeightAveraging
+
+    record = _RecordWeights()
+
+    def fit_until(max_epochs, ckpt_path=None):
+        dm = ToyNERDataModule(num_train=64, num_val=16, num_test=16, batch_size=16)
+        model = SequenceTagger(dm.vocab, word_dim=8, hidden_size=8, char_encoder="none",
+                               optimizer=lambda params: torch.optim.SGD(params, lr=0.1, momentum=0.9))
+        trainer = Trainer(
+            max_epochs=max_epochs, num_sanity_val_steps=0, default_root_dir=tmp_path, enable_progress_bar=False,
+            logger=False, callbacks=[TailWeightAveraging(start_epoch=1, every_n_steps=3), record,
+                                     ModelCheckpoint(dirpath=tmp_path, filename="{epoch}", save_top_k=-1)],
+        )
+        trainer.fit(model, datamodule=dm, ckpt_path=ckpt_path)
+        return model
+
+    fit_until(2)
+    model = fit_until(4, ckpt_path=tmp_path / "epoch=1.ckpt")  # resumed while averaging
+    steps_per_epoch = 4  # 64 sentences in batches of 16
+    assert [(epoch, step) for epoch, step, _ in record.steps] == [(e, e * 4 + i + 1) for e in range(4) for i in range(4)]
+    averaged = [w for epoch, step, w in record.steps if epoch >= 1 and step % 3 == 0]  # steps 6, 9, 12, 15
+    assert len(averaged) == 4
+
+    # before the average begins: validation and checkpoint are the current weights
+    _assert_weights_equal(record.validated[0], record.steps[steps_per_epoch - 1][2])
+    first = torch.load(tmp_path / "epoch=0.ckpt", weights_only=False)
+    assert "averaging_state" not in first
+    _assert_weights_equal({n: first["state_dict"][n] for n in record.validated[0]}, record.validated[0])
+    # then the average of the snapshots so far, across the resume
+    _assert_weights_equal(record.validated[1], _mean(averaged[:1]))  # epoch 1: step 6
+    _assert_weights_equal(record.validated[3], _mean(averaged))
+    last = torch.load(tmp_path / "epoch=3.ckpt", weights_only=False)
+    assert int(last["averaging_state"]["n_averaged"]) == 4
+    _assert_weights_equal({n: last["state_dict"][n] for n in averaged[0]}, _mean(averaged))
+    _assert_weights_equal({n: last["current_model_state"][n] for n in averaged[0]}, record.steps[-1][2])
+    # and the model left after training is the average
+    _assert_weights_equal(dict(model.named_parameters()), _mean(averaged))
+
+
+def test_tail_weight_averaging_checkpoint_tests_in_a_fresh_process_as_fit_tested_it(tmp_path):
+    fitted = run_textlab(
+        "fit", "--config", TOY_CONFIG, *SMALL, "--trainer.max_epochs", "2", "--trainer.default_root_dir", tmp_path,
+        "--trainer.callbacks+=textlab.callbacks.TailWeightAveraging", "--trainer.callbacks.start_epoch=0",
+        "--trainer.callbacks.every_n_steps=2", cwd=tmp_path)
+    best = next(tmp_path.rglob("best-*.ckpt"))
+    assert int(torch.load(best, weights_only=False)["averaging_state"]["n_averaged"]) > 0
+    tested = run_textlab("test", "--ckpt_path", best, "--data.class_path", "textlab.data.ToyNERDataModule", *SMALL,
+                         cwd=tmp_path, warnings=True)
+    assert metric_from_table(tested.stdout, "test/f1") == metric_from_table(fitted.stdout, "test/f1")
+    assert "WeightAveraging" not in tested.stderr

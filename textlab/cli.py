@@ -25,6 +25,7 @@ from lightning.pytorch import LightningDataModule, LightningModule
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
+from textlab.argument_errors import TextlabArgumentParser
 from textlab.callbacks.cpu_threads import CPUThreads
 from textlab.callbacks.rng_state import RestoreRNGState
 from textlab.checkpoint import read_hparams
@@ -44,6 +45,8 @@ class TextlabCLI(LightningCLI):
         super().__init__(
             LightningModule,
             LightningDataModule,
+            # settings it cannot read end with one line, not the usage (see argument_errors.py)
+            parser_class=TextlabArgumentParser,
             subclass_mode_model=True,
             subclass_mode_data=True,
             # the model carries its optimiser and schedule as arguments

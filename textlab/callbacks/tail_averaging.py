@@ -64,6 +64,7 @@ class TailWeightAveraging(WeightAveraging):
             super().on_save_checkpoint(trainer, pl_module, checkpoint)
 
     def on_load_checkpoint(self, trainer, pl_module, checkpoint) -> None:
-        # a checkpoint saved before the average began holds only the current weights: the average starts afresh
-        if "averaging_state" in checkpoint:
+        # a checkpoint saved before the average began holds only the current weights: the average starts afresh;
+        # outside fit (test, predict) the checkpoint's state_dict is the average already
+        if self._average_model is not None and "averaging_state" in checkpoint:
             super().on_load_checkpoint(trainer, pl_module, checkpoint)
