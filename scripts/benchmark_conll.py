@@ -314,18 +314,19 @@ def run(args: argparse.Namespace, variant: str, seed: int, earlier: dict | None 
     if variant in LAST_EPOCH:
         best = str(newest_last_checkpoint(run_dir))
         summary.update(best_epoch=summary["epochs"], dev_f1=None)
-    threads = ["--cpu_threads.per_process", str(args.threads)]
-    tested = textlab("test", "--ckpt_path", best, D + "data_dir", data_dir, *threads, log_file=run_dir / "test.log")
+    # the test runs log their metrics.csv beside the run, not into lightning_logs/ wherever the script was started
+    run_options = ["--cpu_threads.per_process", str(args.threads), "--trainer.default_root_dir", str(run_dir / "test")]
+    tested = textlab("test", "--ckpt_path", best, D + "data_dir", data_dir, *run_options, log_file=run_dir / "test.log")
     test_f1 = metric_from_table(tested, "test/f1")
     # Unless the CRF trained with the constraints, it trained on all paths and the constraints only act in
     # Viterbi, so the same checkpoint also measures decoding without them.
     free = None
     if not trained_constrained(Path(best)):
         free = textlab("test", "--ckpt_path", best, D + "data_dir", data_dir, M + "constrained_decoding", "false",
-                       *threads, log_file=run_dir / "test_unconstrained.log")
+                       *run_options, log_file=run_dir / "test_unconstrained.log")
     predictions = run_dir / "test_predictions.txt"
     textlab("predict", "--ckpt_path", best, D + "predict_file", os.path.join(data_dir, "test.txt"),
-            "--output", str(predictions), *threads, log_file=run_dir / "predict.log")
+            "--output", str(predictions), *run_options, log_file=run_dir / "predict.log")
     checked = seqeval_f1(Path(data_dir) / "test.txt", predictions)
     if abs(checked - test_f1) > 1e-4:
         raise RunFailed(f"test/f1 {test_f1} but seqeval gives {checked}")

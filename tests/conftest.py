@@ -43,6 +43,25 @@ def _offline(monkeypatch):
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
 
 
+def _checkout_outputs() -> set[str]:
+    """What runs leave in the checkout: its top-level entries and those of the usual log folders."""
+    names = {entry.name for entry in ROOT.iterdir() if not entry.name.startswith(".")}
+    for folder in ("lightning_logs", "runs"):
+        if (ROOT / folder).is_dir():
+            names |= {f"{folder}/{entry.name}" for entry in (ROOT / folder).iterdir()}
+    return names
+
+
+@pytest.fixture(autouse=True)
+def _checkout_stays_clean():
+    # A test writes under its tmp_path; a CLI or script run from the checkout's folder would leave
+    # lightning_logs/ or runs/ there (and a user's benchmark would leave them in theirs).
+    before = _checkout_outputs()
+    yield
+    left = sorted(_checkout_outputs() - before)
+    assert not left, f"the test left {left} in the checkout {ROOT}"
+
+
 def run_textlab(*args, cwd, check=True, timeout=600, warnings=False):
     """Run the installed CLI as a user would; returns the CompletedProcess. ``warnings``: show them on stderr."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "PYTHONWARNINGS": "ignore"}

@@ -92,7 +92,8 @@ def test_contradictory_trainer_settings_are_one_line(capsys):
     # the optimiser is built when training starts (LightningCLI hands the model a callable)
     (["--model.init_args.optimizer.init_args.lr", "-1"], "invalid optimizer setting: Invalid learning rate: -1.0"),
 ])
-def test_contradictory_model_settings_are_one_line(options, expected, capsys):
+def test_contradictory_model_settings_are_one_line(options, expected, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # a setting refused only once training starts would leave runs/ here
     line = fit_error(["fit", "--config", str(__import__("conftest").TOY_CONFIG), *options], capsys)
     assert line.startswith(f"textlab: error: {expected}")
 
