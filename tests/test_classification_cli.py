@@ -136,3 +136,58 @@ def test_fit_with_linear_ngrams_saves_the_bag_and_predicts_from_the_checkpoint(t
     out = (tmp_path / "out.tsv").read_text().splitlines()
     assert [line.split("\t")[1] for line in out] == TEXTS
     assert {line.split("\t")[0] for line in out} <= {"negative", "neutral", "positive"}
+
+
+def textlab_in_process(args, tmp_path, monkeypatch, capsys):
+    """`textlab ARGS` run in this process from tmp_path, as a user would type it: (exit status, stderr)."""
+    from textlab.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    try:
+        main([str(a) for a in args])
+        status = 0
+    except SystemExit as e:
+        status = e.code
+    return status, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command, option", [("fit", "--data.train_file"), ("test", "--data.test_file")])
+def test_the_toy_configs_refuse_a_data_file_and_say_how_to_use_one(command, option, tmp_path, monkeypatch, capsys):
+    (tmp_path / "my.csv").write_text("text,label\ngood,pos\nbad,neg\n")
+    args = [command, "--config", config("cls_textcnn"), option, "my.csv"]
+    if command == "test":
+        vocab = {"words": ["<pad>", "<unk>", "good"], "labels": ["neg", "pos"]}
+        hparams = {"_class_path": "textlab.models.TextClassifier", "vocab": vocab}
+        torch.save({"hyper_parameters": hparams, "state_dict": {}}, tmp_path / "model.ckpt")
+        args += ["--ckpt_path", "model.ckpt"]
+    status, err = textlab_in_process(args, tmp_path, monkeypatch, capsys)
+    assert status == 2
+    assert err.strip().splitlines()[-1] == (
+        f"textlab: error: {option}: the toy set (textlab.data.ToyClassificationDataModule) is generated and reads no "
+        f"data; for your own data pass --data textlab.data.ClassificationDataModule {option} ...")
+
+
+PLATEAU = '{"class_path": "torch.optim.lr_scheduler.ReduceLROnPlateau", "init_args": {"mode": "max"}}'
+
+
+@pytest.mark.parametrize("name", ["cls_bag", "cls_textcnn"])  # manual and automatic optimisation
+def test_reduce_lr_on_plateau_without_validation_in_an_epoch_is_a_one_line_error(name, tmp_path, monkeypatch, capsys):
+    status, err = textlab_in_process(
+        ["fit", "--config", config(name), "--data.num_train", "40", "--data.num_val", "8", "--data.num_test", "8",
+         "--model.init_args.lr_scheduler", PLATEAU, "--trainer.check_val_every_n_epoch", "2",
+         "--trainer.max_epochs", "2"], tmp_path, monkeypatch, capsys)
+    assert status == 2
+    assert err.strip().splitlines()[-1] == (
+        "textlab: error: lr_scheduler ReduceLROnPlateau steps on val/acc, and epoch 0 measured none: validate every "
+        "epoch (validation data, --trainer.check_val_every_n_epoch 1) or use another schedule")
+
+
+def test_fit_logs_the_label_order_class_weights_follow(tmp_path, monkeypatch, capsys):
+    rows = "".join(f"text {i} {label},{label}\n" for i in range(6) for label in (1, 2, 10))
+    (tmp_path / "train.csv").write_text("text,label\n" + rows)
+    status, err = textlab_in_process(
+        ["fit", "--config", config("cls_bag"), "--data", "textlab.data.ClassificationDataModule",
+         "--data.train_file", "train.csv", "--model.init_args.class_weights", "[1, 1, 2]",
+         "--trainer.max_epochs", "1"], tmp_path, monkeypatch, capsys)
+    assert status == 0, err[-2000:]
+    assert "textlab: labels, in the order of class_weights and the outputs: 1, 10, 2" in err.splitlines()

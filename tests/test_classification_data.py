@@ -78,12 +78,49 @@ def test_jsonl_reader_and_its_errors(tmp_path):
         ('{"text": "a", "label": 1}\n{"text": "b", "label": 1\n', "invalid JSON"),
         ('{"text": "a", "label": 1}\n{"text": "", "label": 1}\n', "empty text in 'text'"),
         ('{"text": "a", "label": 1}\n{"text": 5, "label": 1}\n', "'text' must be a string"),
-        ('{"text": "a", "label": 1}\n[1, 2]\n', "expected a JSON object a line"),
+        ('{"text": "a", "label": 1}\n5\n', "expected a JSON object a line"),
     ]:
         bad = write(tmp_path / "bad.jsonl", content)
         with pytest.raises(DataFormatError, match=f"^{bad}:2: ") as e:
             read_jsonl(bad, "text", "label")
         assert message in str(e.value)
+
+
+@pytest.mark.parametrize("content", [
+    '[\n  {"text": "a", "label": 1},\n  {"text": "b", "label": 0}\n]\n',  # pretty-printed
+    '[{"text": "a", "label": 1}, {"text": "b", "label": 0}]\n',  # on one line
+])
+def test_a_json_array_file_is_refused_as_not_json_lines(tmp_path, content):
+    path = write(tmp_path / "reviews.json", content)
+    dm = ClassificationDataModule(train_file=path)
+    with pytest.raises(DataFormatError) as e:
+        dm.vocab
+    assert str(e.value) == f"{path}:1: expected JSON Lines (one JSON object a line), found a JSON array"
+
+
+def test_csv_and_tsv_fields_longer_than_the_csv_modules_default_limit(tmp_path):
+    long_text = "word " * 40_000  # 200,000 characters; the csv module's default limit is 131,072
+    for name, sep in (("long.csv", ","), ("long.tsv", "\t")):
+        path = write(tmp_path / name, f"text{sep}label\n{long_text}{sep}pos\nshort{sep}neg\n")
+        examples = read_delimited(path, sep, "text", "label")
+        assert [(len(e.text), e.label) for e in examples] == [(len(long_text), "pos"), (5, "neg")]
+
+
+@pytest.mark.parametrize("name, content", [("train.jsonl", ""), ("train.csv", "text,label\n")])
+def test_an_empty_training_file_is_named(tmp_path, name, content):
+    path = write(tmp_path / name, content)
+    with pytest.raises(DataFormatError) as e:
+        ClassificationDataModule(train_file=path).vocab
+    assert str(e.value) == f"{path}: no examples: the file holds no labelled text"
+
+
+def test_an_empty_class_file_is_named(tmp_path):
+    write(tmp_path / "r.pos", "good\n")
+    write(tmp_path / "r.neg", "")
+    dm = ClassificationDataModule(data_dir=str(tmp_path), class_files={"pos": "r.pos", "neg": "r.neg"})
+    with pytest.raises(DataFormatError) as e:
+        dm.vocab
+    assert str(e.value) == f"{tmp_path / 'r.neg'}: no texts: expected one text a line (class 'neg' of --data.class_files)"
 
 
 def test_undecodable_bytes_name_the_line_and_suggest_an_encoding(tmp_path):
@@ -117,10 +154,11 @@ def test_unknown_label_at_test_time_names_file_and_line(tmp_path):
 
 
 def test_format_from_extension_or_option(tmp_path):
-    path = write(tmp_path / "train.data", "text,label\na,x\n")
+    path = write(tmp_path / "train.data", "text,label\na,x\nb,y\n")
     with pytest.raises(TextlabError, match="cannot tell the format"):
         ClassificationDataModule(train_file=path).vocab
-    assert ClassificationDataModule(train_file=path, file_format="csv", val_fraction=0, test_fraction=0).vocab["labels"] == ["x"]
+    dm = ClassificationDataModule(train_file=path, file_format="csv", val_fraction=0, test_fraction=0)
+    assert dm.vocab["labels"] == ["x", "y"]
 
 
 # -- splits --------------------------------------------------------------------------------------
@@ -174,6 +212,36 @@ def test_datamodule_kfold_test_sets_partition_the_data(tmp_path):
         ClassificationDataModule(class_files=files, num_folds=1, fold=0)
     with pytest.raises(TextlabError, match="--data.num_folds 100 needs at least 100 texts; the data has 90"):
         ClassificationDataModule(data_dir=str(tmp_path), class_files=files, num_folds=100).examples("train")
+
+
+def test_fold_without_num_folds_and_max_tokens_below_one_are_refused(tmp_path):
+    with pytest.raises(TextlabError, match=r"^--data.fold 7 picks a fold of a k-fold cross-validation: "
+                                           r"give --data.num_folds too$"):
+        ClassificationDataModule(train_file="train.csv", fold=7)
+    assert ClassificationDataModule(train_file="train.csv", fold=0).fold == 0  # what a saved config.yaml holds
+    for bad in (0, -1):
+        with pytest.raises(TextlabError, match=rf"^--data.max_tokens {bad}: keep at least 1 token a text"):
+            ClassificationDataModule(train_file="train.csv", max_tokens=bad)
+
+
+def test_training_data_with_a_single_label_names_its_source(tmp_path):
+    train = write(tmp_path / "train.csv", "text,label\n" + "".join(f"good {i},pos\n" for i in range(20)))
+    with pytest.raises(TextlabError) as e:
+        ClassificationDataModule(train_file=train).vocab
+    assert str(e.value) == f"{train}: the training data holds a single label ('pos'); a classifier needs at least two"
+
+
+def test_a_fold_whose_training_part_lost_a_rare_label_says_so(tmp_path):
+    write(tmp_path / "r.pos", "".join(f"good movie {i}\n" for i in range(20)))
+    write(tmp_path / "r.neg", "bad movie\n")
+    files = {"pos": "r.pos", "neg": "r.neg"}
+    folds = [ClassificationDataModule(data_dir=str(tmp_path), class_files=files, num_folds=5, fold=f) for f in range(5)]
+    lost = [dm for dm in folds if all(e.label == "pos" for e in dm.examples("train"))]
+    assert len(lost) == 1  # the fold whose test part holds the one negative text
+    with pytest.raises(TextlabError) as e:
+        lost[0].vocab
+    assert str(e.value) == (f"fold {lost[0].fold} of --data.num_folds 5: its training part holds a single label "
+                            "('pos'); a classifier needs at least two (the whole data: neg 1, pos 20)")
 
 
 def test_one_file_is_split_into_train_val_test_and_a_test_file_only_into_train_val(tmp_path):
@@ -235,6 +303,39 @@ def test_local_hugging_face_dataset_with_class_label_names(tmp_path):
         ClassificationDataModule(hf_dataset=str(tmp_path / "sst")).vocab
 
 
+def save_glue_like(path, test_labels):
+    """A local Hugging Face dataset as GLUE ships them: ClassLabel labels, -1 where a split is unlabelled."""
+    import datasets
+
+    features = datasets.Features({"sentence": datasets.Value("string"),
+                                  "label": datasets.ClassLabel(names=["neg", "pos"])})
+    texts = ["good", "bad", "fine", "awful", "great", "dull"]
+    datasets.DatasetDict({
+        "train": datasets.Dataset.from_dict({"sentence": texts, "label": [1, 0, 1, 0, 1, 0]}, features=features),
+        "validation": datasets.Dataset.from_dict({"sentence": ["nice", "poor"], "label": [1, 0]}, features=features),
+        "test": datasets.Dataset.from_dict({"sentence": ["superb", "boring", "okay"][: len(test_labels)],
+                                            "label": test_labels}, features=features),
+    }).save_to_disk(str(path))
+    return str(path)
+
+
+def test_an_unlabelled_hugging_face_test_split_is_left_out_with_a_log_line(tmp_path, caplog):
+    glue = save_glue_like(tmp_path / "glue", [-1, -1, -1])
+    dm = ClassificationDataModule(hf_dataset=glue, text_column="sentence")
+    with caplog.at_level("INFO", logger="textlab"):
+        assert dm.vocab["labels"] == ["neg", "pos"]
+    assert [len(dm.examples(s)) for s in ("train", "val", "test")] == [6, 2, 0] and not dm.has_split("test")
+    assert f"{glue}[test]: every label is -1 (unlabelled): not used for the test" in caplog.messages
+
+
+def test_a_hugging_face_split_mixing_labels_and_minus_one_names_the_row(tmp_path):
+    glue = save_glue_like(tmp_path / "glue", [1, -1, 0])
+    with pytest.raises(DataFormatError) as e:
+        ClassificationDataModule(hf_dataset=glue, text_column="sentence").vocab
+    assert str(e.value) == (f"{glue}[test]:2: label -1 (unlabelled) in a split with labels: label every row or none "
+                            "(an unlabelled split is left out)")
+
+
 # -- vocabulary, encoding, batches ---------------------------------------------------------------
 
 
@@ -278,6 +379,28 @@ def test_batches_hold_the_padded_and_the_flat_layout():
     assert batch.flat.tolist() == [2, 3, 2, 3, 1] and batch.offsets.tolist() == [0, 3, 4]
     assert batch.labels.tolist() == [1, 0, 0]
     assert collate_classification([encode_example("a", None, vocab)]).labels is None
+
+
+@pytest.mark.parametrize("option, value", [
+    ("train_file", "my.csv"), ("test_file", "x.csv"), ("data_dir", "data"), ("class_files", {"pos": "a.pos"}),
+    ("hf_dataset", "glue"),
+])
+def test_the_toy_module_refuses_options_naming_data_and_says_how_to_train_on_files(option, value):
+    with pytest.raises(TextlabError) as e:
+        ToyClassificationDataModule(**{option: value})
+    assert str(e.value) == (
+        f"--data.{option}: the toy set (textlab.data.ToyClassificationDataModule) is generated and reads no data; "
+        f"for your own data pass --data textlab.data.ClassificationDataModule --data.{option} ...")
+
+
+def test_the_toy_module_refuses_split_fractions_it_would_ignore_and_keeps_folds():
+    with pytest.raises(TextlabError, match=r"^--data.val_fraction: the toy set's validation and test sets are "
+                                           r"--data.num_val and --data.num_test texts"):
+        ToyClassificationDataModule(val_fraction=0.0)
+    with pytest.raises(TextlabError, match=r"^--data.test_fraction: "):
+        ToyClassificationDataModule(test_fraction=0.2, num_folds=3)
+    dm = ToyClassificationDataModule(num_train=90, num_val=10, num_test=10, num_folds=3, fold=1, val_fraction=0.2)
+    assert [len(dm.examples(s)) for s in ("train", "val", "test")] == [48, 12, 30]
 
 
 def test_predict_file_keeps_empty_lines_and_reads_csv_without_labels(tmp_path):

@@ -292,6 +292,19 @@ def test_loss_options_label_smoothing_and_balanced_class_weights():
         TextClassifier(VOCAB, class_weights=[1.0, 2.0, 3.0])
 
 
+@pytest.mark.parametrize("weights", [[0.0, 0.0], [-1.0, 1.0], [0.0, 1.0], [float("nan"), 1.0]])
+def test_class_weights_of_zero_or_less_are_refused(weights):
+    with pytest.raises(TextlabError) as e:
+        TextClassifier(VOCAB, word_dim=4, filters=2, class_weights=weights)
+    assert str(e.value) == f"class_weights must all be > 0, got {weights} for the labels neg, pos"
+
+
+@pytest.mark.parametrize("norm", [0.0, -3.0])
+def test_output_max_norm_must_be_positive(norm):
+    with pytest.raises(TextlabError, match=rf"^output_max_norm must be > 0 \(null: no limit\), not {norm}$"):
+        TextClassifier(VOCAB, word_dim=4, filters=2, output_max_norm=norm)
+
+
 @pytest.mark.parametrize("options, message", [
     ({"embedding_mode": "static"}, "needs pretrained vectors"),
     ({"embeddings": "v.txt"}, "'rand' starts from random vectors"),
@@ -363,6 +376,13 @@ def test_predict_api_returns_labels_and_probabilities():
     assert results[0].to_text() == f"{results[0].label}\tgood movie\n"
     assert Classification("pos", {}, "two\nlines").to_text() == "pos\ttwo lines\n"
     assert model.training  # left as it was
+
+
+def test_predict_api_refuses_a_single_string():
+    model = TextClassifier(VOCAB, word_dim=8, filters=4)
+    with pytest.raises(TypeError, match=r"predict takes a list of texts: model.predict\(\[text\]\)"):
+        model.predict("good film")
+    assert len(model.predict(["good film"])) == 1
 
 
 def test_confusion_matrix_format():

@@ -81,6 +81,45 @@ def test_predict_conll_input_to_output_file(trained_tagger, tmp_path):
     assert out.count("\n\n") == 2 and not (tmp_path / "out" / "tags.tsv.partial").exists()
 
 
+@pytest.mark.parametrize("content, forced, sentences", [
+    # one sentence ending in a word that looks like a tag: one line is a sentence, not a token
+    ("Peter drove to Karlsburg in his S-Class\n", None, [7]),
+    # a token a line, blank lines between sentences, no tag column: CoNLL all the same
+    ("EU\nrejects\nit\n\nPeter\nBlackburn\n", None, [3, 2]),
+    ("EU NNP\nrejects VBZ\n\nPeter NNP\n", None, [2, 1]),  # token and POS columns
+    ("EU\nrejects\n", "conll", [2]),  # the guess overruled
+])
+def test_predict_reads_text_or_conll_as_the_input_is(trained_tagger, tmp_path, content, forced, sentences):
+    (tmp_path / "in.txt").write_text(content)
+    option = ["--data.predict_format", forced] if forced else []
+    proc = run_textlab("predict", "--ckpt_path", trained_tagger["best"], "--data.predict_file", "in.txt", *option,
+                       cwd=tmp_path)
+    assert [len(block.split("\n")) for block in proc.stdout.strip("\n").split("\n\n")] == sentences
+    tokens = [line.split("\t")[0] for line in proc.stdout.splitlines() if line]
+    assert tokens == [line.split()[0] for line in content.splitlines() if line] if len(sentences) > 1 or forced \
+        else tokens == content.split()
+    if not forced:  # the guess is said, with the way to overrule it
+        assert "read as " in proc.stderr and "--data.predict_format" in proc.stderr
+
+
+def test_predict_output_that_cannot_be_written_is_one_line_and_keeps_what_was_there(trained_tagger, tmp_path):
+    (tmp_path / "in.txt").write_text(TEXT)
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "afile").write_text("")
+    for output, message in [("folder", "--output folder: a folder; give the path of a file to write"),
+                            ("afile/sub/out.tsv", "--output afile/sub/out.tsv: afile is a file, not a folder")]:
+        proc = run_textlab("predict", "--ckpt_path", trained_tagger["best"], "--data.predict_file", "in.txt",
+                           "--output", output, cwd=tmp_path, check=False)
+        assert proc.returncode == 2 and proc.stderr.strip().splitlines()[-1] == f"textlab: error: {message}"
+    # a run that fails after the output was opened leaves the earlier output as it was, and no .partial
+    (tmp_path / "out.tsv").write_text("earlier\n")
+    (tmp_path / "bad.txt").write_bytes(b"fine\ncaf\xe9\n")
+    proc = run_textlab("predict", "--ckpt_path", trained_tagger["best"], "--data.predict_file", "bad.txt",
+                       "--output", "out.tsv", cwd=tmp_path, check=False)
+    assert proc.returncode == 2 and "bad.txt:2: cannot decode byte 0xe9" in proc.stderr
+    assert (tmp_path / "out.tsv").read_text() == "earlier\n" and not (tmp_path / "out.tsv.partial").exists()
+
+
 def test_checkpoint_in_a_fresh_process_predicts_what_the_trained_model_predicted(tmp_path):
     from textlab.cli import TextlabCLI
 
@@ -111,6 +150,11 @@ def test_python_api_returns_tags_and_spans(trained_tagger):
         for span in r.spans:
             assert span.text == " ".join(r.tokens[span.start : span.end])
             assert r.tags[span.start][2:] == span.label
+    assert model.predict([[""], ["", "Paris"]])[1].tokens == ["", "Paris"]  # an empty token is a token without characters
+    with pytest.raises(TypeError, match=r"a list of sentences .*not a string: predict\(\[text\]\)"):
+        model.predict("EU rejects German call")
+    with pytest.raises(ValueError, match="batch_size must be at least 1, not 0"):
+        model.predict(["EU"], batch_size=0)
 
 
 def test_fit_with_train_with_dev_tests_the_model_as_trained_not_the_best_val_epoch(tmp_path, monkeypatch):

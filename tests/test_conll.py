@@ -142,6 +142,24 @@ def test_read_text_lines_errors(tmp_path: Path) -> None:
     assert read_text_lines(path, encoding="latin-1")[1].tokens == ["na\u00efve"]
 
 
+def test_text_files_in_encodings_that_do_not_keep_ascii(tmp_path: Path) -> None:
+    # Excel's "Unicode text" is UTF-16: read as latin-1 it would give a NUL between every two characters
+    path = write(tmp_path, "Peter went\n".encode("utf-16"), name="in.txt")
+    for encoding in ("utf-8", "latin-1"):
+        assert_error(path, 1, "the file is UTF-16 (it starts with a UTF-16 byte-order mark); convert it to UTF-8",
+                     lambda p: read_text_lines(p, encoding=encoding))
+    with pytest.raises(DataFormatError, match=r"in.txt: encoding 'utf-16' is not supported: textlab reads encodings"):
+        read_text_lines(path, encoding="utf-16")
+    no_mark = write(tmp_path, "Peter went\n".encode("utf-16-le"), name="le.txt")
+    assert_error(no_mark, 1, "NUL byte at column 2: not a text file, or UTF-16 without a byte-order mark", read_text_lines)
+    # the encoding the user chose fails: no advice to try latin-1 (which decodes anything)
+    euro = write(tmp_path, "caf\u00e9 \u20ac\n".encode("latin-1", errors="replace"), name="l1.txt")
+    with pytest.raises(DataFormatError, match=r"l1.txt:1: cannot decode byte 0xe9 at column 4 as ascii; is the file in another"):
+        read_text_lines(euro, encoding="ascii")
+    accented = write(tmp_path, b"na\xc3\xafve caf\xe9\n", name="mixed.txt")  # UTF-8 ending in a latin-1 byte
+    assert_error(accented, 1, "cannot decode byte 0xe9 at column 10 as utf-8", read_text_lines)  # characters, not bytes
+
+
 @pytest.mark.parametrize(
     ("content", "expected"),
     [
@@ -153,6 +171,10 @@ def test_read_text_lines_errors(tmp_path: Path) -> None:
         ("Peter went\nShe said\n", False),  # same column count, but 'went' is no tag
         ("Peter B-PER\nwent to O\n", False),  # column counts differ
         ("Peter\nwent\n", False),  # a single column is one-word sentences, not CoNLL
+        ("Peter\nwent\n\nShe\nstayed\n", True),  # ... unless blank lines group the tokens into sentences
+        ("Peter NNP\nwent VBD\n\nShe PRP\n", True),  # a token and a POS column, no tags
+        ("Peter\n\nwent\n", False),  # one-word sentences with blank lines between
+        ("Brethard Stikez drove to Port Teth in his new S-Class\n", False),  # one sentence ending in a tag-like word
         ("", False),
         ("\n\n", False),
     ],

@@ -120,12 +120,27 @@ def test_train_with_dev_without_validation_data_says_so(tmp_path):
         dm.sentences("train")
 
 
-def test_unseen_gold_tag_names_file_and_line(tmp_path):
+def test_unseen_entity_type_names_the_token_and_its_line(tmp_path):
     (tmp_path / "train.txt").write_text(CONLL)
-    (tmp_path / "test.txt").write_text("Paris B-LOC\n")
+    (tmp_path / "test.txt").write_text("In O\nParis B-LOC\nyesterday O\n")
     dm = TaggingDataModule(train_file=str(tmp_path / "train.txt"), test_file=str(tmp_path / "test.txt"))
-    with pytest.raises(DataFormatError, match=r"test.txt:1: tag 'S-LOC' never occurs in the training data"):
+    with pytest.raises(DataFormatError, match=r"test.txt:2: entity type 'LOC' \(token 'Paris'\) never occurs in the training data"):
         dm.setup("test")
+
+
+@pytest.mark.parametrize("scheme", ["BIOES", "IOB2"])
+def test_every_tag_of_the_scheme_for_a_training_type(tmp_path, scheme):
+    # PER spans two tokens in training (B-PER E-PER under BIOES); a one-token PER (S-PER) and a
+    # three-token one (I-PER) in the validation file are still PER.
+    (tmp_path / "train.txt").write_text(CONLL)
+    (tmp_path / "valid.txt").write_text("Peter B-PER\n\nPeter B-PER\nvan I-PER\nBlackburn I-PER\n")
+    dm = TaggingDataModule(train_file=str(tmp_path / "train.txt"), val_file=str(tmp_path / "valid.txt"), tag_scheme=scheme)
+    prefixes = "BIES" if scheme == "BIOES" else "BI"
+    assert dm.vocab["tags"] == ["O", *(f"{p}-{t}" for t in ("MISC", "ORG", "PER") for p in prefixes)]
+    dm.setup("fit")
+    val = [dm.vocab["tags"][i] for sentence in dm.datasets["val"] for i in sentence.tags]
+    expected = {"BIOES": ["S-PER", "B-PER", "I-PER", "E-PER"], "IOB2": ["B-PER", "B-PER", "I-PER", "I-PER"]}[scheme]
+    assert val == expected
 
 
 def test_hugging_face_dataset_from_disk(tmp_path):
@@ -143,7 +158,7 @@ def test_hugging_face_dataset_from_disk(tmp_path):
     dm = TaggingDataModule(hf_dataset=str(tmp_path / "ds"), tag_scheme="IOB2")
     assert dm.sentences("train")[0].tags == ["B-PER", "I-PER", "O", "O", "B-LOC"]
     assert dm.has_split("test")
-    assert dm.vocab["tags"] == ["O", "B-LOC", "B-PER", "I-PER"]
+    assert dm.vocab["tags"] == ["O", "B-LOC", "I-LOC", "B-PER", "I-PER"]
 
 
 def test_hugging_face_json_dataset_with_string_tags(tmp_path):
@@ -175,8 +190,33 @@ def test_text_vectors_file_glove_and_word2vec(tmp_path):
     assert matrix[2].tolist() == [1, 2] and matrix[3].tolist() == [5, 6]
     bad = tmp_path / "bad.txt"
     bad.write_text("a 1 2\nb 1\n")
-    with pytest.raises(DataFormatError, match="bad.txt:2: expected 2 vector values, found 1"):
+    with pytest.raises(DataFormatError, match=r"bad.txt:2: expected 2 vector values \(as line 1 says\), found 1"):
         load_vectors(str(bad))
+
+
+@pytest.mark.parametrize("content, message", [
+    ("2 3\na 1 2\n", r"v.txt:2: expected 3 vector values \(as line 1 says\), found 2"),  # word2vec header
+    ("a 1 2\nb 1 2 3\n", r"v.txt:2: expected 2 vector values \(as line 1 says\), found 3"),
+    ("a 1 2\nb 1 nan\n", "v.txt:2: expected finite numbers, found nan"),
+    ("a 1 2\nb inf 2\n", "v.txt:2: expected finite numbers, found inf"),
+])
+def test_text_vectors_file_errors(tmp_path, content, message):
+    (tmp_path / "v.txt").write_text(content)
+    with pytest.raises(DataFormatError, match=message):
+        load_vectors(str(tmp_path / "v.txt"))
+
+
+def test_text_vectors_file_tolerates_what_real_files_hold(tmp_path):
+    # a byte-order mark before the header, tab separators, CRLF, a word with spaces (GloVe 840B), a trailing blank line
+    (tmp_path / "v.txt").write_bytes("\ufeff3 2\nthe\t1\t2\r\n. . . 3 4\nu\u00a0s 5 6\n\n".encode())
+    vectors = load_vectors(str(tmp_path / "v.txt"))
+    assert vectors.words == ["the", ". . .", "u\u00a0s"] and vectors.vectors.tolist() == [[1, 2], [3, 4], [5, 6]]
+
+
+def test_vectors_of_another_size_than_the_model_wants(tmp_path):
+    (tmp_path / "v.txt").write_text("a 1 2\n")
+    with pytest.raises(TextlabError, match="have 2 dimensions, the word embedding 50: set --model.init_args.word_dim 2"):
+        load_vectors(str(tmp_path / "v.txt"), word_dim=50)
 
 
 def test_packaged_glove():

@@ -57,6 +57,29 @@ def test_missing_files_and_bad_checkpoint(tmp_path, capsys):
     assert "junk.ckpt: not a readable textlab checkpoint" in line
 
 
+def test_a_file_that_is_no_checkpoint_is_one_line(tmp_path, capsys):
+    # a config given as --ckpt_path: its bytes fail inside torch's unpickler with an IndexError, not an UnpicklingError
+    (tmp_path / "c.yaml").write_text("seed_everything: 1\ntrainer:\n  max_epochs: 1\n")
+    line = fit_error(["test", "--ckpt_path", str(tmp_path / "c.yaml")], capsys)
+    assert line.startswith(f"textlab: error: {tmp_path / 'c.yaml'}: not a readable textlab checkpoint")
+    line = fit_error(["predict", "--ckpt_path", str(tmp_path), "--data.predict_file", "x"], capsys)
+    assert line == f"textlab: error: {tmp_path}: a folder, not a checkpoint file (a .ckpt under its checkpoints/ folder?)"
+
+
+@pytest.mark.parametrize("vectors, message", [
+    ("EU 0.1 0.2\nrejects 0.3 0.4\n", "pretrained vectors '{v}' have 2 dimensions, the word embedding 100: "
+                                       "set --model.init_args.word_dim 2"),
+    ("EU 0.1 0.2\nrejects 0.3 nan\n", "{v}:2: expected finite numbers, found nan"),
+])
+def test_pretrained_vectors_that_do_not_fit_are_one_line(tmp_path, capsys, vectors, message):
+    (tmp_path / "train.txt").write_text(GOOD)
+    (tmp_path / "v.txt").write_text(vectors)
+    line = fit_error(FIT + ["--data.train_file", str(tmp_path / "train.txt"), "--model.init_args.embeddings",
+                            str(tmp_path / "v.txt"), "--trainer.fast_dev_run", "1",
+                            "--trainer.default_root_dir", str(tmp_path)], capsys)
+    assert line == "textlab: error: " + message.format(v=tmp_path / "v.txt")
+
+
 def test_error_is_one_line_on_stderr_in_a_real_process(tmp_path):
     (tmp_path / "bad.txt").write_bytes(CASES["bare_prefix"][0])
     proc = run_textlab(*FIT, "--data.train_file", "bad.txt", cwd=tmp_path, check=False)

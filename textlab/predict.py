@@ -78,7 +78,10 @@ class PredictionWriter(BasePredictionWriter):
     """Writes each batch's predictions as it comes (``result.to_text()``), to a file or stdout.
 
     Writing per batch keeps memory flat however large the input; the file is only complete when the
-    run ends, so it is written under a temporary name and renamed then.
+    run ends, so it is written under a temporary name and renamed then. The file is opened in ``setup``,
+    before any prediction, so a path that cannot be written fails at once, and an input without a single
+    sentence still gives an (empty) output file. Lightning calls ``teardown`` only after a run that
+    succeeded, so a failed one never replaces an earlier output.
     """
 
     def __init__(self, output: str | None = None) -> None:
@@ -86,21 +89,30 @@ class PredictionWriter(BasePredictionWriter):
         self.output = output
         self._stream: Any = None
 
-    def on_predict_start(self, trainer, pl_module) -> None:
-        if not trainer.is_global_zero:
+    def setup(self, trainer, pl_module, stage: str) -> None:
+        if stage != "predict" or not trainer.is_global_zero:
             return  # every process predicts the whole input; the first one writes it
         if self.output in (None, "-"):
             self._stream = sys.stdout
-        else:
-            os.makedirs(os.path.dirname(os.path.abspath(self.output)), exist_ok=True)
+            return
+        if os.path.isdir(self.output):
+            raise TextlabError(f"--output {self.output}: a folder; give the path of a file to write")
+        folder = os.path.dirname(self.output)
+        blocking = next((f for f in _ancestors(folder) if os.path.exists(f) and not os.path.isdir(f)), None)
+        if blocking:
+            raise TextlabError(f"--output {self.output}: {blocking} is a file, not a folder")
+        try:
+            os.makedirs(folder or ".", exist_ok=True)
             self._stream = open(self.output + ".partial", "w", encoding="utf-8")
+        except OSError as e:
+            raise TextlabError(f"--output {self.output}: cannot write there ({e.strerror})") from None
 
     def write_on_batch_end(self, trainer, pl_module, prediction, batch_indices, batch, batch_idx, dataloader_idx=0):
         if self._stream is None:
             return
         self._stream.write("".join(result.to_text() for result in prediction))
 
-    def on_predict_end(self, trainer, pl_module) -> None:
+    def teardown(self, trainer, pl_module, stage: str) -> None:
         if self._stream is None:
             return
         if self._stream is sys.stdout:
@@ -109,3 +121,18 @@ class PredictionWriter(BasePredictionWriter):
             self._stream.close()
             os.replace(self.output + ".partial", self.output)
         self._stream = None
+
+    def on_exception(self, trainer, pl_module, exception: BaseException) -> None:
+        if self._stream is not None and self._stream is not sys.stdout:
+            self._stream.close()
+            os.remove(self.output + ".partial")
+        self._stream = None
+
+
+def _ancestors(folder: str) -> list[str]:
+    """``a/b/c`` -> ``a``, ``a/b``, ``a/b/c``."""
+    parts = []
+    while folder and folder not in parts and os.path.dirname(folder) != folder:
+        parts.append(folder)
+        folder = os.path.dirname(folder)
+    return parts[::-1]

@@ -10,6 +10,7 @@ line file per class (the MR layout: ``rt-polarity.pos``, ``rt-polarity.neg``); a
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 from collections import Counter
@@ -105,11 +106,11 @@ class ClassificationDataModule(TextDataModule):
             split_seed: seed of the stratified splits and folds (independent of the training seed).
             num_folds: k-fold cross-validation of one data set: fold ``fold`` is the test set,
                 ``val_fraction`` of the rest the validation set (stratified, seeded).
-            fold: which fold (0 .. num_folds - 1) is the test set.
+            fold: with ``num_folds``: which fold (0 .. num_folds - 1) is the test set.
             tokenizer: whitespace (pre-tokenised text) or basic (also splits off punctuation).
             lowercase: store words lower-cased in the word vocabulary.
             normalize_digits: store words with every digit replaced by 0.
-            max_tokens: keep only the first this many tokens of a text.
+            max_tokens: keep only the first this many tokens of a text (null: all).
             min_word_freq: training words seen fewer times map to <unk>.
             add_pretrained_words: pretrained vectors (a file or ``glove-6b-50d``) whose words join the
                 word vocabulary, so words unseen in training keep their pretrained vectors.
@@ -143,9 +144,13 @@ class ClassificationDataModule(TextDataModule):
             raise TextlabError("val_fraction and test_fraction must be in [0, 1) and add up to less than 1")
         if num_folds is not None and num_folds < 2:
             raise TextlabError(f"--data.num_folds {num_folds}: cross-validation needs at least 2 folds")
+        if num_folds is None and fold != 0:
+            raise TextlabError(f"--data.fold {fold} picks a fold of a k-fold cross-validation: give --data.num_folds too")
         if num_folds is not None and not 0 <= fold < num_folds:
             raise TextlabError(
                 f"--data.fold {fold} is not a fold of --data.num_folds {num_folds} (0 .. {num_folds - 1})")
+        if max_tokens is not None and max_tokens < 1:
+            raise TextlabError(f"--data.max_tokens {max_tokens}: keep at least 1 token a text (null keeps them all)")
 
     # -- sources -> examples ----------------------------------------------------------------------
 
@@ -171,13 +176,20 @@ class ClassificationDataModule(TextDataModule):
                 if not os.path.isfile(path):
                     where = f" in --data.data_dir {self.data_dir}" if self.data_dir else ""
                     raise TextlabError(f"{path}: no such file (class {label!r} of --data.class_files{where})")
-                examples += read_lines(path, str(label), self.encoding)
+                texts = read_lines(path, str(label), self.encoding)
+                if not texts:
+                    raise DataFormatError(path, None, f"no texts: expected one text a line (class {label!r} of "
+                                                      "--data.class_files)")
+                examples += texts
             return examples
         path = self._split_file(split)
         if path is not None:
             if not os.path.isfile(path):
                 raise TextlabError(f"{path}: no such file (--data.{split}_file)")
-            return read_file(path, self.file_format, self.text_column, self.label_column, self.encoding, self.header)
+            examples = read_file(path, self.file_format, self.text_column, self.label_column, self.encoding, self.header)
+            if not examples:
+                raise DataFormatError(path, None, "no examples: the file holds no labelled text")
+            return examples
         if self.hf_dataset:
             return self._read_hf_split(split)
         if split == "train":
@@ -207,14 +219,27 @@ class ClassificationDataModule(TextDataModule):
                 raise TextlabError(f"{where}: no column {column!r} (columns: {', '.join(part.column_names)}); "
                                    "pass --data.text_column / --data.label_column")
         label_names = getattr(part.features[self.label_column], "names", None)
+        labels = part[self.label_column]
+        # -1 is how datasets marks a missing ClassLabel: GLUE and SST-2 ship their test splits that way
+        if label_names is not None and labels and all(label == -1 for label in labels):
+            if split == "train":
+                raise TextlabError(f"{where}: every label is -1 (unlabelled): training needs labelled texts")
+            log.info("%s: every label is -1 (unlabelled): not used for %s", where,
+                     "validation" if split == "val" else "the test")
+            return None
         examples = []
-        for i, (text, label) in enumerate(zip(part[self.text_column], part[self.label_column]), start=1):
+        for i, (text, label) in enumerate(zip(part[self.text_column], labels), start=1):
             text = check_text(text, where, i, self.text_column)
             if label_names is not None and isinstance(label, int):
+                if label == -1:
+                    raise DataFormatError(where, i, f"label -1 (unlabelled) in a split with labels: label every row "
+                                                    "or none (an unlabelled split is left out)")
                 if not 0 <= label < len(label_names):
                     raise DataFormatError(where, i, f"label {label} is not a class of {self.label_column!r}")
                 label = label_names[label]
             examples.append(Example(text, check_label(label, where, i, self.label_column), where, i))
+        if split == "train" and not examples:
+            raise TextlabError(f"{where}: no training examples: the split is empty")
         return examples
 
     @cached_property
@@ -292,10 +317,22 @@ class ClassificationDataModule(TextDataModule):
             words = words.extend(pretrained)
             log.info("word vocabulary: %d from training + %d pretrained-only words", before, len(words) - before)
         counts = Counter(e.label for e in train)
+        if len(counts) < 2:
+            raise TextlabError(self._single_label_message(train, counts))
         labels = Vocab(sorted(counts), specials=False)
         label_counts = [counts[lab] for lab in labels.itos]
         vocab = ClassificationVocab(words, labels, self.tokenizer, self.max_tokens, label_counts)
         return vocab.to_dict()
+
+    def _single_label_message(self, train: list[Example], counts: Counter) -> str:
+        (label,) = counts
+        if self.num_folds is not None:
+            everything = Counter(e.label for split in ("train", "val", "test") for e in self.examples(split))
+            found = ", ".join(f"{lab} {n}" for lab, n in sorted(everything.items()))
+            return (f"fold {self.fold} of --data.num_folds {self.num_folds}: its training part holds a single label "
+                    f"({label!r}); a classifier needs at least two (the whole data: {found})")
+        sources = ", ".join(dict.fromkeys(e.where for e in train))
+        return f"{sources}: the training data holds a single label ({label!r}); a classifier needs at least two"
 
     # -- examples -> ids -> batches ----------------------------------------------------------------
 
@@ -329,6 +366,10 @@ class ClassificationDataModule(TextDataModule):
         return collate_classification(examples)
 
 
+# ClassificationDataModule options that name or read labelled data; the toy set generates its own
+TOY_REFUSES = ("train_file", "val_file", "test_file", "data_dir", "class_files", "hf_dataset", "hf_config", "label_column")
+
+
 class ToyClassificationDataModule(ClassificationDataModule):
     """The generated toy review set (positive/negative/neutral, with negation and contrast)."""
 
@@ -339,8 +380,10 @@ class ToyClassificationDataModule(ClassificationDataModule):
             num_train: training texts.
             num_val: validation texts.
             num_test: test texts.
-            **kwargs: the ClassificationDataModule options (batch size, predict_file, ...).
+            **kwargs: the ClassificationDataModule options that apply to a generated set (batch size,
+                tokenizer, predict_file, num_folds, ...); those naming data files or data sets are refused.
         """
+        _refuse_ignored_options(kwargs)
         super().__init__(**kwargs)
         self.toy = dict(seed=seed, num_train=num_train, num_val=num_val, num_test=num_test)
 
@@ -354,3 +397,18 @@ class ToyClassificationDataModule(ClassificationDataModule):
     @cached_property
     def _generated(self) -> dict[str, list[tuple[str, str]]]:
         return generate_toy_classification(**self.toy)
+
+
+def _refuse_ignored_options(options: dict) -> None:
+    """The toy module would run on its generated set whatever these say: a user who gave one meant other data."""
+    defaults = inspect.signature(ClassificationDataModule.__init__).parameters
+    changed = [name for name, value in options.items() if name in defaults and value != defaults[name].default]
+    for name in changed:
+        if name in TOY_REFUSES:
+            raise TextlabError(
+                f"--data.{name}: the toy set (textlab.data.ToyClassificationDataModule) is generated and reads no "
+                f"data; for your own data pass --data textlab.data.ClassificationDataModule --data.{name} ...")
+        # the toy set comes as train, val and test parts: only k-fold cross-validation splits it further
+        if name == "test_fraction" or (name == "val_fraction" and options.get("num_folds") is None):
+            raise TextlabError(f"--data.{name}: the toy set's validation and test sets are --data.num_val and "
+                               "--data.num_test texts (val_fraction applies with --data.num_folds only)")

@@ -15,6 +15,10 @@ from textlab.data.text_files import decoded_lines
 from textlab.errors import DataFormatError, TextlabError
 
 FileFormat = Literal["auto", "csv", "tsv", "jsonl", "text"]
+# The csv module refuses fields over 131,072 characters, a guard against a runaway quote; a long review or
+# a whole document is bigger than that. 2**31 - 1 fits a C long everywhere (sys.maxsize overflows on
+# Windows), and a quote left open is still reported, at the end of the file.
+csv.field_size_limit(2**31 - 1)
 EXTENSIONS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl"}
 
 
@@ -110,10 +114,16 @@ def read_jsonl(path: str, text_field: str, label_field: str | None, encoding: st
     for lineno, line in decoded_lines(path, encoding):
         if not line.strip():
             continue
+        # a JSON array, one-line or pretty-printed, is the usual mistake: say what JSON Lines is
+        array = "expected JSON Lines (one JSON object a line), found a JSON array"
         try:
-            obj = json.loads(line)
+            obj = json.loads(line.rstrip("\r\n"))  # without the line break, an error's column is on this line
         except json.JSONDecodeError as e:
+            if line.lstrip().startswith("["):
+                raise DataFormatError(path, lineno, array) from None
             raise DataFormatError(path, lineno, f"invalid JSON: {e.msg} at column {e.colno}") from None
+        if isinstance(obj, list):
+            raise DataFormatError(path, lineno, array)
         if not isinstance(obj, dict):
             raise DataFormatError(path, lineno, "expected a JSON object a line")
         for name, option in ((text_field, "text_column"), (label_field, "label_column")):

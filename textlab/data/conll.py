@@ -117,19 +117,26 @@ def read_text_lines(path: str | os.PathLike, encoding: str = "utf-8") -> list[Se
 def looks_like_conll(path: str | os.PathLike, encoding: str = "utf-8") -> bool:
     """Guess whether a prediction input is CoNLL (True) or plain text (False) from its start.
 
-    CoNLL if a ``-DOCSTART-`` line occurs, or if every sniffed line has the same number (>= 2) of
-    columns and ends with a valid tag. Plain sentences rarely do both: their lengths vary and
-    their last word is seldom ``O`` or ``B-...``. Undecodable bytes raise DataFormatError.
+    CoNLL has one token a line, so its lines have the same number of columns and sentences of several
+    lines. It is CoNLL if a ``-DOCSTART-`` line occurs, or if every sniffed line has the same number of
+    columns, some two lines follow each other without a blank line, and either blank lines separate such
+    groups (a token-per-line file, with or without more columns such as POS) or every line ends with a
+    valid tag. Plain sentences rarely do that: their lengths vary, and a single line is a sentence.
+    Undecodable bytes raise DataFormatError.
     """
     with closing(decoded_lines(path, encoding)) as lines:
-        sample = list(islice((cols for _, line in lines if (cols := line.split())), _SNIFF_LINES))
-    if any(cols[0] == DOCSTART for cols in sample):
+        sample = [line.split() for _, line in islice(lines, _SNIFF_LINES)]
+    rows = [cols for cols in sample if cols]
+    if any(cols[0] == DOCSTART for cols in rows):
         return True
-    return (
-        bool(sample)
-        and len(sample[0]) >= 2
-        and all(len(cols) == len(sample[0]) and _TAG.fullmatch(cols[-1]) for cols in sample)
-    )
+    if not rows or any(len(cols) != len(rows[0]) for cols in rows):
+        return False
+    groups = "".join("x" if cols else " " for cols in sample).split()  # runs of consecutive lines
+    if not any(len(group) >= 2 for group in groups):
+        return False
+    separated = len(groups) >= 2
+    tagged = len(rows[0]) >= 2 and all(_TAG.fullmatch(cols[-1]) for cols in rows)
+    return separated or tagged
 
 
 def entity_type(tag: str) -> str | None:
@@ -197,6 +204,12 @@ def from_iob2(tags: list[str], target: str) -> list[str]:
         continues = i + 1 < len(tags) and tags[i + 1] == "I-" + tag[2:]
         converted.append(_BIOES_PREFIX[tag[0], continues] + tag[2:])
     return converted
+
+
+def scheme_tags(entity_types: Iterable[str], scheme: str) -> list[str]:
+    """Every tag ``scheme`` (IOB2 or BIOES) has for these entity types: O, then B-/I-(/E-/S-) of each."""
+    prefixes = {"IOB2": "BI", "BIOES": "BIES"}[scheme]
+    return ["O", *(f"{prefix}-{kind}" for kind in sorted(set(entity_types)) for prefix in prefixes)]
 
 
 def convert_tags(tags: list[str], source: str, target: str) -> list[str]:

@@ -18,7 +18,9 @@ import datasets
 
 
 from textlab.checkpoint import read_hparams
-from textlab.data.conll import convert_tags, detect_scheme, iter_conll, looks_like_conll, read_conll, read_text_lines
+from textlab.data.conll import (
+    convert_tags, detect_scheme, entity_type, iter_conll, looks_like_conll, read_conll, read_text_lines, scheme_tags,
+)
 from textlab.data.corpus_cache import CorpusCache
 from textlab.data.datamodule import TextDataModule
 from textlab.data.sentence import Sentence
@@ -249,18 +251,20 @@ class TaggingDataModule(TextDataModule):
     def _build_vocab(self, train: Iterable[Sentence]) -> dict:
         """Words, characters and tags of the training sentences, in one pass (the corpus may be streamed)."""
         words = WordVocab([PAD, UNK], self.lowercase, self.normalize_digits)
-        word_counts, char_counts, tags = Counter(), Counter(), set()
+        word_counts, char_counts, types = Counter(), Counter(), set()
         for s in train:
             word_counts.update(words.key(t) for t in s.tokens)
             char_counts.update(c for t in s.tokens for c in t)
-            tags.update(s.tags)
+            types.update(kind for t in s.tags if (kind := entity_type(t)))
         words = WordVocab.from_counts(word_counts, self.min_word_freq, self.lowercase, self.normalize_digits)
         before = None
         if self.add_pretrained_words:
             before = len(words)
             words = words.extend(load_vectors(self.add_pretrained_words).words)
             log.info("word vocabulary: %d from training + %d pretrained-only words", before, len(words) - before)
-        tag_vocab = Vocab(sorted(tags, key=_tag_order), specials=False)
+        # Every tag of the scheme for each entity type in training, not only the tags seen there: a type that
+        # spans several tokens in every training sentence may still be a single token (S-) in dev or test.
+        tag_vocab = Vocab(sorted(scheme_tags(types, self.tag_scheme), key=_tag_order), specials=False)
         return TaggingVocab(words, Vocab.build(char_counts), tag_vocab, self.tag_scheme, before).to_dict()
 
     # -- sentences -> ids -> batches -------------------------------------------------------------
@@ -290,10 +294,13 @@ class TaggingDataModule(TextDataModule):
             sentences = read()
         else:
             sentences, where = self._kept(split)
+        in_file = self._split_file(split) is not None  # a file has a token a line; other sources a sentence a row
         for s in sentences:
-            unknown = [t for t in s.tags if t not in vocab.tags]
-            if unknown:
-                raise DataFormatError(where, s.line, f"tag {unknown[0]!r} never occurs in the training data")
+            unknown = next((i for i, t in enumerate(s.tags) if t not in vocab.tags), None)
+            if unknown is not None:
+                line = s.line + unknown if in_file and s.line else s.line
+                raise DataFormatError(where, line, f"entity type {entity_type(s.tags[unknown])!r} (token "
+                                      f"{s.tokens[unknown]!r}) never occurs in the training data")
             yield encode_sentence(s, vocab)
 
     def _read_predict(self) -> list[Sentence]:
@@ -301,6 +308,9 @@ class TaggingDataModule(TextDataModule):
         conll = self.predict_format == "conll" or (
             self.predict_format == "auto" and looks_like_conll(path, encoding=self.encoding)
         )
+        if self.predict_format == "auto":  # a guess: say what was guessed and how to overrule it
+            guessed, other = ("CoNLL, a token a line", "text") if conll else ("plain text, a sentence a line", "conll")
+            log.info("%s: read as %s (--data.predict_format %s to read it otherwise)", path, guessed, other)
         if conll:
             return read_conll(path, tag_column=self.tag_column, encoding=self.encoding, require_tags=False)
         return read_text_lines(path, encoding=self.encoding)

@@ -82,7 +82,7 @@ def collate_tagging(sentences: list[EncodedSentence | dict]) -> TaggingBatch:
                  for s in sentences]
     B = len(sentences)
     T = max(len(s.words) for s in sentences)
-    L = max(len(c) for s in sentences for c in s.chars)
+    L = max(1, max(len(c) for s in sentences for c in s.chars))  # an empty token is all padding, not no characters
     words = torch.zeros(B, T, dtype=torch.long)
     casing = torch.zeros(B, T, dtype=torch.long)
     chars = torch.zeros(B, T, L, dtype=torch.long)

@@ -8,6 +8,9 @@ from collections.abc import Iterator
 
 from textlab.errors import DataFormatError
 
+_UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+_CONVERT = "convert it to UTF-8, e.g. with iconv -f utf-16 -t utf-8"
+
 
 def decoded_lines(path: str | os.PathLike, encoding: str) -> Iterator[tuple[int, str]]:
     """Yield ``(lineno, text)`` for each line, decoding line by line so an error names its line.
@@ -16,20 +19,31 @@ def decoded_lines(path: str | os.PathLike, encoding: str) -> Iterator[tuple[int,
     Latin-1, cp1252, ...); a trailing ``\\r`` is whitespace and disappears when columns are split.
     """
     try:
-        codecs.lookup(encoding)
+        codec = codecs.lookup(encoding)
     except LookupError:
         raise DataFormatError(path, None, f"unknown encoding {encoding!r}") from None
+    if "a\n".encode(codec.name) != b"a\n":  # UTF-16 and UTF-32 spread a line break over several bytes
+        raise DataFormatError(path, None, f"encoding {encoding!r} is not supported: textlab reads encodings that "
+                                          f"keep ASCII as it is (UTF-8, Latin-1, cp1252, ...); {_CONVERT}")
     with open(path, "rb") as f:
         for lineno, raw in enumerate(f, start=1):
+            if lineno == 1 and raw.startswith(_UTF16_BOMS):
+                raise DataFormatError(path, 1, f"the file is UTF-16 (it starts with a UTF-16 byte-order mark); {_CONVERT}")
             try:
                 text = raw.decode(encoding)
             except UnicodeDecodeError as err:
+                # the user's own choice of encoding failed: suggesting latin-1 (which decodes anything) would mislead
+                hint = "pass --data.encoding (e.g. latin-1)" if codec.name == "utf-8" else "is the file in another encoding?"
+                column = len(raw[: err.start].decode(encoding, errors="replace")) + 1  # characters, not bytes
                 raise DataFormatError(
                     path,
                     lineno,
-                    f"cannot decode byte 0x{raw[err.start]:02x} at column {err.start + 1} as "
-                    f"{encoding}; pass --data.encoding (e.g. latin-1)",
+                    f"cannot decode byte 0x{raw[err.start]:02x} at column {column} as {encoding}; {hint}",
                 ) from None
+            # No text file holds a NUL; UTF-16 without a byte-order mark decodes to one every other character.
+            if "\x00" in text:
+                raise DataFormatError(path, lineno, f"NUL byte at column {text.index(chr(0)) + 1}: not a text file, "
+                                                    f"or UTF-16 without a byte-order mark; if UTF-16, {_CONVERT}")
             # Editors on Windows often prepend a byte-order mark; it would otherwise stick to
             # the first token, and str.split() does not treat it as whitespace.
             yield lineno, text.lstrip("\ufeff") if lineno == 1 else text

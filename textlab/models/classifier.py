@@ -10,6 +10,7 @@ weights, so a checkpoint alone is enough to classify new text.
 from __future__ import annotations
 
 import logging
+import math
 from typing import ClassVar, Literal
 
 import torch
@@ -114,10 +115,11 @@ class TextClassifier(LightningModule):
             dropout: dropout on the text vector, before the output layer.
             embedding_dropout: cnn, rnn: dropout on the token vectors, before the encoder (0: off).
             label_smoothing: cross-entropy label smoothing (0: off).
-            class_weights: cross-entropy weight per label (in vocab label order), or ``balanced``
+            class_weights: cross-entropy weight per label, each > 0, in the vocabulary's label order: the
+                labels sorted as strings (numeric labels too: 1, 10, 2), as ``fit`` logs them; or ``balanced``
                 (inverse training frequency).
-            output_max_norm: rescale each output-layer weight row to at most this L2 norm after every
-                step (Kim 2014 used 3).
+            output_max_norm: rescale each output-layer weight row to at most this L2 norm (> 0) after every
+                step (Kim 2014 used 3); null: no limit.
             optimizer: the optimiser, e.g. Adam or Adadelta.
             sparse_optimizer: the optimiser of the bag's sparse gradients (with ``sparse``).
             lr_scheduler: an optional learning-rate schedule, stepped once per epoch.
@@ -146,6 +148,8 @@ class TextClassifier(LightningModule):
         self.embeddings = embeddings
         if not 0.0 <= label_smoothing <= 1.0:
             raise TextlabError(f"label_smoothing must be in [0, 1], not {label_smoothing}")
+        if output_max_norm is not None and not output_max_norm > 0:
+            raise TextlabError(f"output_max_norm must be > 0 (null: no limit), not {output_max_norm}")
         self.label_smoothing, self.output_max_norm = label_smoothing, output_max_norm
         self.optimizer, self.sparse_optimizer, self.lr_scheduler = optimizer, sparse_optimizer, lr_scheduler
         # Lightning steps several optimisers only under manual optimisation (see training_step)
@@ -186,6 +190,10 @@ class TextClassifier(LightningModule):
         if len(class_weights) != K:
             raise TextlabError(
                 f"class_weights has {len(class_weights)} entries for {K} labels ({', '.join(self.labels)})")
+        # a weight of 0 drops its label from the loss, and a batch of that label alone divides 0 by 0 (NaN)
+        if not all(w > 0 and math.isfinite(w) for w in class_weights):
+            raise TextlabError(f"class_weights must all be > 0, got {list(class_weights)} for the labels "
+                               f"{', '.join(self.labels)}")
         return torch.tensor(class_weights, dtype=torch.float)
 
     # -- the network ---------------------------------------------------------------------------------
@@ -208,9 +216,12 @@ class TextClassifier(LightningModule):
     # -- Lightning hooks -----------------------------------------------------------------------------
 
     def setup(self, stage: str) -> None:
+        if stage == "fit":
+            # the order class_weights follow: sorted as strings, so numeric labels go 1, 10, 2
+            log.info("labels, in the order of class_weights and the outputs: %s", ", ".join(self.labels))
         # Runs before Lightning restores a checkpoint, so a resumed run keeps its trained weights.
         if stage == "fit" and self.embeddings:
-            matrix, found = vectors_for_vocab(self.vocab.words, load_vectors(self.embeddings),
+            matrix, found = vectors_for_vocab(self.vocab.words, load_vectors(self.embeddings, self.hparams.word_dim),
                                               unit_norm=self.hparams.normalize_embeddings)
             target = self.encoder if self.encoder_kind == "bag" else self.embedder
             target.load_pretrained(matrix, found)
@@ -248,13 +259,23 @@ class TextClassifier(LightningModule):
                 self.output.weight.copy_(torch.renorm(self.output.weight, 2, 0, self.output_max_norm))
 
     def on_train_epoch_end(self) -> None:
-        if self.automatic_optimization or self.lr_scheduler is None:
+        if self.lr_scheduler is None:
+            return
+        schedulers = self.lr_schedulers()
+        schedulers = schedulers if isinstance(schedulers, list) else [schedulers]
+        val_acc = self.trainer.callback_metrics.get("val/acc")
+        if val_acc is None and any(isinstance(s, torch.optim.lr_scheduler.ReduceLROnPlateau) for s in schedulers):
+            # Runs before Lightning steps the schedules of automatic optimisation, which would stop with a
+            # longer message; the manual steps below would fail on the missing metric.
+            raise TextlabError(
+                f"lr_scheduler ReduceLROnPlateau steps on val/acc, and epoch {self.current_epoch} measured none: "
+                "validate every epoch (validation data, --trainer.check_val_every_n_epoch 1) or use another schedule")
+        if self.automatic_optimization:
             return
         # manual optimisation steps its schedules itself
-        schedulers = self.lr_schedulers()
-        for scheduler in schedulers if isinstance(schedulers, list) else [schedulers]:
+        for scheduler in schedulers:
             if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
-                scheduler.step(self.trainer.callback_metrics["val/acc"])
+                scheduler.step(val_acc)
             else:
                 scheduler.step()
 
@@ -319,6 +340,9 @@ class TextClassifier(LightningModule):
     @torch.no_grad()
     def predict(self, texts: list[str], batch_size: int = 64) -> list[Classification]:
         """Classify raw texts (tokenised as in training). An empty text is classified as one unknown word."""
+        if isinstance(texts, str):
+            # a string is a sequence too: each character would be classified as a text
+            raise TypeError("predict takes a list of texts: model.predict([text]), not model.predict(text)")
         was_training = self.training
         self.eval()
         results: list[Classification] = []

@@ -192,7 +192,7 @@ class SequenceTagger(LightningModule):
     def setup(self, stage: str) -> None:
         # Runs before Lightning restores a checkpoint, so a resumed run keeps its trained weights.
         if stage == "fit" and self.embeddings:
-            matrix, found = vectors_for_vocab(self.vocab.words, load_vectors(self.embeddings),
+            matrix, found = vectors_for_vocab(self.vocab.words, load_vectors(self.embeddings, self.hparams.word_dim),
                                               unit_norm=self.hparams.normalize_embeddings)
             self.embedder.words.load_pretrained(matrix, found)
             log.info("pretrained vectors for %d of %d words (%s)", found.sum(), len(found), self.embeddings)
@@ -252,6 +252,10 @@ class SequenceTagger(LightningModule):
     @torch.no_grad()
     def predict(self, sentences: list[str] | list[list[str]], batch_size: int = 64) -> list[TaggedSentence]:
         """Tag raw sentences: strings (split on whitespace) or token lists. Empty sentences give empty results."""
+        if isinstance(sentences, str):  # iterating it would tag each character as a sentence
+            raise TypeError("predict takes a list of sentences (strings or token lists), not a string: predict([text])")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, not {batch_size}")
         was_training = self.training
         self.eval()
         token_lists = [s.split() if isinstance(s, str) else list(s) for s in sentences]
