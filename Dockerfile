@@ -7,9 +7,11 @@
 ARG BASE_IMAGE=python:3.11-slim
 FROM ${BASE_IMAGE}
 ARG TORCH_INDEX=https://download.pytorch.org/whl/cpu
+# the version the Makefile and the README install
+ARG TORCH=torch==2.13.0
 WORKDIR /app
 # CPU wheel first, from PyTorch's CPU index: a plain `torch` requirement would pull the CUDA wheels.
-RUN if [ -n "$TORCH_INDEX" ]; then pip install --no-cache-dir torch --index-url "$TORCH_INDEX"; fi
+RUN if [ -n "$TORCH_INDEX" ]; then pip install --no-cache-dir "$TORCH" --index-url "$TORCH_INDEX"; fi
 COPY pyproject.toml README.md ./
 COPY textlab ./textlab
 COPY configs ./configs

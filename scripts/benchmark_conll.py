@@ -189,7 +189,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     unknown = [v for v in args.variants if v not in VARIANTS]
     if unknown:
         parser.error(f"unknown variant(s) {', '.join(unknown)}: choose from {', '.join(VARIANTS)}")
-    args.seed_list = [int(s) for s in args.seed_list.split(",")] if args.seed_list else list(range(1, args.seeds + 1))
+    try:
+        args.seed_list = [int(s) for s in args.seed_list.split(",")] if args.seed_list else list(range(1, args.seeds + 1))
+    except ValueError:
+        parser.error(f"--seed-list {args.seed_list}: expected seeds separated by commas, e.g. 1,2,3")
+    for name in ("seeds", "jobs", "threads", "max_epochs", "ablation_seeds"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            parser.error(f"--{name.replace('_', '-')} {value}: at least 1")
     if args.extend and not args.max_epochs:
         parser.error("--extend needs --max-epochs")
     if args.threads is None:
@@ -296,7 +303,7 @@ def run(args: argparse.Namespace, variant: str, seed: int, earlier: dict | None 
            "--cpu_threads.per_process", str(args.threads), "--test_after_fit", "false", *VARIANTS[variant][1]]
     if args.max_epochs:
         fit += ["--trainer.max_epochs", str(args.max_epochs)]
-    fit += args.textlab_args.split()
+    fit += shlex.split(args.textlab_args)  # quoted values may hold spaces, as for benchmark_mr.py
     if earlier:
         fit += ["--ckpt_path", str(newest_last_checkpoint(run_dir))]
     trained = run_dir / "fit.json"  # written once training has finished: a rerun after a failed test skips it

@@ -64,6 +64,7 @@ def run(corpus: Path, mode: str, processes: int, root: Path, steps: int) -> dict
         "--trainer.max_epochs", "1", "--trainer.limit_train_batches", str(steps),
         "--trainer.limit_val_batches", "5", "--trainer.enable_checkpointing", "false",
         "--trainer.logger", "false", "--trainer.enable_progress_bar", "false", "--test_after_fit", "false",
+        "--trainer.default_root_dir", str(probe),  # fit saves its config.yaml there, not where the script was started
         "--trainer.accelerator", "cpu", "--trainer.devices", str(processes),
         "--trainer.callbacks+=benchmark_memory.PeakMemory",
     ]
@@ -84,11 +85,14 @@ def run(corpus: Path, mode: str, processes: int, root: Path, steps: int) -> dict
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
-    parser.add_argument("--processes", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000],
+                        help="training sentences of each generated corpus (default: 100000 1000000)")
+    parser.add_argument("--processes", type=int, nargs="+", default=[1, 2],
+                        help="training processes (DDP on the CPU when more than 1; default: 1 2)")
     parser.add_argument("--modes", nargs="+", default=["cache", "memory"], choices=["cache", "memory"])
     parser.add_argument("--steps", type=int, default=20, help="training steps per run")
-    parser.add_argument("--work-dir", type=Path, default=Path("/tmp/textlab_memory_benchmark"))
+    parser.add_argument("--work-dir", type=Path, default=Path("/tmp/textlab_memory_benchmark"),
+                        help="where the corpora, caches and per-run folders go (default: %(default)s)")
     parser.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
     opts = parser.parse_args()
 

@@ -53,7 +53,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     unknown = [v for v in args.variants if v not in KIM]
     if unknown:
         parser.error(f"unknown variant(s) {', '.join(unknown)}: choose from {', '.join(VARIANTS)}")
-    args.run_folds = [int(f) for f in args.run_folds.split(",")] if args.run_folds else list(range(args.folds))
+    if args.folds < 2:
+        parser.error(f"--folds {args.folds}: cross-validation needs at least 2 folds")
+    try:
+        args.run_folds = [int(f) for f in args.run_folds.split(",")] if args.run_folds else list(range(args.folds))
+    except ValueError:
+        parser.error(f"--run-folds {args.run_folds}: expected fold numbers separated by commas, e.g. 0,1")
+    outside = [f for f in args.run_folds if not 0 <= f < args.folds]
+    if outside:
+        parser.error(f"--run-folds: fold {outside[0]} is not one of the {args.folds} folds (0 .. {args.folds - 1})")
+    if args.threads < 1:
+        parser.error(f"--threads {args.threads}: at least 1")
     return args
 
 
@@ -172,6 +182,11 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(args.threads)
     import logging
 
+    # imported after OMP_NUM_THREADS is set: they import torch
+    from lightning.fabric.utilities.exceptions import MisconfigurationException
+
+    from textlab.errors import TextlabError
+
     log = logging.getLogger("textlab")  # as `textlab` itself shows it
     log.setLevel(logging.INFO)
     if not log.handlers:
@@ -180,6 +195,9 @@ def main(argv: list[str] | None = None) -> None:
         log.addHandler(handler)
     if not os.path.isdir(args.data):
         sys.exit(f"benchmark_mr: no folder {args.data}: pass --data with rt-polarity.pos and rt-polarity.neg")
+    missing = [name for name in ("rt-polarity.pos", "rt-polarity.neg") if not os.path.isfile(os.path.join(args.data, name))]
+    if missing:
+        sys.exit(f"benchmark_mr: no {missing[0]} in {args.data}: pass --data with rt-polarity.pos and rt-polarity.neg")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     saved = out / "results.json"
@@ -195,7 +213,11 @@ def main(argv: list[str] | None = None) -> None:
         for fold in args.run_folds:
             if (variant, fold) in done:
                 continue
-            result = run_fold(args, variant, fold)
+            try:
+                result = run_fold(args, variant, fold)
+            # textlab's own errors, one line each (the CLI would print them so); folds done so far are kept
+            except (TextlabError, MisconfigurationException) as e:
+                sys.exit(f"benchmark_mr: {variant} fold {fold}: textlab: error: {e}")
             results.append(result)
             print(f"benchmark_mr: {variant} fold {fold}: test acc {100 * result['test_acc']:.2f} "
                   f"(val {100 * result['best_val_acc']:.2f}, {result['best_checkpoint']}, {result['seconds']:.0f} s)",

@@ -121,3 +121,14 @@ def test_train_with_dev_trains_on_dev_the_fixed_epochs_and_tests_the_last(tmp_pa
     assert "train: 430 sentences" in fit_log and "val: 30 sentences" in fit_log
     assert "train_with_dev: the validation sentences are training sentences too" in fit_log
     assert "| train-with-dev | 1 | 2 | 2 | – |" in (out / "results.md").read_text()
+
+
+@pytest.mark.parametrize("bad, message", [
+    (["--jobs", "0"], "--jobs 0: at least 1"),
+    (["--seed-list", "1,x"], "--seed-list 1,x: expected seeds separated by commas"),
+    (["--extend"], "--extend needs --max-epochs"),
+])
+def test_bad_arguments_are_a_usage_error_not_a_traceback(bad, message, capsys):
+    with pytest.raises(SystemExit) as exit:
+        load_script("benchmark_conll").parse_args(bad)
+    assert exit.value.code == 2 and f"error: {message}" in capsys.readouterr().err

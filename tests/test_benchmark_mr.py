@@ -71,3 +71,24 @@ def test_table_names_the_classifier_that_textlab_args_chose(tmp_path, monkeypatc
         out / "results.md").read_text()
     assert bench.model_name({"encoder": "rnn", "bidirectional": False, "cell": "gru", "pooling": "last"}) == "GRU-last"
     assert bench.model_name({"encoder": "bag"}) == "Bag"
+
+
+def test_bad_data_and_arguments_stop_with_one_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(logging.getLogger("textlab"), "handlers", [])
+    bench = load_script("benchmark_mr")
+    data = tmp_path / "mr"
+    data.mkdir()
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit, match=r"benchmark_mr: no rt-polarity.pos in .*mr: pass --data with"):
+        bench.main(["--data", str(data), "--out", str(out)])
+    assert not out.exists()  # nothing started, nothing written
+    for bad in (["--run-folds", "0,x"], ["--run-folds", "10"], ["--folds", "1"]):
+        with pytest.raises(SystemExit) as exit:
+            bench.main(["--data", str(data), *bad])
+        assert exit.value.code == 2 and "error: --" in capsys.readouterr().err  # argparse: usage, then the line
+    _mr_like(data)
+    # a setting textlab refuses: its one line, after the fold it stopped in
+    with pytest.raises(SystemExit, match=r"^benchmark_mr: rand fold 0: textlab: error: invalid model setting: "
+                                         r"filters must be >= 1, got 0$"):
+        bench.main(["--data", str(data), "--folds", "2", "--variants", "rand", "--max-epochs", "1", "--out", str(out),
+                    "--textlab-args", "--model.init_args.filters 0"])
