@@ -80,6 +80,22 @@ def test_pretrained_vectors_that_do_not_fit_are_one_line(tmp_path, capsys, vecto
     assert line == "textlab: error: " + message.format(v=tmp_path / "v.txt")
 
 
+def test_resuming_from_a_checkpoint_that_does_not_fit_is_one_line(trained_tagger, tmp_path, capsys, monkeypatch):
+    from conftest import TINY, TOY_CONFIG
+
+    monkeypatch.chdir(tmp_path)
+    fit = ["fit", "--config", str(TOY_CONFIG), *TINY, "--trainer.default_root_dir", str(tmp_path)]
+    assert fit_error([*fit, "--ckpt_path", str(tmp_path / "nope.ckpt")], capsys) == (
+        f"textlab: error: {tmp_path / 'nope.ckpt'}: no such checkpoint file")
+    # another hidden size: Lightning's own error lists every mismatched tensor, over dozens of lines
+    line = fit_error([*fit, "--ckpt_path", str(trained_tagger["last"]), "--model.init_args.hidden_size", "7"], capsys)
+    assert line.startswith(f"textlab: error: {trained_tagger['last']}: encoder.rnn.weight_ih_l0 is (")
+    assert line.endswith("in the model these settings build; use the model settings and training data it was trained with")
+    line = fit_error(["test", "--ckpt_path", str(trained_tagger["best"]), "--model.init_args.char_encoder", "none",
+                      "--data.class_path", "textlab.data.ToyNERDataModule", *TINY[:6]], capsys)
+    assert line.startswith(f"textlab: error: {trained_tagger['best']}: ") and line.endswith("it was trained with")
+
+
 def test_error_is_one_line_on_stderr_in_a_real_process(tmp_path):
     (tmp_path / "bad.txt").write_bytes(CASES["bare_prefix"][0])
     proc = run_textlab(*FIT, "--data.train_file", "bad.txt", cwd=tmp_path, check=False)

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -165,6 +166,25 @@ def test_a_failed_save_leaves_the_old_checkpoint_and_no_temporary_file(tmp_path,
     assert os.listdir(tmp_path) == ["last.ckpt"]  # the leftover was overwritten and renamed
 
 
+def test_a_temporary_file_left_by_a_kill_does_not_count_as_an_hpc_checkpoint(tmp_path, monkeypatch):
+    from lightning.pytorch.trainer.connectors.checkpoint_connector import _CheckpointConnector
+
+    io = AtomicCheckpointIO()
+    io.save_checkpoint({"step": torch.tensor(1)}, tmp_path / "hpc_ckpt_1.ckpt")
+
+    written = []
+
+    def die(obj, f, *args, **kwargs):
+        written.append(f.name)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(torch, "save", die)
+    with pytest.raises(KeyboardInterrupt):
+        io.save_checkpoint({"step": torch.tensor(2)}, tmp_path / "hpc_ckpt_2.ckpt")
+    Path(written[0]).write_bytes(b"half")  # the temporary file as a SIGKILL would leave it (no except clause runs)
+    assert _CheckpointConnector._CheckpointConnector__max_ckpt_version_in_folder(tmp_path) == 1
+
+
 def test_atomic_save_creates_folders_and_defers_remote_paths_to_lightning(tmp_path):
     io = AtomicCheckpointIO()
     io.save_checkpoint({"x": torch.ones(2)}, tmp_path / "new" / "a.ckpt")
@@ -217,3 +237,19 @@ def test_callback_restores_at_once_when_loading_after_fit_start():
     callback.on_fit_start(None, None)
     callback.on_load_checkpoint(None, None, checkpoint)  # as strategies that restore after setup do
     assert torch.equal(torch.rand(3), expected)
+
+
+def test_a_resumed_fit_keeps_the_best_epoch_from_before_the_restart(tmp_path):
+    # 300 sentences: the best validation epoch is 2 of 0-3, so the restart after epoch 2 must remember it
+    settings = ["fit", "--config", TOY_CONFIG, "--data.num_train", "300", "--data.num_val", "60", "--data.num_test", "60"]
+    straight = run_textlab(*settings, "--trainer.max_epochs", "4", "--trainer.default_root_dir", tmp_path / "a",
+                           cwd=tmp_path)
+    run_textlab(*settings, "--trainer.max_epochs", "3", "--trainer.default_root_dir", tmp_path / "b", cwd=tmp_path)
+    resumed = run_textlab(*settings, "--trainer.max_epochs", "4", "--trainer.default_root_dir", tmp_path / "b",
+                          "--ckpt_path", "last", cwd=tmp_path)
+    assert [p.name for p in (tmp_path / "b").rglob("best-*.ckpt")] == [p.name for p in (tmp_path / "a").rglob("best-*.ckpt")]
+    assert metric_from_table(resumed.stdout, "test/f1") == metric_from_table(straight.stdout, "test/f1")
+    # the checkpoints stay in the first run's folder; the logs of the second part are version_1's
+    assert {p.parent.parent.name for p in (tmp_path / "b").rglob("*.ckpt")} == {"version_0"}
+    with open(tmp_path / "b" / "lightning_logs" / "version_0" / "metrics.csv") as f:
+        assert sorted({row["epoch"] for row in csv.DictReader(f) if row.get("val/f1")}) == ["0", "1", "2"]

@@ -1,5 +1,7 @@
 """Training options through the real entry point (one fast_dev_run batch each) and the callbacks."""
 
+import os
+
 import pytest
 import torch
 from lightning.pytorch import Callback, Trainer
@@ -227,7 +229,10 @@ def test_unfrozen_embeddings_follow_the_learning_rate_schedule_also_after_resumi
         trainer.fit(model, datamodule=dm, ckpt_path=ckpt_path)
 
     fit_until(3)
+    at_3 = torch.load(tmp_path / "last.ckpt", weights_only=True)["state_dict"]["embedder.words.weight"]
     fit_until(5, ckpt_path=tmp_path / "last.ckpt")  # resumed after the embeddings joined
+    # and they go on training (Lightning gives back their optimiser group, not their requires_grad)
+    assert not torch.equal(torch.load(tmp_path / "last.ckpt", weights_only=True)["state_dict"]["embedder.words.weight"], at_3)
     # the lr during epoch e is 0.1 / (1 + 0.5 e); the embeddings' group joins at epoch 1 and decays with the rest
     assert [len(lrs) for lrs in record.lrs] == [1, 2, 2, 2, 2]
     for epoch, lrs in enumerate(record.lrs):
@@ -240,7 +245,9 @@ def test_resume_from_last_checkpoint_continues_the_epoch_count(tmp_path):
     first = torch.load(last, weights_only=True)
     # "last": the newest last.ckpt of an earlier run under default_root_dir
     fit("--trainer.max_epochs", "2", "--ckpt_path", "last", "--test_after_fit", "false", tmp_path=tmp_path)
-    resumed = torch.load(next(tmp_path.rglob("version_1/**/last.ckpt")), weights_only=True)
+    # the checkpoints go on in the first run's folder (ModelCheckpoint keeps its best); the logs start version_1
+    assert not any(tmp_path.rglob("version_1/checkpoints"))
+    resumed = torch.load(next(tmp_path.rglob("version_0/**/last.ckpt")), weights_only=True)
     assert (first["epoch"], resumed["epoch"]) == (0, 1)
     assert resumed["global_step"] == 2 * first["global_step"]
 
@@ -327,13 +334,33 @@ def test_tail_weight_averaging_validates_checkpoints_and_resumes_the_average(tmp
 
 
 def test_tail_weight_averaging_checkpoint_tests_in_a_fresh_process_as_fit_tested_it(tmp_path):
+    # enough training that the average and the current weights score apart (0.11 and 0.48 when fit's own test
+    # loaded the current weights of the checkpoint instead of its average)
+    data = ["--data.num_train", "300", "--data.num_val", "60", "--data.num_test", "60"]
     fitted = run_textlab(
-        "fit", "--config", TOY_CONFIG, *SMALL, "--trainer.max_epochs", "2", "--trainer.default_root_dir", tmp_path,
-        "--trainer.callbacks+=textlab.callbacks.TailWeightAveraging", "--trainer.callbacks.start_epoch=0",
-        "--trainer.callbacks.every_n_steps=2", cwd=tmp_path)
+        "fit", "--config", TOY_CONFIG, *data, "--trainer.max_epochs", "4", "--trainer.default_root_dir", tmp_path,
+        "--trainer.callbacks+=textlab.callbacks.TailWeightAveraging", "--trainer.callbacks.start_epoch=1",
+        "--trainer.callbacks.every_n_steps=5", cwd=tmp_path)
     best = next(tmp_path.rglob("best-*.ckpt"))
-    assert int(torch.load(best, weights_only=False)["averaging_state"]["n_averaged"]) > 0
-    tested = run_textlab("test", "--ckpt_path", best, "--data.class_path", "textlab.data.ToyNERDataModule", *SMALL,
+    saved = torch.load(best, weights_only=False)
+    assert int(saved["averaging_state"]["n_averaged"]) > 0
+    assert any(not torch.equal(saved["state_dict"][k], v) for k, v in saved["current_model_state"].items())
+    tested = run_textlab("test", "--ckpt_path", best, "--data.class_path", "textlab.data.ToyNERDataModule", *data,
                          cwd=tmp_path, warnings=True)
-    assert metric_from_table(tested.stdout, "test/f1") == metric_from_table(fitted.stdout, "test/f1")
+    assert metric_from_table(tested.stdout, "test/f1") == metric_from_table(fitted.stdout, "test/f1") > 0.05
     assert "WeightAveraging" not in tested.stderr
+
+
+def test_ckpt_path_last_looks_in_the_runs_of_the_root_only(tmp_path):
+    from textlab.cli import _newest_last_checkpoint
+
+    other = tmp_path / "runs" / "ner_toy" / "lightning_logs" / "version_0" / "checkpoints" / "last.ckpt"
+    other.parent.mkdir(parents=True)
+    other.write_bytes(b"another config's run, under the working folder")
+    assert _newest_last_checkpoint(str(tmp_path)) is None  # not resumed: that run is not one of this root's
+    ours = [tmp_path / "lightning_logs" / f"version_{v}" / "checkpoints" / "last.ckpt" for v in (0, 1)]
+    for i, path in enumerate(ours):
+        path.parent.mkdir(parents=True)
+        path.write_bytes(b"x")
+        os.utime(path, (1000 + i, 1000 + i))
+    assert _newest_last_checkpoint(str(tmp_path)) == str(ours[1])

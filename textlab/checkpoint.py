@@ -14,11 +14,15 @@ import torch
 from textlab.errors import TextlabError
 
 
-def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+def check_checkpoint_path(path: str | os.PathLike) -> None:
     if os.path.isdir(path):
         raise TextlabError(f"{path}: a folder, not a checkpoint file (a .ckpt under its checkpoints/ folder?)")
     if not os.path.isfile(path):
         raise TextlabError(f"{path}: no such checkpoint file")
+
+
+def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    check_checkpoint_path(path)
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     # Bytes that are no checkpoint (a config given as --ckpt_path, a truncated file) fail inside torch's
@@ -33,3 +37,23 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
 
 def read_hparams(path: str | os.PathLike) -> dict[str, Any]:
     return read_checkpoint(path)["hyper_parameters"]
+
+
+def check_weights_fit(model: torch.nn.Module, checkpoint: dict[str, Any], path: str | os.PathLike | None) -> None:
+    """Refuse, in one line, a checkpoint whose weights do not fit ``model``: other model settings or vocabularies.
+
+    Called from the models' ``on_load_checkpoint``, before Lightning loads the weights, whose own error is a
+    RuntimeError listing every mismatched tensor (dozens of lines for a changed hidden size).
+    """
+    saved, wanted = checkpoint.get("state_dict", {}), model.state_dict()
+    source = path or "the checkpoint"
+    advice = "use the model settings and training data it was trained with"
+    for name, tensor in wanted.items():
+        if name not in saved:
+            raise TextlabError(f"{source}: has no {name} for this model (other model settings?); {advice}")
+        if tuple(saved[name].shape) != tuple(tensor.shape):
+            raise TextlabError(f"{source}: {name} is {tuple(saved[name].shape)} there, {tuple(tensor.shape)} in the "
+                               f"model these settings build; {advice}")
+    extra = next((name for name in saved if name not in wanted), None)
+    if extra is not None:
+        raise TextlabError(f"{source}: holds {extra}, which this model has not (other model settings?); {advice}")

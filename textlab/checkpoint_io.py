@@ -27,9 +27,10 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     then renamed onto the target. Remote paths (``s3://`` ...) keep Lightning's own handling.
 
     The temporary name is fixed (no pid): one left by a SIGKILL is overwritten by the next save instead of
-    piling up, and it adds no digits that Lightning's ``hpc_ckpt_N`` numbering (which joins every digit
-    after ``hpc_ckpt_`` in any file name containing it) would misread. Not ending in ``.ckpt``, it is never
-    taken for ``last.ckpt`` either.
+    piling up. It never contains ``hpc_ckpt_``: Lightning numbers HPC checkpoints by the digits after that
+    key in any file name holding it, so ``.hpc_ckpt_2.ckpt.tmp`` left by a kill would make ``--ckpt_path
+    hpc`` (and SLURM's automatic resume) look for an ``hpc_ckpt_2.ckpt`` that was never written. Not ending
+    in ``.ckpt``, it is never taken for ``last.ckpt`` either.
     """
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path: _PATH, storage_options: Any | None = None) -> None:
@@ -39,7 +40,7 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         path = os.path.abspath(path)
         folder, name = os.path.split(path)
         os.makedirs(folder, exist_ok=True)
-        tmp = os.path.join(folder, f".{name}.tmp")
+        tmp = os.path.join(folder, "." + name.replace("hpc_ckpt_", "hpc-ckpt-") + ".tmp")
         try:
             with open(tmp, "wb") as f:
                 torch.save(checkpoint, f)

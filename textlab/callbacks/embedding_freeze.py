@@ -35,12 +35,22 @@ class FreezeWordEmbeddings(BaseFinetuning):
         super().on_fit_start(trainer, pl_module)  # a resumed run gets back the groups added before its checkpoint
         for optimizer in trainer.optimizers:  # and its schedulers must know them before their state is loaded
             schedule_new_param_groups(trainer, optimizer)
+            # Lightning gives back the group but not requires_grad, which freeze_before_training took away again:
+            # a run resumed after the unfreeze would train everything but the embeddings, without a word
+            if _in_optimizer(pl_module.embedder.words, optimizer):
+                self.make_trainable(pl_module.embedder.words)
 
     def finetune_function(self, pl_module, current_epoch: int, optimizer) -> None:
-        if current_epoch == self.unfreeze_at_epoch:
+        # a run resumed within the unfreeze epoch has the group already
+        if current_epoch == self.unfreeze_at_epoch and not _in_optimizer(pl_module.embedder.words, optimizer):
             # initial_denom_lr=1: the embeddings train at the same learning rate as the rest of the model
             self.unfreeze_and_add_param_group(pl_module.embedder.words, optimizer, initial_denom_lr=1.0)
             schedule_new_param_groups(pl_module.trainer, optimizer)
+
+
+def _in_optimizer(module, optimizer) -> bool:
+    trained = {id(p) for group in optimizer.param_groups for p in group["params"]}
+    return any(id(p) in trained for p in module.parameters())
 
 
 def schedule_new_param_groups(trainer, optimizer) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from lightning.pytorch.callbacks import WeightAveraging
+from lightning.pytorch.trainer.states import TrainerFn
 
 from textlab.errors import TextlabError
 
@@ -64,7 +65,10 @@ class TailWeightAveraging(WeightAveraging):
             super().on_save_checkpoint(trainer, pl_module, checkpoint)
 
     def on_load_checkpoint(self, trainer, pl_module, checkpoint) -> None:
-        # a checkpoint saved before the average began holds only the current weights: the average starts afresh;
-        # outside fit (test, predict) the checkpoint's state_dict is the average already
-        if self._average_model is not None and "averaging_state" in checkpoint:
+        # A checkpoint saved before the average began holds only the current weights: the average starts afresh.
+        # Outside fit the checkpoint's state_dict, the average, is the model: also when fit tests its best
+        # checkpoint at the end, where Lightning's callback (still holding its average) would load the current
+        # weights instead, and the test would score another model than the one the checkpoint gives.
+        resuming = trainer.state.fn == TrainerFn.FITTING
+        if resuming and self._average_model is not None and "averaging_state" in checkpoint:
             super().on_load_checkpoint(trainer, pl_module, checkpoint)

@@ -24,6 +24,7 @@ from torchmetrics.classification import (
     MulticlassF1Score,
 )
 
+from textlab.checkpoint import check_weights_fit
 from textlab.data.classification_batch import (
     ClassificationBatch,
     ClassificationVocab,
@@ -214,6 +215,9 @@ class TextClassifier(LightningModule):
         return F.cross_entropy(logits.float(), labels, weight=self.class_weight, label_smoothing=self.label_smoothing)
 
     # -- Lightning hooks -----------------------------------------------------------------------------
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        check_weights_fit(self, checkpoint, self._trainer.ckpt_path if self._trainer is not None else None)
 
     def setup(self, stage: str) -> None:
         if stage == "fit":

@@ -15,6 +15,7 @@ from lightning.pytorch import LightningModule
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from torch import nn
 
+from textlab.checkpoint import check_weights_fit
 from textlab.data.sentence import Sentence
 from textlab.data.tagging_batch import CASINGS, TaggingBatch, collate_tagging, encode_sentence
 from textlab.data.vectors import load_vectors, vectors_for_vocab
@@ -188,6 +189,9 @@ class SequenceTagger(LightningModule):
         return [[self.tags[i] for i in path[:n]] for path, n in zip(paths, lengths)]
 
     # -- Lightning hooks -----------------------------------------------------------------------------
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        check_weights_fit(self, checkpoint, self._trainer.ckpt_path if self._trainer is not None else None)
 
     def setup(self, stage: str) -> None:
         # Runs before Lightning restores a checkpoint, so a resumed run keeps its trained weights.
