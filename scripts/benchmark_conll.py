@@ -236,8 +236,9 @@ def newest_last_checkpoint(run_dir: Path) -> Path:
 def checkpoint_summary(run_dir: Path) -> dict:
     """Epochs trained, and the best dev F1 and its checkpoint, from the ModelCheckpoint state in last.ckpt.
 
-    An extended run has one last.ckpt per part (lightning_logs/version_N): a resumed ModelCheckpoint that
-    writes to a new folder starts its best score afresh, so the best is taken over all parts.
+    textlab continues a run in the checkpoint folder it resumed from, so an extended run has one last.ckpt
+    whose state holds the best over both parts. Runs extended before textlab did so have one last.ckpt per part
+    (lightning_logs/version_N), each with its own best: the best is taken over all of them.
     """
     from textlab.checkpoint import read_checkpoint
 

@@ -5,6 +5,7 @@ import shlex
 import subprocess
 
 import pytest
+import torch
 
 from conftest import load_script
 from textlab.data.sentence import Sentence
@@ -81,7 +82,9 @@ def test_benchmark_runs_the_user_commands_and_writes_its_tables(tmp_path, capsys
     cnn = extended["char-cnn"]
     assert cnn["epochs"] == 3 and 1 <= cnn["best_epoch"] <= 3 and cnn["minutes"] > runs["char-cnn"]["minutes"]
     assert cnn["dev_f1"] >= runs["char-cnn"]["dev_f1"]  # the best over both parts
-    assert len(list((out / "char-cnn" / "seed_1").rglob("last.ckpt"))) == 2
+    # the continued run saved into the first part's folder, whose ModelCheckpoint state holds the best over both
+    (last,) = (out / "char-cnn" / "seed_1").rglob("last.ckpt")
+    assert last.parent.parent.name == "version_0" and torch.load(last, weights_only=True)["epoch"] == 2
 
 
 def test_a_failed_run_ends_the_script_with_one_line_naming_the_run_and_textlabs_error(tmp_path):

@@ -61,3 +61,19 @@ def test_changed_file_or_options_build_a_new_cache(tmp_path):
         f.write("\nZyx B-PER\n")
     TaggingDataModule(data_dir=str(data_dir), cache_dir=str(cache)).vocab
     assert len([p for p in cache.iterdir() if p.is_dir()]) == 3
+
+
+def test_a_checkpoint_overwritten_in_place_builds_a_new_cache(tmp_path):
+    # `textlab test --ckpt_path C --data.cache_dir D`: C's vocabularies encode the corpus, so C is part of the key
+    data_dir = _files(tmp_path)
+    cache = tmp_path / "cache"
+    ckpt = tmp_path / "model.ckpt"
+    vocab = TaggingDataModule(data_dir=str(data_dir)).vocab
+    torch.save({"hyper_parameters": {"vocab": vocab}}, ckpt)
+    TaggingDataModule(data_dir=str(data_dir), cache_dir=str(cache), vocab_from=str(ckpt)).setup("test")
+    smaller = TaggingDataModule(data_dir=str(data_dir), min_word_freq=2).vocab
+    torch.save({"hyper_parameters": {"vocab": smaller}}, ckpt)  # another model, same path
+    dm = TaggingDataModule(data_dir=str(data_dir), cache_dir=str(cache), vocab_from=str(ckpt))
+    dm.setup("test")
+    assert len([p for p in cache.iterdir() if p.is_dir()]) == 2
+    assert max(i for s in dm.datasets["test"] for i in s["words"]) < len(smaller["words"])

@@ -64,6 +64,15 @@ def test_a_file_that_is_no_checkpoint_is_one_line(tmp_path, capsys):
     assert line.startswith(f"textlab: error: {tmp_path / 'c.yaml'}: not a readable textlab checkpoint")
     line = fit_error(["predict", "--ckpt_path", str(tmp_path), "--data.predict_file", "x"], capsys)
     assert line == f"textlab: error: {tmp_path}: a folder, not a checkpoint file (a .ckpt under its checkpoints/ folder?)"
+    # a pickle with arbitrary objects: refused, without passing on torch's advice to load it unsafely
+    import argparse
+
+    import torch
+
+    torch.save({"hyper_parameters": {}, "anything": argparse.Namespace(a=1)}, tmp_path / "odd.ckpt")
+    line = fit_error(["test", "--ckpt_path", str(tmp_path / "odd.ckpt")], capsys)
+    assert line == (f"textlab: error: {tmp_path / 'odd.ckpt'}: not a readable textlab checkpoint (it holds Python "
+                    "objects other than tensors and plain containers, which textlab never loads)")
 
 
 @pytest.mark.parametrize("vectors, message", [
@@ -94,6 +103,15 @@ def test_resuming_from_a_checkpoint_that_does_not_fit_is_one_line(trained_tagger
     line = fit_error(["test", "--ckpt_path", str(trained_tagger["best"]), "--model.init_args.char_encoder", "none",
                       "--data.class_path", "textlab.data.ToyNERDataModule", *TINY[:6]], capsys)
     assert line.startswith(f"textlab: error: {trained_tagger['best']}: ") and line.endswith("it was trained with")
+
+
+def test_a_run_folder_that_cannot_be_made_is_one_line(tmp_path, capsys, monkeypatch):
+    from conftest import TINY, TOY_CONFIG
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "afile").write_text("")
+    line = fit_error(["fit", "--config", str(TOY_CONFIG), *TINY, "--trainer.default_root_dir", "afile/run"], capsys)
+    assert line == f"textlab: error: {tmp_path / 'afile' / 'run'}: Not a directory"
 
 
 def test_error_is_one_line_on_stderr_in_a_real_process(tmp_path):

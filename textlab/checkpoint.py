@@ -29,6 +29,8 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     # unpickler with whatever error the bytes lead to: IndexError, KeyError, UnpicklingError, EOFError...
     except Exception as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        if first.startswith("Weights only load failed"):  # torch's advice to load it unsafely is not ours to give
+            first = "it holds Python objects other than tensors and plain containers, which textlab never loads"
         raise TextlabError(f"{path}: not a readable textlab checkpoint ({first})") from None
     if not isinstance(ckpt, dict) or not isinstance(ckpt.get("hyper_parameters"), dict):
         raise TextlabError(f"{path}: not a textlab checkpoint (no model hyperparameters inside)")

@@ -283,6 +283,13 @@ def main(args: list[str] | None = None) -> None:
     except (TextlabError, MisconfigurationException) as e:
         print(f"textlab: error: {e}", file=sys.stderr)
         sys.exit(2)
+    # A file or folder the system refuses (read-only, not a folder, no permission), e.g. the run folder
+    # --trainer.default_root_dir names: the user's setting or machine, so one line. Others are bugs: traceback.
+    except OSError as e:
+        if e.filename is None:
+            raise
+        print(f"textlab: error: {e.filename}: {e.strerror}", file=sys.stderr)
+        sys.exit(2)
     finally:
         _leave_process_group()
 

@@ -230,6 +230,8 @@ class TaggingDataModule(TextDataModule):
     @cached_property
     def _cache(self) -> CorpusCache:
         sources = {split: self._split_file(split) for split in self.files}
+        # the checkpoint whose vocabularies encode the corpus is a source too: overwritten, its ids change
+        sources["vocab_from"] = self.vocab_from
         key = {
             "sources": {k: [os.path.abspath(p), os.path.getsize(p), os.path.getmtime(p)] if p else None
                         for k, p in sources.items()},
