@@ -124,6 +124,19 @@ def test_error_is_one_line_on_stderr_in_a_real_process(tmp_path):
     )
 
 
+@pytest.mark.parametrize("options, expected", [
+    (["--trainer.check_val_every_n_epoch", "0"], "--trainer.check_val_every_n_epoch must be at least 1, not 0"),
+    (["--trainer.accumulate_grad_batches", "0"], "--trainer.accumulate_grad_batches must be at least 1, not 0"),
+    (["--data.init_args.num_workers", "-1"], "num_workers must be 0 (load in the training process) or more, not -1"),
+])
+def test_settings_that_would_fail_once_training_runs_are_one_line(options, expected, tmp_path, capsys, monkeypatch):
+    # Lightning and the DataLoader take these and fail with ZeroDivisionError or ValueError in the middle of fit
+    from conftest import TINY, TOY_CONFIG
+
+    monkeypatch.chdir(tmp_path)
+    assert fit_error(["fit", "--config", str(TOY_CONFIG), *TINY, *options], capsys) == f"textlab: error: {expected}"
+
+
 def test_contradictory_trainer_settings_are_one_line(capsys):
     line = fit_error(["fit", "--config", str(__import__("conftest").TOY_CONFIG), "--trainer.enable_checkpointing", "false"],
                      capsys)

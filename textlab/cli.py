@@ -120,6 +120,11 @@ class TextlabCLI(LightningCLI):
         config = self.config[self.subcommand]
         if self.subcommand == "fit" and config.get("ckpt_path") == "last":
             config.ckpt_path = _newest_last_checkpoint(config.trainer.get("default_root_dir") or os.getcwd())
+        # Trainer settings Lightning takes without a check and divides by once fit runs (ZeroDivisionError)
+        for name in ("check_val_every_n_epoch", "accumulate_grad_batches"):
+            value = config.trainer.get(name)
+            if value is not None and value < 1:
+                raise TextlabError(f"--trainer.{name} must be at least 1, not {value}")
         ckpt_path = config.get("ckpt_path")
         if self.subcommand == "fit" and ckpt_path and ckpt_path not in ("hpc", "registry"):
             check_checkpoint_path(ckpt_path)  # Lightning would fail with a traceback at the start of fit

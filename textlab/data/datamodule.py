@@ -31,6 +31,8 @@ class TextDataModule(LightningDataModule):
         for name, size in (("batch_size", batch_size), ("eval_batch_size", eval_batch_size)):
             if size < 1:
                 raise TextlabError(f"{name} must be at least 1, not {size}")
+        if num_workers < 0:  # the DataLoader would refuse it only when the first batch is asked for
+            raise TextlabError(f"num_workers must be 0 (load in the training process) or more, not {num_workers}")
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
         self.bucket, self.num_workers = bucket, num_workers
         self.datasets: dict[str, Sequence] = {}
