@@ -131,6 +131,11 @@ def test_undecodable_bytes_name_the_line_and_suggest_an_encoding(tmp_path):
     assert read_lines(path, "pos", encoding="latin-1")[1].text == "le café est bon"
 
 
+
+def test_line_file_with_classic_mac_line_breaks(tmp_path):
+    path = write(tmp_path / "pos.txt", b"a fine film\rsharp and funny\r")
+    assert [(e.text, e.line) for e in read_lines(path, "pos")] == [("a fine film", 1), ("sharp and funny", 2)]
+
 def test_one_file_per_class_and_empty_lines(tmp_path):
     write(tmp_path / "x.pos", "good\ngreat\n")
     write(tmp_path / "x.neg", "bad\n\nworse\n")

@@ -78,6 +78,14 @@ def test_read_conll_tabs_crlf_whitespace_only_lines_and_no_trailing_blank(tmp_pa
     assert read_conll(path) == [Sentence(["a", "b"], ["B-X", "I-X"]), Sentence(["c"], ["O"])]
 
 
+def test_read_conll_classic_mac_line_breaks(tmp_path: Path) -> None:
+    # a lone CR ends each line (classic Mac OS); split on LF only, the file would be one token line
+    path = write(tmp_path, b"a B-X\rb I-X\r\rc O\r")
+    assert read_conll(path) == [Sentence(["a", "b"], ["B-X", "I-X"]), Sentence(["c"], ["O"])]
+    # in a LF file a stray CR inside a line is whitespace, not a line break
+    assert read_conll(write(tmp_path, b"a\rB-X\nb I-X\n")) == [Sentence(["a", "b"], ["B-X", "I-X"])]
+
+
 def test_read_conll_without_tags(tmp_path: Path) -> None:
     path = write(tmp_path, "a\nb\n\nc\n")
     assert read_conll(path, require_tags=False) == [Sentence(["a", "b"]), Sentence(["c"])]

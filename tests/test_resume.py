@@ -76,8 +76,11 @@ def fit_until_epoch(run_dir, epoch, stop_signal):
     log = run_dir.parent / f"{run_dir.name}.log"
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "PYTHONWARNINGS": "ignore"}
     with open(log, "w") as out:
+        # A shell without job control starts background commands with SIGINT ignored, and Python then never
+        # turns SIGINT into KeyboardInterrupt: give the child the default, as a terminal's foreground job has.
         proc = subprocess.Popen([sys.executable, "-m", "textlab", *map(str, fit_args(run_dir))],
-                                cwd=run_dir.parent, env=env, stdout=out, stderr=subprocess.STDOUT)
+                                cwd=run_dir.parent, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         try:
             wait_for_epoch(proc, last, epoch, log)
         finally:
@@ -132,11 +135,16 @@ def test_fit_killed_and_resumed_ends_like_an_uninterrupted_fit(tmp_path, one_thr
     )
 
 
-def test_fit_stopped_by_sigterm_exits_non_zero_and_says_how_to_resume(tmp_path, one_thread):
-    proc, last, log = fit_until_epoch(tmp_path / "stopped", 0, signal.SIGTERM)  # as SLURM sends at the time limit
+@pytest.mark.parametrize("stop_signal, said", [
+    (signal.SIGTERM, "stopped by SIGTERM"),  # as SLURM sends at the time limit
+    (signal.SIGINT, "interrupted (Ctrl-C)"),
+])
+def test_fit_stopped_by_a_signal_exits_non_zero_and_says_how_to_resume(stop_signal, said, tmp_path, one_thread):
+    proc, last, log = fit_until_epoch(tmp_path / "stopped", 0, stop_signal)
     assert load(last)["epoch"] < MAX_EPOCHS - 1, "stopped too late: the fit had finished"
-    assert proc.returncode == 128 + signal.SIGTERM  # not 0, which Lightning's SIGTERMException would give
-    assert "stopped by SIGTERM before the end; resume with --ckpt_path last" in log.read_text()
+    # not 0, which Lightning's SIGTERMException would give, nor Lightning's 1 after Ctrl-C
+    assert proc.returncode == 128 + stop_signal
+    assert log.read_text().strip().splitlines()[-1] == f"textlab: error: {said} before the end; resume with --ckpt_path last"
 
 
 # -- atomic checkpoints ------------------------------------------------------------------------------

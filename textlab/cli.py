@@ -164,7 +164,12 @@ class TextlabCLI(LightningCLI):
             raise
 
     def instantiate_trainer(self, **kwargs: Any):
-        trainer = super().instantiate_trainer(**kwargs)
+        try:
+            trainer = super().instantiate_trainer(**kwargs)
+        except ValueError as e:
+            # The Trainer refuses strategy, accelerator, devices and precision that do not go together (FSDP on
+            # the CPU, an unknown strategy name) with a ValueError: the user's settings, not a bug.
+            raise TextlabError(f"invalid trainer setting: {str(e).strip()}") from None
         if self.subcommand != "fit":
             # The config is worth keeping beside a training run's checkpoints; for test/validate/predict
             # it would only drop a config.yaml into the working folder.
@@ -178,6 +183,16 @@ class TextlabCLI(LightningCLI):
         if self.subcommand == "fit":
             _checkpoint_into_the_resumed_folder(trainer, self.config.fit.get("ckpt_path"))
         return trainer
+
+    def _run_subcommand(self, subcommand: str) -> None:
+        try:
+            super()._run_subcommand(subcommand)
+        except ValueError as e:
+            # Lightning checks val_check_interval against the batches of an epoch only once fit has loaded
+            # the data, and refuses a larger one with a ValueError: a setting, so one line.
+            if "`val_check_interval`" not in str(e):
+                raise
+            raise TextlabError(f"invalid trainer setting: {str(e).strip()}") from None
 
     def before_fit(self) -> None:
         self._log_hyperparameters()
@@ -282,8 +297,17 @@ def main(args: list[str] | None = None) -> None:
     # Lightning stops at the next step on SIGTERM (SLURM's time limit, `kill`) by raising SIGTERMException, a
     # SystemExit without a code: the process would exit 0, and a job script would take the fit as finished.
     except SIGTERMException:
-        print("textlab: error: stopped by SIGTERM before the end; resume with --ckpt_path last", file=sys.stderr)
+        print(f"textlab: error: stopped by SIGTERM before the end{_resume_hint(args)}", file=sys.stderr)
         sys.exit(128 + signal.SIGTERM)
+    # Ctrl-C: Lightning ends the run properly (callbacks told, the output's temporary file removed) and then
+    # calls sys.exit(1) while handling the KeyboardInterrupt. Exit as an interrupted command does, with the
+    # shell's 130, and say how to go on. A Ctrl-C before or after the trainer runs arrives bare.
+    except SystemExit as e:
+        if not isinstance(e.__context__, KeyboardInterrupt):
+            raise
+        _interrupted(args)
+    except KeyboardInterrupt:
+        _interrupted(args)
     # MisconfigurationException: Lightning's word for settings that contradict each other (user input too)
     except (TextlabError, MisconfigurationException) as e:
         print(f"textlab: error: {e}", file=sys.stderr)
@@ -297,6 +321,17 @@ def main(args: list[str] | None = None) -> None:
         sys.exit(2)
     finally:
         _leave_process_group()
+
+
+def _resume_hint(args: list[str] | None) -> str:
+    """What to do after a stopped fit; other commands are simply run again."""
+    argv = sys.argv[1:] if args is None else args
+    return "; resume with --ckpt_path last" if argv[:1] == ["fit"] else ""
+
+
+def _interrupted(args: list[str] | None) -> None:
+    print(f"textlab: error: interrupted (Ctrl-C) before the end{_resume_hint(args)}", file=sys.stderr)
+    sys.exit(128 + signal.SIGINT)
 
 
 def _leave_process_group() -> None:

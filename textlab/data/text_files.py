@@ -10,13 +10,15 @@ from textlab.errors import DataFormatError
 
 _UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 _CONVERT = "convert it to UTF-8, e.g. with iconv -f utf-16 -t utf-8"
+_SNIFF_BYTES = 1 << 16
 
 
 def decoded_lines(path: str | os.PathLike, encoding: str) -> Iterator[tuple[int, str]]:
     """Yield ``(lineno, text)`` for each line, decoding line by line so an error names its line.
 
     The file is split on ``\\n`` in binary, so ``encoding`` must be ASCII-compatible (UTF-8,
-    Latin-1, cp1252, ...); a trailing ``\\r`` is whitespace and disappears when columns are split.
+    Latin-1, cp1252, ...); a trailing ``\\r`` is whitespace and disappears when columns are split. A file
+    whose line breaks are a lone ``\\r`` (classic Mac OS) is split on that instead.
     """
     try:
         codec = codecs.lookup(encoding)
@@ -26,7 +28,11 @@ def decoded_lines(path: str | os.PathLike, encoding: str) -> Iterator[tuple[int,
         raise DataFormatError(path, None, f"encoding {encoding!r} is not supported: textlab reads encodings that "
                                           f"keep ASCII as it is (UTF-8, Latin-1, cp1252, ...); {_CONVERT}")
     with open(path, "rb") as f:
-        for lineno, raw in enumerate(f, start=1):
+        head = f.read(_SNIFF_BYTES)
+        f.seek(0)
+        # Decided for the whole file, not per line: a stray CR inside a line of a LF file must not split it.
+        lines = _split_on_cr(f) if b"\r" in head and b"\n" not in head else f
+        for lineno, raw in enumerate(lines, start=1):
             if lineno == 1 and raw.startswith(_UTF16_BOMS):
                 raise DataFormatError(path, 1, f"the file is UTF-16 (it starts with a UTF-16 byte-order mark); {_CONVERT}")
             try:
@@ -47,3 +53,13 @@ def decoded_lines(path: str | os.PathLike, encoding: str) -> Iterator[tuple[int,
             # Editors on Windows often prepend a byte-order mark; it would otherwise stick to
             # the first token, and str.split() does not treat it as whitespace.
             yield lineno, text.lstrip("\ufeff") if lineno == 1 else text
+
+
+def _split_on_cr(f) -> Iterator[bytes]:
+    """The lines of a binary file whose line breaks are a lone CR, each with its CR as iteration keeps LF."""
+    rest = b""
+    for chunk in iter(lambda: f.read(_SNIFF_BYTES), b""):
+        *lines, rest = (rest + chunk).split(b"\r")
+        yield from (line + b"\r" for line in lines)
+    if rest:
+        yield rest
