@@ -16,6 +16,8 @@ import os
 import torch
 from lightning.pytorch import Callback
 
+from textlab.errors import TextlabError
+
 log = logging.getLogger("textlab")
 
 
@@ -36,6 +38,10 @@ class CPUThreads(Callback):
             per_process: threads for each training process; by default the machine's cores divided
                 by the processes on it (or SLURM_CPUS_PER_TASK / OMP_NUM_THREADS when set).
         """
+        # 0 would fall back to the default without a word, and a negative count fail inside torch at fit
+        if per_process is not None and per_process < 1:
+            raise TextlabError(f"--cpu_threads.per_process must be at least 1 (null: the cores divided by the "
+                               f"processes), not {per_process}")
         self.per_process = per_process
 
     def setup(self, trainer, pl_module, stage: str) -> None:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+
 from lightning.pytorch.callbacks import BaseFinetuning
 
 from textlab.errors import TextlabError
+
+log = logging.getLogger("textlab")
 
 
 class FreezeWordEmbeddings(BaseFinetuning):
@@ -15,12 +19,24 @@ class FreezeWordEmbeddings(BaseFinetuning):
                 None keeps them frozen for the whole run.
         """
         super().__init__()
+        # epochs count from 0: a negative one never comes, and the embeddings would stay frozen without a word
+        if unfreeze_at_epoch is not None and unfreeze_at_epoch < 0:
+            raise TextlabError(f"FreezeWordEmbeddings: unfreeze_at_epoch must be an epoch (0 or more) or null "
+                               f"(frozen for the whole run), not {unfreeze_at_epoch}")
         self.unfreeze_at_epoch = unfreeze_at_epoch
 
     def freeze_before_training(self, pl_module) -> None:
         self.freeze(pl_module.embedder.words)
 
     def setup(self, trainer, pl_module, stage: str) -> None:
+        if stage == "fit":
+            self._check_model(pl_module)
+            last = trainer.max_epochs
+            if self.unfreeze_at_epoch is not None and last is not None and last >= 0 and self.unfreeze_at_epoch >= last:
+                # harmless (frozen for the whole run, as null), and a short trial run of a long recipe meets it
+                log.warning("FreezeWordEmbeddings: unfreeze_at_epoch %d (counted from 0) comes after the last epoch of "
+                            "--trainer.max_epochs %d: the word embeddings stay frozen for the whole run",
+                            self.unfreeze_at_epoch, last)
         # DDP registers for gradient averaging only the parameters that train when it wraps the model,
         # so embeddings unfrozen later would train on each process's own gradients and drift apart
         # silently (Lightning issue #20340, open). Frozen for the whole run is fine.
@@ -30,6 +46,23 @@ class FreezeWordEmbeddings(BaseFinetuning):
                 f"processes ({trainer.world_size}): DDP would never average the unfrozen embeddings' gradients; "
                 "keep them frozen for the whole run (unfreeze_at_epoch null) or train on one process")
         super().setup(trainer, pl_module, stage)
+
+    def _check_model(self, pl_module) -> None:
+        if getattr(pl_module, "embedder", None) is None:  # the classifier's bag has no separate word embeddings
+            raise TextlabError("FreezeWordEmbeddings freezes the word embeddings of a tagger or of a cnn or rnn "
+                               "classifier; the bag encoder's rows hold its n-grams too: remove the callback")
+        # Frozen random vectors are no starting point worth keeping: a user who froze them meant pretrained ones.
+        # A warning, not an error: the model still learns (characters, extra_word_dim), and tests freeze random
+        # vectors to watch the mechanism.
+        if not getattr(pl_module, "embeddings", None):
+            log.warning("FreezeWordEmbeddings keeps the pretrained word vectors as loaded, and the model loads none "
+                        "(--model.init_args.embeddings null): it freezes random vectors; set embeddings, or remove "
+                        "the callback")
+        hparams = getattr(pl_module, "hparams", {})
+        if hparams.get("embedding_mode") == "static" and self.unfreeze_at_epoch is not None:
+            raise TextlabError(f"FreezeWordEmbeddings(unfreeze_at_epoch={self.unfreeze_at_epoch}) would train the "
+                               "word vectors that embedding_mode static keeps frozen: choose embedding_mode "
+                               "non-static, or unfreeze_at_epoch null")
 
     def on_fit_start(self, trainer, pl_module) -> None:
         super().on_fit_start(trainer, pl_module)  # a resumed run gets back the groups added before its checkpoint

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+
 from lightning.pytorch.callbacks import WeightAveraging
 from lightning.pytorch.trainer.states import TrainerFn
 
 from textlab.errors import TextlabError
+
+log = logging.getLogger("textlab")
 
 
 class TailWeightAveraging(WeightAveraging):
@@ -36,6 +40,15 @@ class TailWeightAveraging(WeightAveraging):
         self.start_epoch = start_epoch
         self.every_n_steps = every_n_steps
         self._epoch = 0
+
+    def setup(self, trainer, pl_module, stage: str) -> None:
+        last = trainer.max_epochs
+        if stage == "fit" and last is not None and last >= 0 and self.start_epoch >= last:
+            # not an error: a short trial run of a long recipe meets it, and a resumed run may go on past it
+            log.warning("TailWeightAveraging: start_epoch %d (counted from 0) comes after the last epoch of "
+                        "--trainer.max_epochs %d: nothing is averaged, and the run validates and keeps its own weights",
+                        self.start_epoch, last)
+        super().setup(trainer, pl_module, stage)
 
     def on_train_epoch_start(self, trainer, pl_module) -> None:
         self._epoch = trainer.current_epoch

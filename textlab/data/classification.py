@@ -151,6 +151,21 @@ class ClassificationDataModule(TextDataModule):
                 f"--data.fold {fold} is not a fold of --data.num_folds {num_folds} (0 .. {num_folds - 1})")
         if max_tokens is not None and max_tokens < 1:
             raise TextlabError(f"--data.max_tokens {max_tokens}: keep at least 1 token a text (null keeps them all)")
+        # class_files are read first: a train_file beside them would never be read
+        if class_files and train_file:
+            raise TextlabError(f"--data.train_file {train_file} and --data.class_files both name the training data: "
+                               "give one of them")
+        # Options these sources never read: harmless (a shared config keeps them when a run switches its data),
+        # so one warning each. The labels of class_files are their keys; the label column only reads val/test files.
+        if class_files and not (val_file or test_file or hf_dataset) and label_column != _default("label_column"):
+            log.warning("--data.label_column %s: no effect with --data.class_files, whose labels are their keys "
+                        "(ignored); remove it", label_column)
+        if hf_config and not hf_dataset:
+            log.warning("--data.hf_config %s: no effect without --data.hf_dataset (ignored); name the dataset, "
+                        "or remove it", hf_config)
+        if pretrained_words_scope != "all" and not add_pretrained_words:
+            log.warning("--data.pretrained_words_scope %s: no effect without --data.add_pretrained_words, whose words "
+                        "it picks (ignored); set that too, or remove it", pretrained_words_scope)
 
     # -- sources -> examples ----------------------------------------------------------------------
 
@@ -267,6 +282,9 @@ class ClassificationDataModule(TextDataModule):
             if len(train) < self.num_folds:
                 raise TextlabError(f"--data.num_folds {self.num_folds} needs at least {self.num_folds} texts; "
                                    f"the data has {len(train)}")
+            if self.test_fraction != _default("test_fraction"):
+                log.warning("--data.test_fraction %s: no effect with --data.num_folds, where fold %d is the test set "
+                            "(ignored); remove it", self.test_fraction, self.fold)
             folds = kfold_split([e.label for e in train], self.num_folds, self.split_seed)
             test = [train[i] for i in folds[self.fold]]
             rest = [train[i] for i in sorted(i for f, fold in enumerate(folds) if f != self.fold for i in fold)]
@@ -280,6 +298,7 @@ class ClassificationDataModule(TextDataModule):
             self.val_fraction if val is None else 0.0,
             self.test_fraction if val is None and test is None else 0.0,
         ]
+        self._check_split_options(val, test, any(fractions))
         if any(fractions):
             parts = stratified_split([e.label for e in train], [1 - sum(fractions)] + fractions, self.split_seed)
             made = [[train[i] for i in part] for part in parts]
@@ -287,6 +306,26 @@ class ClassificationDataModule(TextDataModule):
             log.info("split the training data (seed %d): %d train, %d val, %d test",
                      self.split_seed, len(train), len(val), len(test))
         return {"train": train, "val": val or [], "test": test or []}
+
+    def _check_split_options(self, val: list[Example] | None, test: list[Example] | None, splits: bool) -> None:
+        """Warn about split options that the given validation or test data leave unused: a user who set one
+        expects a held-out share of the training data that is not there (0 asks for none, and is none)."""
+        def given(examples: list[Example] | None) -> str:
+            return examples[0].where if examples else "none"
+
+        def asks(name: str) -> bool:  # a share other than the default's, and other than none
+            return bool(getattr(self, name)) and getattr(self, name) != _default(name)
+
+        if val is not None and asks("val_fraction"):
+            log.warning("--data.val_fraction %s: no effect, the validation data is given (%s) (ignored); remove it",
+                        self.val_fraction, given(val))
+        if (val is not None or test is not None) and asks("test_fraction"):
+            why = (f"the test data is given ({given(test)})" if test is not None else
+                   f"a test part is split off only when no validation data is given either ({given(val)})")
+            log.warning("--data.test_fraction %s: no effect, %s (ignored); remove it", self.test_fraction, why)
+        if not splits and self.split_seed != _default("split_seed"):
+            log.warning("--data.split_seed %s: no effect, nothing is split off the training data (validation data: "
+                        "%s; test data: %s) (ignored); remove it", self.split_seed, given(val), given(test))
 
     def examples(self, split: Split) -> list[Example]:
         return self._splits[split]
@@ -300,7 +339,10 @@ class ClassificationDataModule(TextDataModule):
     def vocab(self) -> dict:
         """The vocabulary as a plain dict (linked to the model's ``vocab`` argument by the CLI)."""
         if self.vocab_from:
-            return read_hparams(self.vocab_from)["vocab"]
+            saved = read_hparams(self.vocab_from)["vocab"]
+            self._warn_overruled(saved, {"tokenizer": "tokenizer", "max_tokens": "max_tokens", "lowercase": "lowercase",
+                                         "normalize_digits": "digits"})
+            return saved
         train = self.examples("train")
         if not train:
             raise TextlabError("no training examples")
@@ -364,6 +406,10 @@ class ClassificationDataModule(TextDataModule):
 
     def collate(self, examples: list[EncodedExample]) -> ClassificationBatch:
         return collate_classification(examples)
+
+
+def _default(name: str):
+    return inspect.signature(ClassificationDataModule.__init__).parameters[name].default
 
 
 # ClassificationDataModule options that name or read labelled data; the toy set generates its own

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+import logging
 import os
 from collections.abc import Sequence
 
@@ -12,6 +14,8 @@ from torch.utils.data import DataLoader
 
 from textlab.data.bucket_sampler import BucketBatchSampler
 from textlab.errors import TextlabError
+
+log = logging.getLogger("textlab")
 
 # the names Hugging Face datasets give their splits
 HF_SPLITS = {"train": ("train",), "val": ("validation", "valid", "dev"), "test": ("test",)}
@@ -25,6 +29,7 @@ class TextDataModule(LightningDataModule):
     hf_dataset: str | None = None
     hf_config: str | None = None
     predict_file: str | None = None
+    vocab_from: str | None = None
 
     def __init__(self, batch_size: int, eval_batch_size: int, bucket: bool, num_workers: int) -> None:
         super().__init__()
@@ -39,6 +44,20 @@ class TextDataModule(LightningDataModule):
 
     def _no_data_message(self) -> str:
         raise NotImplementedError
+
+    def _warn_overruled(self, saved: dict, options: dict[str, str]) -> None:
+        """Warn about each option (data module argument -> key of the checkpoint's vocabulary) set away from its
+        default to something else than the checkpoint was trained with: the checkpoint's value is used, since
+        the model's ids only mean anything when text is read as in training."""
+        for name, key in options.items():
+            value = getattr(self, name)
+            # the toy modules take these options as **kwargs: their default is the base class's
+            default = next(p.default for c in type(self).__mro__ if "__init__" in vars(c)
+                           for n, p in inspect.signature(c.__init__).parameters.items() if n == name)
+            if value != default and key in saved and value != saved[key]:
+                shown = [str(v).lower() if isinstance(v, bool) else v for v in (value, saved[key])]
+                log.warning("--data.%s %s: ignored, the checkpoint %s was trained with %s %s and reads text that way",
+                            name, shown[0], self.vocab_from, name, shown[1])
 
     @cached_property
     def _hf(self):

@@ -6,6 +6,7 @@ Data flows one way: source -> ``Sentence`` lists (tags converted to ``tag_scheme
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import logging
 import os
@@ -103,6 +104,14 @@ class TaggingDataModule(TextDataModule):
             num_workers: DataLoader worker processes.
         """
         super().__init__(batch_size, eval_batch_size, bucket, num_workers)
+        # the Hugging Face options only name a dataset's parts: without one they are ignored (harmless: a warning)
+        if not hf_dataset:
+            given = [f"--data.{name} {value}" for name, value, default in (
+                ("hf_config", hf_config, None), ("hf_tokens_column", hf_tokens_column, "tokens"),
+                ("hf_tags_column", hf_tags_column, "ner_tags")) if value != default]
+            if given:
+                log.warning("%s: no effect without --data.hf_dataset (ignored); name the dataset, or remove %s",
+                            ", ".join(given), "them" if len(given) > 1 else "it")
         # self.datasets holds per split a list of encoded sentences, or a memory-mapped Arrow dataset
         self.files = {"train": train_file, "val": val_file, "test": test_file}
         self.data_dir = data_dir
@@ -245,6 +254,8 @@ class TaggingDataModule(TextDataModule):
     def vocab(self) -> dict:
         """The vocabularies as a plain dict (linked to the model's ``vocab`` argument by the CLI)."""
         if self.vocab_from:
+            self._warn_overruled(self._checkpoint_vocab, {"tag_scheme": "tag_scheme", "lowercase": "lowercase",
+                                                          "normalize_digits": "digits"})
             return self._checkpoint_vocab
         if self.cache_dir:
             return self._cache.vocab(lambda: self._build_vocab(self._converted("train")[0]()))
@@ -326,6 +337,11 @@ class TaggingDataModule(TextDataModule):
         return super().lengths(data)
 
 
+# TaggingDataModule options that name or read labelled data; the toy set generates its own
+TOY_NER_REFUSES = ("train_file", "val_file", "test_file", "data_dir", "hf_dataset", "hf_config", "hf_tokens_column",
+                   "hf_tags_column")
+
+
 class ToyNERDataModule(TaggingDataModule):
     """The generated toy NER set (PER/LOC/ORG/MISC, test names never seen in training)."""
 
@@ -336,8 +352,16 @@ class ToyNERDataModule(TaggingDataModule):
             num_train: training sentences.
             num_val: validation sentences.
             num_test: test sentences.
-            **kwargs: the TaggingDataModule options (batch size, tag scheme, predict_file, ...).
+            **kwargs: the TaggingDataModule options that apply to a generated set (batch size, tag scheme,
+                predict_file, ...); those naming data files or data sets are refused.
         """
+        # The generated set replaces every data source: a user who named one meant their own data.
+        defaults = inspect.signature(TaggingDataModule.__init__).parameters
+        for name in TOY_NER_REFUSES:
+            if name in kwargs and kwargs[name] != defaults[name].default:
+                raise TextlabError(
+                    f"--data.{name}: the toy set (textlab.data.ToyNERDataModule) is generated and reads no data; "
+                    f"for your own data pass --data textlab.data.TaggingDataModule --data.{name} ...")
         super().__init__(**kwargs)
         self.toy = dict(seed=seed, num_train=num_train, num_val=num_val, num_test=num_test)
 

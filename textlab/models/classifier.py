@@ -33,6 +33,7 @@ from textlab.data.classification_batch import (
 )
 from textlab.data.vectors import load_vectors, vectors_for_vocab
 from textlab.errors import TextlabError
+from textlab.models.unused_options import changed_options, either
 from textlab.modules.classifiers import (
     BagEncoder,
     ChannelEmbedder,
@@ -149,6 +150,15 @@ class TextClassifier(LightningModule):
         self.embeddings = embeddings
         if not 0.0 <= label_smoothing <= 1.0:
             raise TextlabError(f"label_smoothing must be in [0, 1], not {label_smoothing}")
+        if label_smoothing == 1.0:  # every target uniform, whatever its label
+            raise TextlabError("label_smoothing 1.0 makes every target uniform whatever its label, and the model would "
+                               "learn nothing from the labels: use less than 1 (e.g. 0.1)")
+        # nn.Dropout refuses values outside [0, 1] itself, but takes 1.0, which zeroes every input in training
+        for name, p in (("dropout", dropout), ("embedding_dropout", embedding_dropout)):
+            if p == 1.0:
+                raise TextlabError(f"{name} 1.0 drops every value in training, and the model would learn from "
+                                   "nothing: use less than 1 (e.g. 0.5)")
+        _warn_unused_options(self.hparams)
         if output_max_norm is not None and not output_max_norm > 0:
             raise TextlabError(f"output_max_norm must be > 0 (null: no limit), not {output_max_norm}")
         self.label_smoothing, self.output_max_norm = label_smoothing, output_max_norm
@@ -328,6 +338,11 @@ class TextClassifier(LightningModule):
             bag = self.encoder.bag.weight
             optimizers = [build(self.optimizer, [p for p in params if p is not bag], "optimizer"),
                           build(self.sparse_optimizer, [bag], "sparse_optimizer")]
+            _check_takes_sparse_gradients(self.sparse_optimizer)
+        if isinstance(optimizers[0], torch.optim.SparseAdam):  # it would stop at the first step with a traceback
+            which = "the output layer's" if not self.automatic_optimization else "this model's"
+            raise TextlabError(f"optimizer SparseAdam takes sparse gradients only, and {which} are dense: use e.g. "
+                               "torch.optim.Adam (the bag's sparse ones go to sparse_optimizer, with sparse true)")
         if self.lr_scheduler is None:
             return optimizers[0] if len(optimizers) == 1 else optimizers
         configs = []
@@ -357,6 +372,47 @@ class TextClassifier(LightningModule):
             results.extend(self.predict_step(batch, 0))
         self.train(was_training)
         return results
+
+
+def _check_takes_sparse_gradients(sparse_optimizer) -> None:
+    """Adam, AdamW, Adadelta or SGD with weight decay stop at the bag's first step with a traceback: try the
+    configured optimiser on a throwaway sparse gradient now (no random numbers drawn, the model untouched)."""
+    probe = nn.Parameter(torch.zeros(2, 1))
+    probe.grad = torch.sparse_coo_tensor([[0]], [[1.0]], (2, 1), check_invariants=True)
+    optimizer = build(sparse_optimizer, [probe], "sparse_optimizer")
+    try:
+        optimizer.step()
+    except RuntimeError as error:
+        reason = str(error).strip().splitlines()[0].rstrip(".") if str(error).strip() else type(error).__name__
+        raise TextlabError(f"sparse_optimizer {type(optimizer).__name__} cannot train the bag's sparse gradients "
+                           f"({reason}): use torch.optim.SparseAdam, or set sparse false") from None
+
+
+# The options each encoder reads. A config shared between runs often keeps options of another encoder when
+# a run switches it (cls_bag.yaml's ngrams under encoder cnn): harmless, so a warning, not an error.
+_ENCODER_OPTIONS = {
+    "cnn": ("filters", "widths"),
+    "rnn": ("hidden_size", "num_layers", "bidirectional", "cell", "pooling"),
+    "bag": ("ngrams", "bag_mode", "sparse"),
+}
+
+
+def _warn_unused_options(hparams) -> None:
+    """Log one line for each group of options set away from their defaults that these settings never read."""
+
+    def changed(*names: str) -> list[str]:
+        return changed_options(TextClassifier, hparams, names)
+
+    encoder = hparams["encoder"]
+    others = [o for kind, options in _ENCODER_OPTIONS.items() if kind != encoder for o in options]
+    if unused := changed(*others):
+        readers = [k for k, read in _ENCODER_OPTIONS.items() if all(o.split()[0] in read for o in unused)]
+        log.warning("%s: no effect with encoder %s (ignored); remove %s%s", ", ".join(unused), encoder,
+                    "it" if len(unused) == 1 else "them", f", or choose encoder {either(readers)}" if readers else "")
+    hashes = (encoder == "bag" and hparams["ngrams"] > 1) or hparams["linear_ngrams"] > 1
+    if not hashes and (unused := changed("buckets")):
+        log.warning("%s: no effect without hashed n-grams (ignored): they come with encoder bag and ngrams >= 2, "
+                    "or linear_ngrams >= 2", unused[0])
 
 
 def _check_embedding_mode(encoder: str, embeddings: str | None, mode: str) -> None:

@@ -22,6 +22,7 @@ from textlab.data.vectors import load_vectors, vectors_for_vocab
 from textlab.data.vocab import TaggingVocab
 from textlab.errors import TextlabError
 from textlab.metrics.span_f1 import SpanF1, extract_spans, types_from_tags
+from textlab.models.unused_options import changed_options, either
 from textlab.modules.char_encoders import CharEncoderKind, build_char_encoder
 from textlab.modules.crf import CRFDecoder, SoftmaxDecoder
 from textlab.modules.dropout import VariationalDropout
@@ -124,6 +125,18 @@ class SequenceTagger(LightningModule):
         self.embeddings = embeddings
         if not 0.0 <= word_dropout < 1.0:
             raise TextlabError(f"word_dropout must be in [0, 1), not {word_dropout}")
+        # nn.Dropout refuses values outside [0, 1] itself, but takes 1.0, which zeroes every input in training
+        for name, p in (("dropout", dropout), ("char_dropout", char_dropout)):
+            if p == 1.0:
+                raise TextlabError(f"{name} 1.0 drops every value in training, and the network would learn from "
+                                   "nothing: use less than 1 (e.g. 0.5)")
+        # a negative probability would keep the swap's buffers and never swap; above 1 is no probability
+        if not 0.0 <= pretrained_word_swap <= 1.0:
+            raise TextlabError(f"pretrained_word_swap must be in [0, 1], not {pretrained_word_swap}")
+        # nn.Embedding takes any max_norm, and one <= 0 flips or zeroes the looked-up vectors in place
+        if max_norm is not None and not max_norm > 0:
+            raise TextlabError(f"max_norm must be > 0 (null: no limit), not {max_norm}")
+        _warn_unused_options(self.hparams)
         self.word_dropout = word_dropout
         self.optimizer, self.lr_scheduler = optimizer, lr_scheduler
 
@@ -194,6 +207,15 @@ class SequenceTagger(LightningModule):
         check_weights_fit(self, checkpoint, self._trainer.ckpt_path if self._trainer is not None else None)
 
     def setup(self, stage: str) -> None:
+        pretrained_only = len(self.vocab.words) - (self.vocab.trainable_words or len(self.vocab.words))
+        if stage == "fit" and pretrained_only and not self.embeddings:
+            # Those words' rows are frozen and only the pretrained file fills them: without it every such word
+            # (most test words unseen in training) is a zero vector. Checked here, not in __init__, so that a
+            # checkpoint trained so before this check still loads for test and predict.
+            raise TextlabError(
+                f"the word vocabulary holds {pretrained_only} pretrained-only words "
+                "(--data.init_args.add_pretrained_words) but the model loads no pretrained vectors: set "
+                "--model.init_args.embeddings to the same vectors, or --data.init_args.add_pretrained_words null")
         # Runs before Lightning restores a checkpoint, so a resumed run keeps its trained weights.
         if stage == "fit" and self.embeddings:
             matrix, found = vectors_for_vocab(self.vocab.words, load_vectors(self.embeddings, self.hparams.word_dim),
@@ -243,6 +265,9 @@ class SequenceTagger(LightningModule):
 
     def configure_optimizers(self):
         optimizer = build(self.optimizer, [p for p in self.parameters() if p.requires_grad], "optimizer")
+        if isinstance(optimizer, torch.optim.SparseAdam):  # it would stop at the first step with a traceback
+            raise TextlabError("optimizer SparseAdam takes sparse gradients only, and the tagger's are dense: "
+                               "use e.g. torch.optim.Adam or torch.optim.SGD")
         if self.lr_scheduler is None:
             return optimizer
         scheduler = build(self.lr_scheduler, optimizer, "lr_scheduler")
@@ -273,6 +298,40 @@ class SequenceTagger(LightningModule):
                 results[i] = tagged
         self.train(was_training)
         return results
+
+
+# The char options each char_encoder reads. A config shared between runs often keeps options of another
+# encoder when a run switches it (an ablation with char_encoder none): harmless, so a warning, not an error.
+_CHAR_OPTIONS = ("char_dim", "char_filters", "char_widths", "char_hidden", "char_dropout")
+_CHAR_OPTIONS_READ = {
+    "cnn": ("char_dim", "char_filters", "char_widths", "char_dropout"),
+    "lstm": ("char_dim", "char_hidden", "char_dropout"),
+    "both": _CHAR_OPTIONS,
+    "cnn_lstm": _CHAR_OPTIONS,
+    "none": (),
+}
+
+
+def _warn_unused_options(hparams) -> None:
+    """Log one line for each group of options set away from their defaults that these settings never read."""
+
+    def changed(*names: str) -> list[str]:
+        return changed_options(SequenceTagger, hparams, names)
+
+    encoder = hparams["char_encoder"]
+    if unused := changed(*(o for o in _CHAR_OPTIONS if o not in _CHAR_OPTIONS_READ.get(encoder, _CHAR_OPTIONS))):
+        readers = [k for k, read in _CHAR_OPTIONS_READ.items() if read and all(o.split()[0] in read for o in unused)]
+        log.warning("%s: no effect with char_encoder %s (ignored); remove %s, or choose char_encoder %s",
+                    ", ".join(unused), encoder, "it" if len(unused) == 1 else "them", either(readers))
+    if hparams["decoder"] != "crf" and (unused := changed("constrained_training")):
+        log.warning("%s: no effect with decoder %s, which has no transitions to constrain (ignored); remove it, "
+                    "or choose decoder crf", unused[0], hparams["decoder"])
+    if not hparams["language_model_weight"] and (unused := changed("language_model_words")):
+        log.warning("%s: no effect with language_model_weight 0, which turns that loss off (ignored); remove it, "
+                    "or set language_model_weight (e.g. 0.1)", unused[0])
+    if not hparams["dropout"] and (unused := changed("variational_dropout")):
+        log.warning("%s: no effect with dropout 0, the dropout it draws masks for (ignored); remove it, or set "
+                    "dropout", unused[0])
 
 
 def _tagged(tokens: list[str], tags: list[str]) -> TaggedSentence:

@@ -85,6 +85,12 @@ class WordEmbedder(nn.Embedding):
         trainable = ids < self.num_embeddings
         tuned = trainable_rows(ids.masked_fill(~trainable, 0))  # id 0 is padding: no gradient flows there
         fixed = nn.functional.embedding((ids - self.num_embeddings).clamp(min=0), self.pretrained_only)
+        if self.max_norm is not None:
+            # nn.Embedding applies max_norm to the trained rows only; without this the pretrained-only words
+            # (most test words unseen in training) would keep their longer vectors. Out of place: the buffer
+            # stays the file's vectors.
+            norms = fixed.norm(p=self.norm_type, dim=-1, keepdim=True)
+            fixed = fixed * (self.max_norm / (norms + 1e-7)).clamp(max=1.0)
         return torch.where(trainable.unsqueeze(-1), tuned, fixed)
 
     @torch.no_grad()
