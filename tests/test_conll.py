@@ -86,6 +86,13 @@ def test_read_conll_classic_mac_line_breaks(tmp_path: Path) -> None:
     assert read_conll(write(tmp_path, b"a\rB-X\nb I-X\n")) == [Sentence(["a", "b"], ["B-X", "I-X"])]
 
 
+def test_a_no_break_space_inside_a_token_is_not_a_column_break(tmp_path: Path) -> None:
+    # "10 000" written with U+00A0: str.split() would make it two columns and read the tag from the wrong one
+    path = write(tmp_path, "Paris\tB-LOC\n10\u00a0000\tO\nfans\u3000club O\n")
+    assert read_conll(path) == [Sentence(["Paris", "10\u00a0000", "fans\u3000club"], ["B-LOC", "O", "O"])]
+    assert looks_like_conll(path)
+
+
 def test_read_conll_without_tags(tmp_path: Path) -> None:
     path = write(tmp_path, "a\nb\n\nc\n")
     assert read_conll(path, require_tags=False) == [Sentence(["a", "b"]), Sentence(["c"])]

@@ -7,7 +7,7 @@ text the same way.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import torch
@@ -83,7 +83,7 @@ def encode_example(text: str, label: str | None, vocab: ClassificationVocab) -> 
     return EncodedExample(text, ids, None if label is None else vocab.labels.id(label))
 
 
-@dataclass
+@dataclass(init=False)
 class ClassificationBatch:
     """A batch in both layouts; each encoder reads the one it needs. Lightning moves the tensors to the
     device; ``texts`` stays on the host.
@@ -99,7 +99,14 @@ class ClassificationBatch:
     flat: torch.Tensor  # (N,) long, N = lengths.sum()
     offsets: torch.Tensor  # (B,) long, offsets[0] = 0
     labels: torch.Tensor | None  # (B,) long; None for unlabelled input
-    texts: list[str]
+    # Not an init field (there is an __init__ below): Lightning's apply_to_collection, which moves every batch
+    # to the device, keeps such fields as they are instead of visiting each text (as TaggingBatch.tokens).
+    texts: list[str] = field(init=False)
+
+    def __init__(self, words, mask, lengths, flat, offsets, labels, texts) -> None:
+        self.words, self.mask, self.lengths = words, mask, lengths
+        self.flat, self.offsets, self.labels = flat, offsets, labels
+        self.texts = texts
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -109,11 +116,11 @@ def collate_classification(examples: list[EncodedExample]) -> ClassificationBatc
     B = len(examples)
     lengths = torch.tensor([len(e.words) for e in examples], dtype=torch.long)
     T = int(lengths.max())
-    words = torch.zeros(B, T, dtype=torch.long)
-    for b, e in enumerate(examples):
-        words[b, : len(e.words)] = torch.tensor(e.words)
     mask = torch.arange(T)[None, :] < lengths[:, None]
     flat = torch.tensor([i for e in examples for i in e.words], dtype=torch.long)
+    # real tokens are left-aligned, so words[mask] lists them text by text, in the order of flat
+    words = torch.zeros(B, T, dtype=torch.long)
+    words[mask] = flat
     offsets = torch.cumsum(lengths, 0) - lengths
     labelled = all(e.label is not None for e in examples)
     labels = torch.tensor([e.label for e in examples], dtype=torch.long) if labelled else None

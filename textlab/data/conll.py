@@ -30,6 +30,16 @@ _INVALID_TAG = "invalid tag {!r}: expected O or B-/I-/E-/S- followed by an entit
 _BIOES_PREFIX = {("B", False): "S-", ("B", True): "B-", ("I", False): "E-", ("I", True): "I-"}
 # Enough lines to recognise a CoNLL file without reading a large prediction input twice.
 _SNIFF_LINES = 200
+# Columns are separated by ASCII spaces and tabs only: str.split() would also split at a no-break space or an
+# ideographic space inside a token ("10\u00a0000"), shifting the tag into another column.
+_COLUMN_SEPARATOR = re.compile(r"[ \t\r\n\f\v]+")
+
+
+def _columns(line: str) -> list[str]:
+    """The whitespace-separated columns of a CoNLL line; ``[]`` for a blank one."""
+    if line.isascii():
+        return line.split()  # the same columns, several times faster
+    return [column for column in _COLUMN_SEPARATOR.split(line) if column]
 
 
 def read_conll(
@@ -60,7 +70,7 @@ def iter_conll(
     found = False
 
     for lineno, line in decoded_lines(path, encoding):
-        columns = line.split()
+        columns = _columns(line)
         if not columns or columns[0] == DOCSTART:
             # A blank line ends a sentence; a document boundary does too, even without a blank line.
             if tokens:
@@ -125,7 +135,7 @@ def looks_like_conll(path: str | os.PathLike, encoding: str = "utf-8") -> bool:
     Undecodable bytes raise DataFormatError.
     """
     with closing(decoded_lines(path, encoding)) as lines:
-        sample = [line.split() for _, line in islice(lines, _SNIFF_LINES)]
+        sample = [_columns(line) for _, line in islice(lines, _SNIFF_LINES)]
     rows = [cols for cols in sample if cols]
     if any(cols[0] == DOCSTART for cols in rows):
         return True

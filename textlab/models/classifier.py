@@ -25,6 +25,7 @@ from torchmetrics.classification import (
 )
 
 from textlab.checkpoint import check_weights_fit
+from textlab.data.bucket_sampler import ordered_batches
 from textlab.data.classification_batch import (
     ClassificationBatch,
     ClassificationVocab,
@@ -362,12 +363,15 @@ class TextClassifier(LightningModule):
         if isinstance(texts, str):
             # a string is a sequence too: each character would be classified as a text
             raise TypeError("predict takes a list of texts: model.predict([text]), not model.predict(text)")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, not {batch_size}")
         was_training = self.training
         self.eval()
         results: list[Classification] = []
-        for start in range(0, len(texts), batch_size):
-            chunk = texts[start : start + batch_size]
-            batch = collate_classification([encode_example(t, None, self.vocab) for t in chunk])
+        encoded = [encode_example(t, None, self.vocab) for t in texts]
+        # in order, but a very long text gets a batch of its own rather than padding its neighbours to its length
+        for part in ordered_batches([len(e.words) for e in encoded], batch_size):
+            batch = collate_classification([encoded[i] for i in part])
             batch = self.transfer_batch_to_device(batch, self.device, 0)
             results.extend(self.predict_step(batch, 0))
         self.train(was_training)

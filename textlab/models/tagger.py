@@ -16,6 +16,7 @@ from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from torch import nn
 
 from textlab.checkpoint import check_weights_fit
+from textlab.data.bucket_sampler import ordered_batches
 from textlab.data.sentence import Sentence
 from textlab.data.tagging_batch import CASINGS, TaggingBatch, collate_tagging, encode_sentence
 from textlab.data.vectors import load_vectors, vectors_for_vocab
@@ -290,8 +291,9 @@ class SequenceTagger(LightningModule):
         token_lists = [s.split() if isinstance(s, str) else list(s) for s in sentences]
         results: list[TaggedSentence | None] = [TaggedSentence([], []) if not t else None for t in token_lists]
         todo = [i for i, t in enumerate(token_lists) if t]
-        for start in range(0, len(todo), batch_size):
-            chunk = todo[start : start + batch_size]
+        # in order, but a very long sentence gets a batch of its own rather than padding its neighbours to its length
+        for part in ordered_batches([len(token_lists[i]) for i in todo], batch_size):
+            chunk = [todo[j] for j in part]
             batch = collate_tagging([encode_sentence(Sentence(token_lists[i]), self.vocab) for i in chunk])
             batch = self.transfer_batch_to_device(batch, self.device, 0)
             for i, tagged in zip(chunk, self.predict_step(batch, 0)):
