@@ -82,6 +82,7 @@ def fit_args(args: argparse.Namespace, variant: str, fold: int, root_dir: Path) 
     if variant == "rand":
         # Kim's CNN-rand: one random vector of rand_dim per word, no second (extra) part, no linear bag
         cli += ["--model.init_args.embeddings", "null", "--data.init_args.add_pretrained_words", "null",
+                "--data.init_args.pretrained_words_scope", "all",  # the default: "data" picks among words not added
                 "--model.init_args.word_dim", str(args.rand_dim), "--model.init_args.extra_word_dim", "0",
                 "--model.init_args.linear_ngrams", "0"]
     else:

@@ -148,6 +148,16 @@ def test_pretrained_only_words_without_pretrained_vectors_are_refused(capsys, tm
                     "--model.init_args.embeddings to the same vectors, or --data.init_args.add_pretrained_words null")
 
 
+def test_pretrained_only_words_for_a_classifier_without_pretrained_vectors_are_refused(capsys, tmp_path):
+    # embedding_mode rand: the added words would keep random vectors that no training step reaches
+    (tmp_path / "vectors.txt").write_text("zanzibarqx 1 2 3 4\nquokkaqx 5 6 7 8\n")
+    line = error_of(["fit", "--config", config("cls_textcnn"), *SMALL_CLS, "--data.init_args.add_pretrained_words",
+                     tmp_path / "vectors.txt", "--trainer.default_root_dir", tmp_path], capsys)
+    assert line == (f"textlab: error: --data.init_args.add_pretrained_words {tmp_path / 'vectors.txt'} adds "
+                    "pretrained-only words, but the model loads no pretrained vectors (embedding_mode rand): set "
+                    "--model.init_args.embeddings to the same vectors, or --data.init_args.add_pretrained_words null")
+
+
 def test_a_sparse_only_optimiser_for_the_tagger_is_one_line(capsys, tmp_path):
     line = error_of(["fit", "--config", TOY_CONFIG, *SMALL_NER, "--model.init_args.optimizer", "torch.optim.SparseAdam",
                      "--trainer.default_root_dir", tmp_path], capsys)

@@ -234,6 +234,13 @@ class TextClassifier(LightningModule):
         if stage == "fit":
             # the order class_weights follow: sorted as strings, so numeric labels go 1, 10, 2
             log.info("labels, in the order of class_weights and the outputs: %s", ", ".join(self.labels))
+        added = getattr(self.trainer.datamodule, "add_pretrained_words", None) if self._trainer is not None else None
+        if stage == "fit" and added and not self.embeddings:
+            # Words that join the vocabulary from the vectors file but never occur in training would keep random
+            # starting vectors that no step ever trains: worse than the <unk> vector they would otherwise get.
+            raise TextlabError(f"--data.init_args.add_pretrained_words {added} adds pretrained-only words, but the model "
+                               f"loads no pretrained vectors (embedding_mode {self.hparams.embedding_mode}): set "
+                               "--model.init_args.embeddings to the same vectors, or --data.init_args.add_pretrained_words null")
         # Runs before Lightning restores a checkpoint, so a resumed run keeps its trained weights.
         if stage == "fit" and self.embeddings:
             matrix, found = vectors_for_vocab(self.vocab.words, load_vectors(self.embeddings, self.hparams.word_dim),
