@@ -165,3 +165,18 @@ def test_ddp_two_ranks(tmp_path):
             assert int(out[k]) == int(exp[k]), (rank, k)
         assert_matches_seqeval(out, TYPES, GOLD, PRED)
     assert 0.0 < float(exp["f1"]) < 1.0  # the example is not degenerate
+
+
+def test_a_tagged_sentence_gives_the_spans_its_tags_mark():
+    """The prediction result's spans (computed when asked for) are seqeval's chunks, with their text."""
+    from textlab.predict import Span, TaggedSentence
+
+    tokens = ["EU", "rejects", "German", "call", "by", "Peter", "Blackburn", "of", "New", "York"]
+    bioes = TaggedSentence(tokens, ["S-ORG", "O", "S-MISC", "O", "O", "B-PER", "E-PER", "O", "B-LOC", "E-LOC"])
+    expected = [Span("ORG", 0, 1, "EU"), Span("MISC", 2, 3, "German"), Span("PER", 5, 7, "Peter Blackburn"),
+                Span("LOC", 8, 10, "New York")]
+    assert bioes.spans == expected
+    # IOB2 tags, and an I- without its B- (a softmax decoder can emit one): a span, as conlleval counts it
+    iob2 = TaggedSentence(tokens, ["B-ORG", "O", "B-MISC", "O", "O", "B-PER", "I-PER", "O", "O", "I-LOC"])
+    assert iob2.spans == expected[:3] + [Span("LOC", 9, 10, "York")]
+    assert TaggedSentence([], []).spans == []

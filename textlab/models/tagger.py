@@ -22,7 +22,7 @@ from textlab.data.tagging_batch import CASINGS, TaggingBatch, collate_tagging, e
 from textlab.data.vectors import load_vectors, vectors_for_vocab
 from textlab.data.vocab import TaggingVocab
 from textlab.errors import TextlabError
-from textlab.metrics.span_f1 import SpanF1, extract_spans, types_from_tags
+from textlab.metrics.span_f1 import SpanF1, types_from_tags
 from textlab.models.unused_options import changed_options, either
 from textlab.modules.char_encoders import CharEncoderKind, build_char_encoder
 from textlab.modules.crf import CRFDecoder, SoftmaxDecoder
@@ -32,7 +32,7 @@ from textlab.modules.encoders import RNNEncoder
 from textlab.modules.initialisation import ma_hovy_init_
 from textlab.modules.language_model import NeighbourWordLoss
 from textlab.optim import build
-from textlab.predict import Span, TaggedSentence
+from textlab.predict import TaggedSentence
 
 log = logging.getLogger("textlab")
 
@@ -262,7 +262,7 @@ class SequenceTagger(LightningModule):
 
     def predict_step(self, batch: TaggingBatch, batch_idx: int) -> list[TaggedSentence]:
         tags = self.decode(self(batch), batch.mask)
-        return [_tagged(tokens, t) for tokens, t in zip(batch.tokens, tags)]
+        return [TaggedSentence(tokens, t) for tokens, t in zip(batch.tokens, tags)]
 
     def configure_optimizers(self):
         optimizer = build(self.optimizer, [p for p in self.parameters() if p.requires_grad], "optimizer")
@@ -334,8 +334,3 @@ def _warn_unused_options(hparams) -> None:
     if not hparams["dropout"] and (unused := changed("variational_dropout")):
         log.warning("%s: no effect with dropout 0, the dropout it draws masks for (ignored); remove it, or set "
                     "dropout", unused[0])
-
-
-def _tagged(tokens: list[str], tags: list[str]) -> TaggedSentence:
-    spans = [Span(label, s, e + 1, " ".join(tokens[s : e + 1])) for label, s, e in extract_spans(tags)]
-    return TaggedSentence(tokens, tags, spans)
