@@ -7,7 +7,10 @@ import sys
 import pytest
 import torch
 
-from conftest import ROOT, TINY, TOY_CONFIG, metric_from_table, run_textlab
+from conftest import ROOT, TAGGER_DATA, TINY, TOY_CONFIG, metric_from_table, run_textlab
+from textlab.data.toy_ner import generate_toy_ner
+from textlab.metrics.span_f1 import extract_spans
+from textlab.predict import Span
 
 TEXT = "EU rejects German call to boycott British lamb .\nPeter Blackburn visited Karlsburg on Monday .\n"
 
@@ -22,21 +25,21 @@ def test_every_shipped_config_parses(config):
 
 
 def test_fit_writes_checkpoints_and_tests_the_best_one(trained_tagger):
-    f1 = metric_from_table(trained_tagger["fit_output"], "test/f1")
-    assert 0.0 <= f1 <= 1.0
+    # that the F1 is the best epoch's and not the last's is checked where they differ, in test_resume.py
+    assert trained_tagger["best"].is_file() and trained_tagger["last"].is_file()
+    assert metric_from_table(trained_tagger["fit_output"], "test/f1") > 0.5
 
 
 def test_test_command_reproduces_the_f1_printed_by_fit(trained_tagger, tmp_path):
     proc = run_textlab(
-        "test", "--config", TOY_CONFIG, *TINY, "--ckpt_path", trained_tagger["best"],
+        "test", "--config", TOY_CONFIG, *TAGGER_DATA, "--ckpt_path", trained_tagger["best"],
         "--trainer.default_root_dir", tmp_path, cwd=tmp_path,
     )
     assert metric_from_table(proc.stdout, "test/f1") == metric_from_table(trained_tagger["fit_output"], "test/f1")
 
 
 def test_test_needs_only_the_checkpoint_and_the_data_and_leaves_no_config_behind(trained_tagger, tmp_path):
-    toy_data = ["--data.class_path", "textlab.data.ToyNERDataModule", "--data.num_train", "300",
-                "--data.num_val", "60", "--data.num_test", "60"]
+    toy_data = ["--data.class_path", "textlab.data.ToyNERDataModule", *TAGGER_DATA]
     proc = run_textlab("test", "--ckpt_path", trained_tagger["best"], *toy_data, cwd=tmp_path)
     assert metric_from_table(proc.stdout, "test/f1") == metric_from_table(trained_tagger["fit_output"], "test/f1")
     assert not list(tmp_path.rglob("config.yaml"))  # only fit keeps a record of its config
@@ -45,8 +48,7 @@ def test_test_needs_only_the_checkpoint_and_the_data_and_leaves_no_config_behind
 def test_test_and_predict_show_no_warnings_about_resuming_a_fit_nor_adverts(trained_tagger, tmp_path):
     # Loading a checkpoint, Lightning warns that the fit's callbacks are missing and that the checkpoint
     # folder moved: true, and irrelevant unless the fit is being resumed.
-    toy_data = ["--data.class_path", "textlab.data.ToyNERDataModule", "--data.num_train", "300",
-                "--data.num_val", "60", "--data.num_test", "60"]
+    toy_data = ["--data.class_path", "textlab.data.ToyNERDataModule", *TAGGER_DATA]
     tested = run_textlab("test", "--ckpt_path", trained_tagger["best"], *toy_data, cwd=tmp_path, warnings=True)
     assert metric_from_table(tested.stdout, "test/f1") == metric_from_table(trained_tagger["fit_output"], "test/f1")
     (tmp_path / "in.txt").write_text(TEXT)
@@ -144,12 +146,12 @@ def test_python_api_returns_tags_and_spans(trained_tagger):
     from textlab import load_model
 
     model = load_model(trained_tagger["best"])
-    result = model.predict(["EU rejects German call", "", ["Peter", "Blackburn"]])
-    assert [len(r.tags) for r in result] == [4, 0, 2]
+    toy = [" ".join(s.tokens) for s in generate_toy_ner(seed=7, num_train=1, num_val=1, num_test=5)["test"]]
+    result = model.predict(["EU rejects German call", "", ["Peter", "Blackburn"], *toy])
+    assert [len(r.tags) for r in result] == [4, 0, 2, *(len(t.split()) for t in toy)]
+    assert any(r.spans for r in result)  # the toy tagger finds entities in toy sentences it never saw
     for r in result:
-        for span in r.spans:
-            assert span.text == " ".join(r.tokens[span.start : span.end])
-            assert r.tags[span.start][2:] == span.label
+        assert r.spans == [Span(label, s, e + 1, " ".join(r.tokens[s : e + 1])) for label, s, e in extract_spans(r.tags)]
     assert model.predict([[""], ["", "Paris"]])[1].tokens == ["", "Paris"]  # an empty token is a token without characters
     with pytest.raises(TypeError, match=r"a list of sentences .*not a string: predict\(\[text\]\)"):
         model.predict("EU rejects German call")

@@ -211,7 +211,7 @@ def test_entity_type() -> None:
     assert entity_type("O") is None
     assert entity_type("B-PER") == "PER"
     assert entity_type("S-B-X") == "B-X"
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"invalid tag 'X-PER': expected O or B-/I-/E-/S- followed by an entity type"):
         entity_type("X-PER")
 
 

@@ -38,6 +38,17 @@ def blocks(output: str) -> list[list[tuple[str, str]]]:
     return [[tuple(line.split("\t")) for line in block.split("\n")] for block in output.rstrip("\n").split("\n\n")]
 
 
+def entity_tags(sentences: list[list[tuple[str, str]]]) -> int:
+    """How many tokens got an entity tag: comparing taggings says little if nearly every tag is O."""
+    return sum(tag != "O" for sentence in sentences for _, tag in sentence)
+
+
+@torch.no_grad()
+def emissions(model, token_lists: list[list[str]]) -> torch.Tensor:
+    """The tagger's scores for each tag at each position, before decoding: finer to compare than tags."""
+    return model(collate_tagging([encode_sentence(Sentence(tokens), model.vocab) for tokens in token_lists]))
+
+
 @pytest.fixture(scope="module", params=["cls_textcnn", "cls_lstm"])
 def classifier(request, tmp_path_factory):
     """A classifier that pads its batches, fitted by `textlab fit --config configs/<name>.yaml` (tiny settings)."""
@@ -57,7 +68,7 @@ def test_a_very_long_sentence_among_short_ones_is_tagged_as_if_each_were_alone(t
     model = load_model(trained_tagger["best"])
     alone = [list(zip(r.tokens, r.tags)) for line in lines for r in model.predict([line])]
     assert [[token for token, _ in b] for b in out] == [line.split() for line in lines]
-    assert out == alone
+    assert out == alone and entity_tags(alone) >= 20
 
 
 def test_evaluation_batches_are_cut_before_an_example_that_would_pad_them_past_the_budget():
@@ -85,10 +96,13 @@ def test_a_token_of_50000_characters_reads_its_first_characters_only(trained_tag
     assert [[token for token, _ in b] for b in out] == [TOY_TEST[0].split(), with_blob.split(), TOY_TEST[1].split(),
                                                         with_prefix.split()]
     assert out[1][2][0] == blob  # given back whole
-    assert [tag for _, tag in out[1]] == [tag for _, tag in out[3]]  # both unknown words, the same characters read
+    # both unknown words whose first characters are the same: the model reads the same thing
+    model = load_model(trained_tagger["best"])
+    assert torch.equal(emissions(model, [with_blob.split()]), emissions(model, [with_prefix.split()]))
+    assert [tag for _, tag in out[1]] == [tag for _, tag in out[3]]
     # the sentences beside it are tagged as they are alone
-    alone = load_model(trained_tagger["best"]).predict([TOY_TEST[0], TOY_TEST[1]], batch_size=1)
-    assert [out[0], out[2]] == [list(zip(r.tokens, r.tags)) for r in alone]
+    alone = model.predict([TOY_TEST[0], TOY_TEST[1]], batch_size=1)
+    assert [out[0], out[2]] == [list(zip(r.tokens, r.tags)) for r in alone] and entity_tags([out[0], out[2]]) >= 2
 
 
 ODD_LINES = [
@@ -111,7 +125,8 @@ def test_unicode_oddities_come_back_token_for_token_as_the_python_api_tags_them(
     model = load_model(trained_tagger["best"])
     assert [[tag for _, tag in b] for b in out] == [r.tags for r in model.predict(ODD_LINES)]
     # characters never seen in training are the unknown character, in the API as in the command
-    assert model.predict([["\U0001F44D"]])[0].tags == model.predict([["\u2603"]])[0].tags
+    assert torch.equal(emissions(model, [["\U0001F44D"]]), emissions(model, [["\u2603"]]))
+    assert not torch.equal(emissions(model, [["\U0001F44D"]]), emissions(model, [["a"]]))
 
 
 def test_many_ordinary_sentences_get_the_tags_the_api_gives_each_one_alone(trained_tagger, tmp_path):
@@ -120,6 +135,7 @@ def test_many_ordinary_sentences_get_the_tags_the_api_gives_each_one_alone(train
     model = load_model(trained_tagger["best"])
     alone = [model.predict([line], batch_size=1)[0] for line in TOY_TEST]
     assert [list(b) for b in out] == [list(zip(r.tokens, r.tags)) for r in alone] * 25
+    assert entity_tags(out) >= 25 * 40
 
 
 def test_batches_hold_the_ids_of_each_token_at_its_place(trained_tagger):
@@ -160,9 +176,9 @@ def test_a_long_sentence_of_long_words_tags_the_same_in_slices(trained_tagger, m
     model = load_model(trained_tagger["best"])
     rng = random.Random(2)
     words = [rng.choice(TOY_TEST).split()[0] * rng.randint(1, 12) for _ in range(2000)]  # up to 64 characters read
-    whole = model.predict([words])[0].tags
+    whole = emissions(model, [words])
     monkeypatch.setattr(char_encoders, "MAX_CHAR_POSITIONS", 64 * 100)
-    assert model.predict([words])[0].tags == whole
+    torch.testing.assert_close(emissions(model, [words]), whole, rtol=1e-5, atol=1e-5)
 
 
 def test_a_very_long_line_is_classified_without_changing_the_lines_beside_it(classifier, tmp_path):
@@ -192,6 +208,4 @@ def test_the_python_api_gives_a_very_long_input_a_batch_of_its_own(trained_tagge
         model = load_model(ckpt)
         results = model.predict(inputs, batch_size=8)
         assert sizes == [5, 1, 2, 5]
-        first = results[0]
-        assert (first.tokens if hasattr(first, "tokens") else first.text.split()) == inputs[0].split()
-        assert len(results) == len(inputs)
+        assert [r.tokens if hasattr(r, "tokens") else r.text.split() for r in results] == [t.split() for t in inputs]

@@ -255,8 +255,16 @@ def test_a_resumed_fit_keeps_the_best_epoch_from_before_the_restart(tmp_path):
     run_textlab(*settings, "--trainer.max_epochs", "3", "--trainer.default_root_dir", tmp_path / "b", cwd=tmp_path)
     resumed = run_textlab(*settings, "--trainer.max_epochs", "4", "--trainer.default_root_dir", tmp_path / "b",
                           "--ckpt_path", "last", cwd=tmp_path)
-    assert [p.name for p in (tmp_path / "b").rglob("best-*.ckpt")] == [p.name for p in (tmp_path / "a").rglob("best-*.ckpt")]
+    best = [p for p in (tmp_path / "a").rglob("best-*.ckpt")]
+    assert [p.name for p in best] == ["best-epoch=02.ckpt"], "the settings no longer make an epoch before the restart the best"
+    assert [p.name for p in (tmp_path / "b").rglob("best-*.ckpt")] == ["best-epoch=02.ckpt"]
     assert metric_from_table(resumed.stdout, "test/f1") == metric_from_table(straight.stdout, "test/f1")
+    # fit tested the best epoch's weights, not the last ones (here they differ)
+    tested = {name: metric_from_table(run_textlab("test", "--config", TOY_CONFIG, *settings[3:], "--ckpt_path", ckpt,
+                                                  "--trainer.default_root_dir", tmp_path / "t", cwd=tmp_path).stdout,
+                                      "test/f1")
+              for name, ckpt in (("best", best[0]), ("last", best[0].parent / "last.ckpt"))}
+    assert tested["best"] == metric_from_table(straight.stdout, "test/f1") != tested["last"]
     # the checkpoints stay in the first run's folder; the logs of the second part are version_1's
     assert {p.parent.parent.name for p in (tmp_path / "b").rglob("*.ckpt")} == {"version_0"}
     with open(tmp_path / "b" / "lightning_logs" / "version_0" / "metrics.csv") as f:

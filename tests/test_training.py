@@ -6,30 +6,49 @@ import pytest
 import torch
 from lightning.pytorch import Callback, Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.plugins.precision import MixedPrecision
 
 from conftest import TOY_CONFIG, metric_from_table, run_textlab
 from textlab.callbacks import FreezeWordEmbeddings
-from textlab.cli import main
+from textlab.cli import TextlabCLI
 from textlab.data import ToyNERDataModule
 from textlab.data.sentence import Sentence
 from textlab.data.tagging_batch import collate_tagging, encode_sentence
 from textlab.models import SequenceTagger
+from textlab.modules.char_encoders import CharCNN, CharCNNandLSTM, CharCNNThenLSTM, CharLSTM
+from textlab.modules.crf import CRFDecoder, SoftmaxDecoder
+from textlab.modules.dropout import VariationalDropout
 from textlab.optim import InverseTimeDecay
 
 SMALL = ["--data.num_train", "64", "--data.num_val", "16", "--data.num_test", "16"]
 
 
-def fit(*extra, tmp_path):
-    main(["fit", "--config", str(TOY_CONFIG), *SMALL, "--trainer.default_root_dir", str(tmp_path), *extra])
+def fit(*extra, tmp_path) -> TextlabCLI:
+    """``textlab fit`` on the toy config in-process; the CLI object, whose model and trainer a test can inspect."""
+    return TextlabCLI(["fit", "--config", str(TOY_CONFIG), *SMALL, "--trainer.default_root_dir", str(tmp_path), *extra])
+
+
+def assert_one_step_trained(cli: TextlabCLI) -> None:
+    """fast_dev_run took its optimiser step and left finite weights, whose test loss (run after fit) is finite."""
+    assert cli.trainer.global_step == 1
+    assert torch.isfinite(cli.trainer.callback_metrics["test/loss"])
+    assert all(torch.isfinite(p).all() for p in cli.model.parameters())
+
+
+CHAR_ENCODERS = {"cnn": CharCNN, "lstm": CharLSTM, "both": CharCNNandLSTM, "cnn_lstm": CharCNNThenLSTM,
+                 "none": type(None)}
 
 
 @pytest.mark.parametrize("char_encoder", ["cnn", "lstm", "both", "cnn_lstm", "none"])
 @pytest.mark.parametrize("decoder", ["crf", "softmax"])
 def test_every_char_encoder_and_decoder_trains(char_encoder, decoder, tmp_path):
-    fit(
+    cli = fit(
         "--trainer.fast_dev_run", "1", "--model.init_args.char_encoder", char_encoder,
         "--model.init_args.decoder", decoder, "--model.init_args.char_widths", "[2, 3]", tmp_path=tmp_path,
     )
+    assert type(cli.model.embedder.chars) is CHAR_ENCODERS[char_encoder]
+    assert type(cli.model.decoder) is {"crf": CRFDecoder, "softmax": SoftmaxDecoder}[decoder]
+    assert_one_step_trained(cli)
 
 
 @pytest.mark.parametrize("char_encoder", ["cnn", "lstm", "both", "cnn_lstm", "none"])
@@ -57,7 +76,20 @@ def test_every_parameter_gets_a_gradient_from_a_batch_of_one_token_sentences(cha
                                      ["--data.init_args.tag_scheme", "IOB2", "--data.init_args.bucket", "false",
                                       "--model.init_args.constrained_training", "true"]])
 def test_encoder_and_data_options(options, tmp_path):
-    fit("--trainer.fast_dev_run", "1", *options, tmp_path=tmp_path)
+    cli = fit("--trainer.fast_dev_run", "1", *options, tmp_path=tmp_path)
+    assert_one_step_trained(cli)
+    model, data = cli.model, cli.datamodule
+    given = dict(zip(options[::2], options[1::2]))
+    if "--model.init_args.encoder" in given:  # GRU, 2 layers, recurrent dropout
+        assert isinstance(model.encoder.rnn, torch.nn.GRU) and model.encoder.rnn.num_layers == 2
+        assert model.encoder.recurrent_dropout == 0.25
+    if "--model.init_args.casing_dim" in given:
+        assert model.embedder.casing.embedding_dim == 4 and model.embedder.trained_words.embedding_dim == 4
+        assert model.word_dropout == 0.1 and isinstance(model.dropout, VariationalDropout)
+        assert model.hparams.char_dropout == 0.5 and model.hparams.init == "ma_hovy"
+    if "--data.init_args.tag_scheme" in given:
+        assert model.vocab.tag_scheme == "IOB2" and not any(t[:2] in ("E-", "S-") for t in model.tags)
+        assert data.bucket is False and model.decoder.constrained_training
 
 
 def test_pretrained_vectors_and_vocabulary_extension(tmp_path):
@@ -146,6 +178,14 @@ def test_language_model_loss_trains_and_leaves_prediction_to_the_tagger(tmp_path
     assert head.out_features == 50
     tagged = model.predict(["John lives in Paris"])[0]
     assert tagged.tokens == ["John", "lives", "in", "Paris"] and len(tagged.tags) == 4
+    # the language-model head plays no part in tagging: scrambling it changes no emission
+    batch = collate_tagging([encode_sentence(Sentence(["John", "lives", "in", "Paris"]), model.vocab)])
+    model.eval()
+    with torch.no_grad():
+        before = model(batch)
+        for p in model.neighbour_words.parameters():
+            p.normal_()
+        assert torch.equal(model(batch), before)
 
 
 @pytest.mark.filterwarnings("ignore:You are trying to `self.log\\(\\)`")  # training_step outside a Trainer
@@ -256,8 +296,13 @@ def test_bf16_mixed_precision_trains_on_the_cpu(tmp_path):
     import csv
     import math
 
-    fit("--trainer.max_epochs", "1", "--trainer.precision", "bf16-mixed", "--test_after_fit", "false",
-        "--trainer.log_every_n_steps", "2", tmp_path=tmp_path)
+    cli = fit("--trainer.max_epochs", "1", "--trainer.precision", "bf16-mixed", "--test_after_fit", "false",
+              "--trainer.log_every_n_steps", "2", tmp_path=tmp_path)
+    # the steps ran under bf16 autocast on the CPU, not in float32
+    plugin = cli.trainer.precision_plugin
+    assert isinstance(plugin, MixedPrecision) and plugin.device == "cpu" and plugin.precision == "bf16-mixed"
+    with plugin.forward_context():
+        assert torch.is_autocast_enabled("cpu") and torch.get_autocast_dtype("cpu") == torch.bfloat16
     rows = list(csv.DictReader(next(tmp_path.rglob("metrics.csv")).open()))
     losses = [float(r["train/loss"]) for r in rows if r.get("train/loss")]
     assert losses and all(math.isfinite(v) for v in losses)
