@@ -55,7 +55,9 @@ class TextDataModule(LightningDataModule):
             default = next(p.default for c in type(self).__mro__ if "__init__" in vars(c)
                            for n, p in inspect.signature(c.__init__).parameters.items() if n == name)
             if value != default and key in saved and value != saved[key]:
-                shown = [str(v).lower() if isinstance(v, bool) else v for v in (value, saved[key])]
+                # as a config spells them: true, false, null
+                shown = ["null" if v is None else str(v).lower() if isinstance(v, bool) else v
+                         for v in (value, saved[key])]
                 log.warning("--data.%s %s: ignored, the checkpoint %s was trained with %s %s and reads text that way",
                             name, shown[0], self.vocab_from, name, shown[1])
 
