@@ -5,9 +5,10 @@ import os
 import signal
 import subprocess
 import sys
+from types import SimpleNamespace
 
 from conftest import ROOT, TINY, TOY_CONFIG, metric_from_table, run_textlab
-from textlab.data.bucket_sampler import BucketBatchSampler
+from textlab.data import TaggingDataModule
 
 DDP = ["--trainer.accelerator", "cpu", "--trainer.devices", "2", "--trainer.strategy", "ddp"]
 COUNTS = ["test/tp", "test/n_pred", "test/n_gold", "test/f1", "test/precision", "test/recall"]
@@ -42,16 +43,25 @@ def test_one_and_two_processes_give_identical_test_counts(trained_tagger, tmp_pa
     assert metric_from_table(one, "test/n_gold") > 0
 
 
-def _seed_with_a_one_token_batch_on_rank_0_only(lengths, batch_size):
+def _seed_with_a_one_token_batch_on_rank_0_only(data_dir, batch_size, monkeypatch):
+    """A seed whose first epoch gives rank 0 of 2 a batch of one-token sentences and rank 1 none, as the data
+    module's own training loader shards and batches them (a fake trainer tells it the world size and rank)."""
+    dm = TaggingDataModule(data_dir=str(data_dir), batch_size=batch_size)
+    dm.setup("fit")
+    lengths = dm.lengths(dm.datasets["train"])
     for seed in range(1000):
-        shares = [list(BucketBatchSampler(lengths, batch_size, seed=seed, num_replicas=2, rank=r)) for r in range(2)]
+        monkeypatch.setenv("PL_GLOBAL_SEED", str(seed))
+        shares = []
+        for rank in range(2):
+            dm.trainer = SimpleNamespace(world_size=2, global_rank=rank)
+            shares.append(list(dm.train_dataloader().batch_sampler))
         one_token_batch = [any(all(lengths[i] == 1 for i in batch) for batch in share) for share in shares]
         if one_token_batch == [True, False]:
             return seed
     raise AssertionError("no seed puts a batch of one-token sentences on rank 0 only")
 
 
-def test_ddp_trains_when_one_process_gets_a_batch_of_one_token_sentences(tmp_path):
+def test_ddp_trains_when_one_process_gets_a_batch_of_one_token_sentences(tmp_path, monkeypatch):
     # pytorch-crf's loss on one-token sentences leaves the transition matrix out: the process holding
     # such a batch used to skip that all-reduce and the other waited for it forever (CoNLL hung).
     sentences = [[("SOCCER", "O")], [("Germany", "B-LOC")]] + [
@@ -59,7 +69,7 @@ def test_ddp_trains_when_one_process_gets_a_batch_of_one_token_sentences(tmp_pat
     text = "\n\n".join("\n".join(f"{w} {t}" for w, t in s) for s in sentences) + "\n"
     for name in ("train.txt", "valid.txt", "test.txt"):
         (tmp_path / name).write_text(text)
-    seed = _seed_with_a_one_token_batch_on_rank_0_only([len(s) for s in sentences], batch_size=2)
+    seed = _seed_with_a_one_token_batch_on_rank_0_only(tmp_path, 2, monkeypatch)
     command = [sys.executable, "-m", "textlab", "fit", "--config", str(ROOT / "configs" / "ner_bilstm_crf.yaml"),
                "--seed_everything", str(seed), "--data.data_dir", str(tmp_path), "--data.batch_size", "2",
                "--model.init_args.embeddings", "null", "--data.init_args.add_pretrained_words", "null",
