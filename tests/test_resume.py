@@ -147,6 +147,43 @@ def test_fit_stopped_by_a_signal_exits_non_zero_and_says_how_to_resume(stop_sign
     assert log.read_text().strip().splitlines()[-1] == f"textlab: error: {said} before the end; resume with --ckpt_path last"
 
 
+def test_on_a_terminal_the_error_line_of_a_fit_stopped_mid_epoch_starts_a_line_of_its_own(tmp_path, one_thread):
+    # On a terminal the progress bar (stdout) and the error (stderr) share the screen. The bar redraws its
+    # line with carriage returns and leaves it open while the epoch runs: the error must not be glued to it.
+    import fcntl
+    import pty
+    import select
+    import struct
+    import termios
+
+    master, terminal = pty.openpty()
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))  # tqdm draws nothing 0 wide
+    command = [sys.executable, "-m", "textlab", "fit", "--config", str(TOY_CONFIG), "--trainer.max_epochs", "2",
+               "--trainer.default_root_dir", str(tmp_path / "run")]  # the progress bar on, as by default
+    proc = subprocess.Popen(command, cwd=tmp_path, stdin=terminal, stdout=terminal, stderr=terminal,
+                            env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    os.close(terminal)
+    out, deadline = b"", time.monotonic() + 120
+    try:
+        while b"Epoch 0:" not in out and time.monotonic() < deadline and proc.poll() is None:  # a bar is drawn
+            if select.select([master], [], [], 0.5)[0]:
+                out += os.read(master, 65536)
+        proc.send_signal(signal.SIGTERM)
+        while True:  # the rest, until the terminal closes (EIO on Linux once the process has gone)
+            try:
+                chunk = os.read(master, 65536) if select.select([master], [], [], 5)[0] else b""
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+    finally:
+        proc.wait(timeout=120)
+        os.close(master)
+    assert b"Epoch 0:" in out and proc.returncode == 128 + signal.SIGTERM
+    assert b"\ntextlab: error: stopped by SIGTERM before the end; resume with --ckpt_path last" in out, out[-400:]
+
+
 # -- atomic checkpoints ------------------------------------------------------------------------------
 
 

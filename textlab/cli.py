@@ -297,7 +297,7 @@ def main(args: list[str] | None = None) -> None:
     # Lightning stops at the next step on SIGTERM (SLURM's time limit, `kill`) by raising SIGTERMException, a
     # SystemExit without a code: the process would exit 0, and a job script would take the fit as finished.
     except SIGTERMException:
-        print(f"textlab: error: stopped by SIGTERM before the end{_resume_hint(args)}", file=sys.stderr)
+        _error(f"stopped by SIGTERM before the end{_resume_hint(args)}")
         sys.exit(128 + signal.SIGTERM)
     # Ctrl-C: Lightning ends the run properly (callbacks told, the output's temporary file removed) and then
     # calls sys.exit(1) while handling the KeyboardInterrupt. Exit as an interrupted command does, with the
@@ -310,17 +310,28 @@ def main(args: list[str] | None = None) -> None:
         _interrupted(args)
     # MisconfigurationException: Lightning's word for settings that contradict each other (user input too)
     except (TextlabError, MisconfigurationException) as e:
-        print(f"textlab: error: {e}", file=sys.stderr)
+        _error(str(e))
         sys.exit(2)
     # A file or folder the system refuses (read-only, not a folder, no permission), e.g. the run folder
     # --trainer.default_root_dir names: the user's setting or machine, so one line. Others are bugs: traceback.
     except OSError as e:
         if e.filename is None:
             raise
-        print(f"textlab: error: {e.filename}: {e.strerror}", file=sys.stderr)
+        _error(f"{e.filename}: {e.strerror}")
         sys.exit(2)
     finally:
         _leave_process_group()
+
+
+def _error(message: str) -> None:
+    """The one error line, on a line of its own. A run stopped mid-epoch leaves its progress bar's line open
+    (tqdm redraws it with carriage returns and ends it only when the bar closes), and on a terminal the bar,
+    on stdout, and this line, on stderr, would share it. (Lightning ends that line itself on Ctrl-C.)"""
+    tqdm = sys.modules.get("tqdm.std")  # imported only if a bar could have been drawn
+    if tqdm is not None and any(not bar.disable for bar in list(tqdm.tqdm._instances)):
+        sys.stdout.write("\n")
+        sys.stdout.flush()
+    print(f"textlab: error: {message}", file=sys.stderr)
 
 
 def _resume_hint(args: list[str] | None) -> str:
