@@ -328,7 +328,7 @@ def _error(message: str) -> None:
     (tqdm redraws it with carriage returns and ends it only when the bar closes), and on a terminal the bar,
     on stdout, and this line, on stderr, would share it. (Lightning ends that line itself on Ctrl-C.)"""
     tqdm = sys.modules.get("tqdm.std")  # imported only if a bar could have been drawn
-    if tqdm is not None and any(not bar.disable for bar in list(tqdm.tqdm._instances)):
+    if tqdm is not None and any(not getattr(bar, "disable", True) for bar in list(tqdm.tqdm._instances)):
         sys.stdout.write("\n")
         sys.stdout.flush()
     print(f"textlab: error: {message}", file=sys.stderr)
