@@ -65,9 +65,10 @@ def _checkout_stays_clean():
     assert not left, f"the test left {left} in the checkout {ROOT}"
 
 
-def run_textlab(*args, cwd, check=True, timeout=600, warnings=False):
-    """Run the installed CLI as a user would; returns the CompletedProcess. ``warnings``: show them on stderr."""
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "PYTHONWARNINGS": "ignore"}
+def run_textlab(*args, cwd, check=True, timeout=600, warnings=False, env=None):
+    """Run the installed CLI as a user would; returns the CompletedProcess. ``warnings``: show them on stderr;
+    ``env``: variables to set for the run."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "PYTHONWARNINGS": "ignore", **(env or {})}
     if warnings:
         env["PYTHONWARNINGS"] = "default"
     proc = subprocess.run(
