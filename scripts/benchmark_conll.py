@@ -149,6 +149,9 @@ VARIANTS = {
     "dropout-0.6": ("dropout 0.6 instead of 0.5 on the token vectors and the BiLSTM output", [M + "dropout", "0.6"]),
     "no-bucket": ("training batches drawn at random, as Ma & Hovy's and NCRF++'s, instead of sentences of similar "
                   "length together", [D + "bucket", "false"]),
+    "min-entity-0.5": ("decoded entities whose probability under the CRF is below 0.5 dropped (tags made O) in "
+                       "validation and test, so also when dev picks the epoch; training unchanged",
+                       [M + "min_entity_probability", "0.5"]),
 }
 # Published test F1 (conlleval) for the README's comparison.
 REFERENCES = {

@@ -65,6 +65,18 @@ def test_predict_csv_input_to_an_output_file(trained, tmp_path):
     assert [line.split("\t")[1] for line in out] == ["the phone is great , not slow .", "the router is broken ."]
 
 
+def test_predict_with_confidences_writes_the_labels_probability(trained, tmp_path):
+    from textlab import load_model
+
+    (tmp_path / "in.txt").write_text("\n".join(TEXTS) + "\n")
+    proc = run_textlab("predict", "--ckpt_path", trained["best"], "--data.predict_file", "in.txt", "--confidences", "true",
+                       cwd=tmp_path)
+    rows = [line.split("\t") for line in proc.stdout.splitlines()]
+    api = load_model(trained["best"]).predict(TEXTS)
+    assert [(label, text) for label, _, text in rows] == [(r.label, t) for r, t in zip(api, TEXTS)]
+    assert [float(p) for _, p, _ in rows] == pytest.approx([r.probabilities[r.label] for r in api], abs=1e-4)
+
+
 def test_checkpoint_in_a_fresh_process_predicts_what_the_loaded_model_predicts(trained, tmp_path):
     from textlab import load_model
 

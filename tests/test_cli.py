@@ -159,6 +159,40 @@ def test_python_api_returns_tags_and_spans(trained_tagger):
         model.predict(["EU"], batch_size=0)
 
 
+def test_python_api_gives_confidences_on_request(trained_tagger):
+    from textlab import load_model
+
+    model = load_model(trained_tagger["best"])
+    toy = [" ".join(s.tokens) for s in generate_toy_ner(seed=7, num_train=1, num_val=1, num_test=20)["test"]]
+    plain = model.predict(toy)
+    scored = model.predict([*toy, ""], batch_size=8, confidences=True)
+    assert [r.tags for r in scored[:-1]] == [r.tags for r in plain]
+    assert scored[-1].confidences == [] and scored[-1].spans == []
+    assert all(r.confidences is None and all(s.confidence is None for s in r.spans) for r in plain)
+    assert not model.predict_confidences  # the request does not outlive the call
+    spans = [(span, r.confidences) for r in scored for span in r.spans]
+    assert len(spans) >= 10
+    for span, token_confidences in spans:
+        # the entity needs each of its tags, so it is never more probable than the least probable of them
+        assert 0 < span.confidence <= min(token_confidences[span.start : span.end]) + 1e-4  # float32 sums
+    assert any(span.confidence < 0.99 for span, _ in spans)  # not a constant
+    with pytest.raises(ValueError, match="holds no confidences: predict with confidences=True"):
+        plain[0].to_text(confidences=True)
+
+
+def test_predict_with_confidences_writes_each_tags_probability(trained_tagger, tmp_path):
+    from textlab import load_model
+
+    (tmp_path / "in.txt").write_text(TEXT)
+    common = ("predict", "--ckpt_path", trained_tagger["best"], "--data.predict_file", "in.txt")
+    plain = [line.split("\t") for line in run_textlab(*common, cwd=tmp_path).stdout.splitlines() if line]
+    rows = [line.split("\t") for line in run_textlab(*common, "--confidences", "true", cwd=tmp_path).stdout.splitlines()
+            if line]
+    assert [row[:2] for row in rows] == plain and all(len(row) == 3 for row in rows)
+    api = load_model(trained_tagger["best"]).predict(TEXT.splitlines(), confidences=True)
+    assert [float(row[2]) for row in rows] == pytest.approx([p for r in api for p in r.confidences], abs=1e-4)
+
+
 def test_fit_with_train_with_dev_tests_the_model_as_trained_not_the_best_val_epoch(tmp_path, monkeypatch):
     from lightning.pytorch import Trainer
 

@@ -6,7 +6,7 @@ What textlab adds to LightningCLI:
   are used, so ``textlab predict --ckpt_path CKPT --data.predict_file IN`` needs no config at all;
 - ``fit`` tests the best checkpoint at the end when there is test data (``--test_after_fit``);
 - ``predict`` writes each result's text form (``token<TAB>tag`` lines for a tagger, ``label<TAB>text``
-  for a classifier) to stdout or ``--output``;
+  for a classifier, each with its probability under ``--confidences``) to stdout or ``--output``;
 - user errors (bad files, bad checkpoints) end with one line on stderr and exit status 2.
 """
 
@@ -83,6 +83,11 @@ class TextlabCLI(LightningCLI):
         )
         predict = self._subcommand_parsers["predict"]
         predict.add_argument("--output", type=str | None, default=None, help="Where to write predictions (default: stdout).")
+        predict.add_argument(
+            "--confidences", type=bool, default=False,
+            help="Add each prediction's probability: a tagger writes token<TAB>tag<TAB>P(tag), a classifier "
+                 "label<TAB>P(label)<TAB>text.",
+        )
         # Predictions are written batch by batch; keeping them all in memory too would defeat that.
         predict.set_defaults(return_predictions=False)
 
@@ -179,7 +184,10 @@ class TextlabCLI(LightningCLI):
             for message in ("Be aware that when using `ckpt_path`", "The dirpath has changed from"):
                 warnings.filterwarnings("ignore", message=message)
         if self.subcommand == "predict":
-            trainer.callbacks.append(PredictionWriter(self.config.predict.output))
+            confidences = self.config.predict.confidences
+            trainer.callbacks.append(PredictionWriter(self.config.predict.output, confidences))
+            if hasattr(self.model, "predict_confidences"):  # a classifier's probabilities come with every prediction
+                self.model.predict_confidences = confidences
         if self.subcommand == "fit":
             _checkpoint_into_the_resumed_folder(trainer, self.config.fit.get("ckpt_path"))
         return trainer

@@ -26,25 +26,39 @@ class Span:
     start: int  # token index, inclusive
     end: int  # token index, exclusive
     text: str
+    # P(the tags mark this entity, with this type and these boundaries | the sentence) under the model;
+    # None unless confidences were asked for (``predict(..., confidences=True)``)
+    confidence: float | None = None
 
 
 @dataclass(frozen=True)
 class TaggedSentence:
     tokens: list[str]
     tags: list[str]
+    # per token, P(its tag | the sentence), the tag's marginal probability; None unless asked for
+    confidences: list[float] | None = None
+    # per span of ``spans``, in order; None unless asked for
+    span_confidences: list[float] | None = field(default=None, repr=False)
 
     @cached_property
     def spans(self) -> list[Span]:
-        """The entities the tags mark (seqeval's chunking, as the F1 counts them).
+        """The entities the tags mark (seqeval's chunking, as the F1 counts them), with their confidences if any.
 
         Computed when first asked for, since ``textlab predict`` writes only the tags (the spans of 20,000
         toy sentences take about 0.25 s to build, some 2% of predicting them).
         """
-        return [Span(label, s, e + 1, " ".join(self.tokens[s : e + 1])) for label, s, e in extract_spans(self.tags)]
+        chunks = extract_spans(self.tags)
+        confidences = self.span_confidences if self.span_confidences is not None else [None] * len(chunks)
+        return [Span(label, s, e + 1, " ".join(self.tokens[s : e + 1]), confidence)
+                for (label, s, e), confidence in zip(chunks, confidences)]
 
-    def to_text(self) -> str:
-        """CoNLL-style output: ``token<TAB>tag`` lines, then a blank line."""
-        return "".join(f"{tok}\t{tag}\n" for tok, tag in zip(self.tokens, self.tags)) + "\n"
+    def to_text(self, confidences: bool = False) -> str:
+        """CoNLL-style output: ``token<TAB>tag`` lines (``token<TAB>tag<TAB>confidence``), then a blank line."""
+        if not confidences:
+            return "".join(f"{tok}\t{tag}\n" for tok, tag in zip(self.tokens, self.tags)) + "\n"
+        if self.confidences is None:
+            raise ValueError("this result holds no confidences: predict with confidences=True")
+        return "".join(f"{tok}\t{tag}\t{p:.4f}\n" for tok, tag, p in zip(self.tokens, self.tags, self.confidences)) + "\n"
 
 
 @dataclass(frozen=True)
@@ -55,9 +69,13 @@ class Classification:
     probabilities: dict[str, float] = field(default_factory=dict)
     text: str = ""
 
-    def to_text(self) -> str:
-        """``label<TAB>text`` (a line break inside the text becomes a space: one line per input)."""
-        return f"{self.label}\t{' '.join(self.text.splitlines())}\n"
+    def to_text(self, confidences: bool = False) -> str:
+        """``label<TAB>text`` (``label<TAB>probability<TAB>text``); a line break inside the text becomes a space:
+        one line per input."""
+        text = " ".join(self.text.splitlines())
+        if confidences:
+            return f"{self.label}\t{self.probabilities[self.label]:.4f}\t{text}\n"
+        return f"{self.label}\t{text}\n"
 
 
 def model_class(class_path: str, ckpt_path: str | os.PathLike) -> type[LightningModule]:
@@ -85,7 +103,7 @@ def load_model(ckpt_path: str | os.PathLike, map_location: str = "cpu") -> Light
 
 
 class PredictionWriter(BasePredictionWriter):
-    """Writes each batch's predictions as it comes (``result.to_text()``), to a file or stdout.
+    """Writes each batch's predictions as it comes (``result.to_text(confidences)``), to a file or stdout.
 
     Writing per batch keeps memory flat however large the input; the file is only complete when the
     run ends, so it is written under a temporary name and renamed then. The file is opened in ``setup``,
@@ -94,9 +112,9 @@ class PredictionWriter(BasePredictionWriter):
     succeeded, so a failed one never replaces an earlier output.
     """
 
-    def __init__(self, output: str | None = None) -> None:
+    def __init__(self, output: str | None = None, confidences: bool = False) -> None:
         super().__init__(write_interval="batch")
-        self.output = output
+        self.output, self.confidences = output, confidences
         self._stream: Any = None
 
     def setup(self, trainer, pl_module, stage: str) -> None:
@@ -120,7 +138,7 @@ class PredictionWriter(BasePredictionWriter):
     def write_on_batch_end(self, trainer, pl_module, prediction, batch_indices, batch, batch_idx, dataloader_idx=0):
         if self._stream is None:
             return
-        self._stream.write("".join(result.to_text() for result in prediction))
+        self._stream.write("".join(result.to_text(self.confidences) for result in prediction))
 
     def teardown(self, trainer, pl_module, stage: str) -> None:
         if self._stream is None:

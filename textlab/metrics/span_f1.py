@@ -18,11 +18,11 @@ import re
 from collections.abc import Sequence
 
 import torch
-from seqeval.metrics.sequence_labeling import get_entities
+from seqeval.metrics.sequence_labeling import end_of_chunk, get_entities, start_of_chunk
 from torch import Tensor
 from torchmetrics import Metric
 
-__all__ = ["SpanF1", "count_spans", "extract_spans", "types_from_tags"]
+__all__ = ["SpanF1", "chunk_rules", "count_spans", "extract_spans", "types_from_tags"]
 
 _ENTITY_TAG = re.compile(r"^[BIES]-(.+)$")
 
@@ -39,6 +39,27 @@ def extract_spans(tags: Sequence[str]) -> list[tuple[str, int, int]]:
     changes inside a chunk) exactly as conlleval does.
     """
     return get_entities(list(tags))  # a list, not a tuple: get_entities appends a sentinel "O"
+
+
+def _prefix_and_type(tag: str) -> tuple[str, str]:
+    # as get_entities reads a tag (its non-suffix mode): "B-PER" -> ("B", "PER"), "O" -> ("O", "_")
+    return tag[0], tag[1:].split("-", maxsplit=1)[-1] or "_"
+
+
+def chunk_rules(tags: Sequence[str]) -> tuple[Tensor, Tensor, list[str | None]]:
+    """The rules by which ``extract_spans`` chunks, over the tag vocabulary ``tags`` (K tags).
+
+    Returns ``(starts, ends, types)``: bool (K, K) tensors where ``starts[p, n]`` is true when tag ``n`` after
+    tag ``p`` starts a chunk and ``ends[p, n]`` when it ends the chunk that ``p`` is in, and each tag's entity
+    type (None for ``O``). A chunk of type X is reported from s to e exactly when tags s..e all have type X,
+    a chunk starts at s (any tag but ``O`` does at the first token), none starts or ends within s+1..e, and
+    one ends after e (any tag but ``O`` does at the last token).
+    """
+    parts = [_prefix_and_type(t) for t in tags]
+    starts = [[start_of_chunk(p, n, p_type, n_type) for n, n_type in parts] for p, p_type in parts]
+    ends = [[end_of_chunk(p, n, p_type, n_type) for n, n_type in parts] for p, p_type in parts]
+    types = [None if prefix == "O" else type_ for prefix, type_ in parts]
+    return torch.tensor(starts, dtype=torch.bool), torch.tensor(ends, dtype=torch.bool), types
 
 
 def count_spans(

@@ -31,6 +31,7 @@ from textlab.modules.embedders import TokenEmbedder, TrainedWordVectors, WordEmb
 from textlab.modules.encoders import RNNEncoder
 from textlab.modules.initialisation import ma_hovy_init_
 from textlab.modules.language_model import NeighbourWordLoss
+from textlab.modules.tag_confidences import DecodedConfidences, tag_confidences
 from textlab.optim import build
 from textlab.predict import TaggedSentence
 
@@ -71,6 +72,7 @@ class SequenceTagger(LightningModule):
         decoder: Literal["crf", "softmax"] = "crf",
         constrained_decoding: bool = True,
         constrained_training: bool = False,
+        min_entity_probability: float = 0.0,
         init: Literal["pytorch", "ma_hovy"] = "pytorch",
         optimizer: OptimizerCallable = torch.optim.Adam,
         lr_scheduler: LRSchedulerCallable | None = None,
@@ -113,6 +115,9 @@ class SequenceTagger(LightningModule):
             constrained_decoding: forbid impossible transitions (e.g. O -> I-PER) when decoding with the CRF.
             constrained_training: forbid them in the CRF's loss too: its normaliser sums over allowed paths only
                 (needs ``constrained_decoding``).
+            min_entity_probability: drop a decoded entity whose probability under the model is below this (its
+                tags become O), in validation, test and prediction; training is unchanged. 0.5 keeps the
+                entities the model finds likelier than not: fewer false positives for some misses.
             init: starting weights: PyTorch's defaults, or Ma & Hovy's (char embeddings uniform +-sqrt(3/dim),
                 Glorot-uniform weight matrices, zero biases but 1.0 on the LSTM forget gate).
             optimizer: the optimiser, e.g. SGD with momentum (Ma & Hovy) or Adam.
@@ -180,6 +185,14 @@ class SequenceTagger(LightningModule):
         if init == "ma_hovy":
             ma_hovy_init_(self)
 
+        # `textlab predict --confidences` and `predict(..., confidences=True)` set this; not a hyperparameter
+        self.predict_confidences = False
+        if not 0.0 <= min_entity_probability <= 1.0:
+            raise TextlabError(f"min_entity_probability must be in [0, 1], not {min_entity_probability}")
+        if min_entity_probability and "O" not in self.tags:
+            raise TextlabError("min_entity_probability turns dropped entities into O tags, and the training data "
+                               "has no O tag")
+        self.min_entity_probability = min_entity_probability
         types = types_from_tags(self.tags)
         self.val_f1 = SpanF1(types)
         self.test_f1 = SpanF1(types)
@@ -198,9 +211,21 @@ class SequenceTagger(LightningModule):
         return self.encoder(self.dropout(x), batch.lengths)  # (B, T, 2H)
 
     def decode(self, emissions: torch.Tensor, mask: torch.Tensor) -> list[list[str]]:
-        paths = self.decoder.decode(emissions, mask).tolist()
+        return self._tag_names(self._decode(emissions, mask)[0], mask)
+
+    def _decode(self, emissions: torch.Tensor, mask: torch.Tensor, confidences: bool = False
+                ) -> tuple[torch.Tensor, DecodedConfidences | None]:
+        """Tag ids (B, T), less the entities under ``min_entity_probability``, and their confidences if asked."""
+        paths = self.decoder.decode(emissions, mask)
+        if not (confidences or self.min_entity_probability):
+            return paths, None
+        scored = tag_confidences(emissions, mask, paths, self.tags, self.decoder.lattice(emissions),
+                                 self.min_entity_probability)
+        return scored.paths, scored
+
+    def _tag_names(self, paths: torch.Tensor, mask: torch.Tensor) -> list[list[str]]:
         lengths = mask.sum(dim=1).tolist()
-        return [[self.tags[i] for i in path[:n]] for path, n in zip(paths, lengths)]
+        return [[self.tags[i] for i in path[:n]] for path, n in zip(paths.tolist(), lengths)]
 
     # -- Lightning hooks -----------------------------------------------------------------------------
 
@@ -261,8 +286,12 @@ class SequenceTagger(LightningModule):
         self._log_metric("test", self.test_f1)
 
     def predict_step(self, batch: TaggingBatch, batch_idx: int) -> list[TaggedSentence]:
-        tags = self.decode(self(batch), batch.mask)
-        return [TaggedSentence(tokens, t) for tokens, t in zip(batch.tokens, tags)]
+        paths, scored = self._decode(self(batch), batch.mask, self.predict_confidences)
+        tags = self._tag_names(paths, batch.mask)
+        if not self.predict_confidences:
+            return [TaggedSentence(tokens, t) for tokens, t in zip(batch.tokens, tags)]
+        return [TaggedSentence(tokens, t, c, sc)
+                for tokens, t, c, sc in zip(batch.tokens, tags, scored.tokens, scored.entities)]
 
     def configure_optimizers(self):
         optimizer = build(self.optimizer, [p for p in self.parameters() if p.requires_grad], "optimizer")
@@ -280,25 +309,37 @@ class SequenceTagger(LightningModule):
     # -- the Python API ------------------------------------------------------------------------------
 
     @torch.no_grad()
-    def predict(self, sentences: list[str] | list[list[str]], batch_size: int = 64) -> list[TaggedSentence]:
-        """Tag raw sentences: strings (split on whitespace) or token lists. Empty sentences give empty results."""
+    def predict(self, sentences: list[str] | list[list[str]], batch_size: int = 64, confidences: bool = False
+                ) -> list[TaggedSentence]:
+        """Tag raw sentences: strings (split on whitespace) or token lists. Empty sentences give empty results.
+
+        ``confidences``: also give each token's probability of its tag and each span's probability
+        (``result.confidences``, ``span.confidence``); one more forward and backward pass over each batch.
+        """
         if isinstance(sentences, str):  # iterating it would tag each character as a sentence
             raise TypeError("predict takes a list of sentences (strings or token lists), not a string: predict([text])")
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, not {batch_size}")
-        was_training = self.training
-        self.eval()
         token_lists = [s.split() if isinstance(s, str) else list(s) for s in sentences]
-        results: list[TaggedSentence | None] = [TaggedSentence([], []) if not t else None for t in token_lists]
+        results: list[TaggedSentence | None] = [
+            (TaggedSentence([], [], [], []) if confidences else TaggedSentence([], [])) if not t else None
+            for t in token_lists
+        ]
         todo = [i for i, t in enumerate(token_lists) if t]
-        # in order, but a very long sentence gets a batch of its own rather than padding its neighbours to its length
-        for part in ordered_batches([len(token_lists[i]) for i in todo], batch_size):
-            chunk = [todo[j] for j in part]
-            batch = collate_tagging([encode_sentence(Sentence(token_lists[i]), self.vocab) for i in chunk])
-            batch = self.transfer_batch_to_device(batch, self.device, 0)
-            for i, tagged in zip(chunk, self.predict_step(batch, 0)):
-                results[i] = tagged
-        self.train(was_training)
+        was_training, asked_before = self.training, self.predict_confidences
+        self.eval()
+        self.predict_confidences = confidences
+        try:
+            # in order, but a very long sentence gets a batch of its own rather than padding its neighbours to its length
+            for part in ordered_batches([len(token_lists[i]) for i in todo], batch_size):
+                chunk = [todo[j] for j in part]
+                batch = collate_tagging([encode_sentence(Sentence(token_lists[i]), self.vocab) for i in chunk])
+                batch = self.transfer_batch_to_device(batch, self.device, 0)
+                for i, tagged in zip(chunk, self.predict_step(batch, 0)):
+                    results[i] = tagged
+        finally:
+            self.train(was_training)
+            self.predict_confidences = asked_before
         return results
 
 

@@ -5,7 +5,8 @@ The CRF's constraints (never ``O -> I-PER``) always act in Viterbi when on, and 
 
 Both take emissions (B, T, K) and a bool mask (B, T) whose True entries are left-aligned, and offer
 ``loss(emissions, tags, mask)`` (a mean, so its scale does not depend on the batch size) and
-``decode(emissions, mask) -> (B, T)`` tag ids (0 on padding).
+``decode(emissions, mask) -> (B, T)`` tag ids (0 on padding), and ``lattice(emissions)``, the transition
+scores that decoding uses, for the probabilities of ``textlab.modules.tag_lattice``.
 """
 
 from __future__ import annotations
@@ -131,6 +132,11 @@ class CRFDecoder(nn.Module):
             "end_transitions": self.crf.end_transitions.float().masked_fill(~self.allowed_end, forbidden),
         }
 
+    def lattice(self, emissions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The (transitions, start, end) scores decoding uses, forbidden ones at -inf (``textlab.modules.tag_lattice``)."""
+        masked = self._masked_transitions()
+        return masked["transitions"], masked["start_transitions"], masked["end_transitions"]
+
     @torch.no_grad()
     def decode(self, emissions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         with torch.autocast(emissions.device.type, enabled=False):
@@ -145,6 +151,13 @@ class SoftmaxDecoder(nn.Module):
     def loss(self, emissions: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         with torch.autocast(emissions.device.type, enabled=False):
             return F.cross_entropy(emissions[mask].float(), tags[mask])
+
+    def lattice(self, emissions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """All-zero transition, start and end scores: over such a lattice the tags are independent, each with
+        its softmax probability, as this decoder treats them."""
+        K = emissions.shape[-1]
+        zeros = emissions.new_zeros(K, dtype=torch.float32)
+        return emissions.new_zeros(K, K, dtype=torch.float32), zeros, zeros
 
     @torch.no_grad()
     def decode(self, emissions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,103 @@
+"""Probabilities over a linear-chain tag lattice: the log-partition and each token's tag marginals.
+
+A lattice is the emissions (B, T, K) of a batch plus transition scores (K, K) and start and end scores
+(K,); a forbidden transition scores ``-inf``. A CRF's lattice is its learnt transitions; a softmax
+tagger's is all zeros, and the same sums then give the product of its independent per-token softmaxes.
+
+Written here because pytorch-crf offers only the likelihood of given tags and Viterbi, not marginals.
+Sentences are left-aligned under ``mask`` (B, T); everything is summed in log space, in float32.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def _forward(emissions: torch.Tensor, mask: torch.Tensor, transitions: torch.Tensor, start: torch.Tensor
+             ) -> torch.Tensor:
+    """alpha (B, T, K): at [b, t, k] the log-sum of the scores of all tag prefixes that end in tag k at t (past a
+    sentence's end: its last real position's)."""
+    alpha = [start + emissions[:, 0]]
+    for t in range(1, emissions.shape[1]):
+        step = torch.logsumexp(alpha[-1][:, :, None] + transitions[None], dim=1) + emissions[:, t]
+        alpha.append(torch.where(mask[:, t, None], step, alpha[-1]))
+    return torch.stack(alpha, dim=1)
+
+
+def _backward(emissions: torch.Tensor, mask: torch.Tensor, transitions: torch.Tensor, end: torch.Tensor
+              ) -> torch.Tensor:
+    """beta (B, T, K): at [b, t, k] the log-sum of the scores of all tag suffixes after tag k at t, the end score
+    included (at and past a sentence's last token: the end score)."""
+    B, T, K = emissions.shape
+    beta = [end.expand(B, K)]
+    for t in range(T - 2, -1, -1):
+        step = torch.logsumexp(transitions[None] + (emissions[:, t + 1] + beta[0])[:, None, :], dim=2)
+        beta.insert(0, torch.where(mask[:, t + 1, None], step, end.expand(B, K)))
+    return torch.stack(beta, dim=1)
+
+
+def log_partition(emissions: torch.Tensor, mask: torch.Tensor, transitions: torch.Tensor, start: torch.Tensor,
+                  end: torch.Tensor) -> torch.Tensor:
+    """log Z (B,): the log-sum of the scores of all tag sequences each sentence allows."""
+    with torch.autocast(emissions.device.type, enabled=False):
+        alpha = _forward(emissions.float(), mask, transitions.float(), start.float())
+        return torch.logsumexp(alpha[:, -1] + end.float(), dim=-1)
+
+
+class Lattice:
+    """The forward and backward sums of a batch, from which the marginals and window probabilities follow."""
+
+    def __init__(self, emissions: torch.Tensor, mask: torch.Tensor, transitions: torch.Tensor, start: torch.Tensor,
+                 end: torch.Tensor) -> None:
+        with torch.autocast(emissions.device.type, enabled=False):
+            self.emissions, self.mask = emissions.float(), mask
+            self.transitions, self.start, self.end = transitions.float(), start.float(), end.float()
+            self.alpha = _forward(self.emissions, mask, self.transitions, self.start)
+            self.beta = _backward(self.emissions, mask, self.transitions, self.end)
+            self.log_z = torch.logsumexp(self.alpha[:, -1] + self.end, dim=-1)  # (B,)
+
+    def marginals(self) -> torch.Tensor:
+        """P(tag k at t | sentence) as (B, T, K); 0 on padding."""
+        log_marginals = self.alpha + self.beta - self.log_z[:, None, None]
+        # float32 rounding can take a certain tag's probability a hair over 1
+        return log_marginals.exp().clamp(max=1.0).masked_fill(~self.mask[:, :, None], 0.0)
+
+    def window_probability(self, sentence: torch.Tensor, first: torch.Tensor, last: torch.Tensor,
+                           tags_allowed: torch.Tensor, enter: torch.Tensor, inner: torch.Tensor, leave: torch.Tensor
+                           ) -> torch.Tensor:
+        """P(the tags of a window keep to its rules | the sentence) for N windows, as (N,).
+
+        Window n covers positions ``first[n]..last[n]`` of sentence ``sentence[n]``: each of its tags must be one
+        of ``tags_allowed[n]`` (K,), the step into it from the tag before it one of ``enter`` (K, K; from tag i
+        to tag j at [i, j]; none at a sentence's start), the steps between its tags ones of ``inner``, and the step
+        out of it one of ``leave`` (none at a sentence's end). Outside the window anything goes, so the alpha and
+        beta sums stand for the rest: the cost grows with the window, not the sentence.
+        """
+        forbidden = float("-inf")
+        T = self.emissions.shape[1]
+
+        def at(tensor: torch.Tensor, position: torch.Tensor) -> torch.Tensor:  # (B, T, K) -> (N, K)
+            return tensor[sentence, position.clamp(0, T - 1)]
+
+        with torch.autocast(self.emissions.device.type, enabled=False):
+            entering = torch.logsumexp(at(self.alpha, first - 1)[:, :, None]
+                                       + self.transitions.masked_fill(~enter, forbidden)[None], dim=1)
+            score = torch.where((first == 0)[:, None], self.start[None], entering) + at(self.emissions, first)
+            score = score.masked_fill(~tags_allowed, forbidden)  # (N, K): the window's prefixes so far
+            inner_steps = self.transitions.masked_fill(~inner, forbidden)[None]
+            for offset in range(1, int((last - first).max().item()) + 1):
+                step = torch.logsumexp(score[:, :, None] + inner_steps, dim=1) + at(self.emissions, first + offset)
+                step = step.masked_fill(~tags_allowed, forbidden)
+                score = torch.where((offset <= last - first)[:, None], step, score)
+            following = at(self.emissions, last + 1) + at(self.beta, last + 1)  # (N, K)
+            leaving = torch.logsumexp((score[:, :, None] + self.transitions.masked_fill(~leave, forbidden)[None]
+                                       + following[:, None, :]).flatten(1), dim=1)
+            ending = torch.logsumexp(score + self.end[None], dim=1)
+            total = torch.where(last + 1 < self.mask[sentence].sum(dim=1), leaving, ending)
+            return (total - self.log_z[sentence]).exp().clamp(max=1.0)
+
+
+def tag_marginals(emissions: torch.Tensor, mask: torch.Tensor, transitions: torch.Tensor, start: torch.Tensor,
+                  end: torch.Tensor) -> torch.Tensor:
+    """P(tag k at t | sentence) as (B, T, K), by the forward-backward algorithm; 0 on padding."""
+    return Lattice(emissions, mask, transitions, start, end).marginals()
