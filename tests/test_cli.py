@@ -193,6 +193,18 @@ def test_predict_with_confidences_writes_each_tags_probability(trained_tagger, t
     assert [float(row[2]) for row in rows] == pytest.approx([p for r in api for p in r.confidences], abs=1e-4)
 
 
+def test_min_entity_probability_drops_the_unlikely_entities_when_testing_a_checkpoint(trained_tagger, tmp_path):
+    def counts(*option):
+        out = run_textlab("test", "--config", TOY_CONFIG, *TAGGER_DATA, "--ckpt_path", trained_tagger["best"], *option,
+                          "--trainer.default_root_dir", tmp_path, cwd=tmp_path).stdout
+        return {name: metric_from_table(out, f"test/{name}") for name in ("n_pred", "tp", "n_gold")}
+
+    everything, likely = counts(), counts("--model.init_args.min_entity_probability", "0.9")
+    assert likely["n_gold"] == everything["n_gold"]
+    assert likely["n_pred"] < everything["n_pred"]  # the toy tagger is unsure of some entities
+    assert likely["tp"] / likely["n_pred"] > everything["tp"] / everything["n_pred"]  # and they are the wrong ones more often
+
+
 def test_fit_with_train_with_dev_tests_the_model_as_trained_not_the_best_val_epoch(tmp_path, monkeypatch):
     from lightning.pytorch import Trainer
 

@@ -85,6 +85,8 @@ def test_tagger_dropout_of_one_is_refused(name, capsys, tmp_path):
     ({"pretrained_word_swap": 1.5}, "pretrained_word_swap must be in [0, 1], not 1.5"),
     ({"max_norm": 0.0}, "max_norm must be > 0 (null: no limit), not 0.0"),
     ({"max_norm": -1.0}, "max_norm must be > 0 (null: no limit), not -1.0"),
+    ({"min_entity_probability": 1.5}, "min_entity_probability must be in [0, 1], not 1.5"),
+    ({"min_entity_probability": -0.5}, "min_entity_probability must be in [0, 1], not -0.5"),
 ])
 def test_tagger_values_out_of_range_are_refused(options, message, ner_vocab):
     with pytest.raises(TextlabError) as e:
