@@ -51,12 +51,9 @@ def test_every_char_encoder_and_decoder_trains(char_encoder, decoder, tmp_path):
     assert_one_step_trained(cli)
 
 
-@pytest.mark.parametrize("char_encoder", ["cnn", "lstm", "both", "cnn_lstm", "none"])
-@pytest.mark.parametrize("decoder", ["crf", "softmax"])
-def test_every_parameter_gets_a_gradient_from_a_batch_of_one_token_sentences(char_encoder, decoder):
-    # DDP all-reduces every parameter's gradient each step: one left out on one process (pytorch-crf's
-    # transitions on one-token sentences, which bucketing batches together) hung CoNLL training.
+def _one_token_batch_gradients(char_encoder: str, decoder: str) -> dict[str, torch.Tensor | None]:
     dm = ToyNERDataModule(num_train=64, num_val=8, num_test=8)
+    torch.manual_seed(0)
     model = SequenceTagger(dm.vocab, word_dim=8, hidden_size=8, char_encoder=char_encoder, decoder=decoder,
                            casing_dim=2, extra_word_dim=3)
     words = [w for w in dm.vocab["words"][2:12]]
@@ -64,7 +61,39 @@ def test_every_parameter_gets_a_gradient_from_a_batch_of_one_token_sentences(cha
     batch = collate_tagging([encode_sentence(Sentence([w], [tags[i % 2]]), model.vocab) for i, w in enumerate(words)])
     assert batch.words.shape == (10, 1)
     model.decoder.loss(model(batch), batch.tags, batch.mask).backward()
-    assert [n for n, p in model.named_parameters() if p.requires_grad and p.grad is None] == []
+    return {n: p.grad for n, p in model.named_parameters() if p.requires_grad}
+
+
+@pytest.mark.parametrize("char_encoder", ["cnn", "lstm", "both", "cnn_lstm", "none"])
+@pytest.mark.parametrize("decoder", ["crf", "softmax"])
+def test_every_parameter_gets_a_gradient_from_a_batch_of_one_token_sentences_under_ddp(char_encoder, decoder, monkeypatch):
+    # DDP all-reduces every parameter's gradient each step: one left out on one process (pytorch-crf's
+    # transitions on one-token sentences, which bucketing batches together) hung CoNLL training.
+    monkeypatch.setattr(torch.distributed, "is_initialized", lambda: True)
+    monkeypatch.setattr(torch.distributed, "get_world_size", lambda group=None: 2)
+    grads = _one_token_batch_gradients(char_encoder, decoder)
+    assert [n for n, g in grads.items() if g is None] == []
+    if decoder == "crf":
+        assert not grads["decoder.crf.transitions"].any()
+
+
+def test_in_one_process_a_batch_of_one_token_sentences_leaves_the_crf_transitions_without_gradient():
+    # ... as a plain PyTorch loop would: SGD with momentum then leaves them where they are for that step,
+    # where a zero gradient would move them by the momentum (and changed the CoNLL runs).
+    grads = _one_token_batch_gradients("cnn", "crf")
+    assert grads["decoder.crf.transitions"] is None
+    assert [n for n, g in grads.items() if g is None] == ["decoder.crf.transitions"]
+    transitions = torch.nn.Parameter(torch.ones(3))
+    sgd = torch.optim.SGD([transitions], lr=0.1, momentum=0.9)
+    transitions.grad = torch.ones(3)
+    sgd.step()
+    after_one = transitions.detach().clone()
+    transitions.grad = None
+    sgd.step()
+    assert torch.equal(transitions.detach(), after_one)  # skipped without a gradient
+    transitions.grad = torch.zeros(3)
+    sgd.step()
+    assert not torch.equal(transitions.detach(), after_one)  # moved by the momentum with a zero one
 
 
 @pytest.mark.parametrize("options", [["--model.init_args.encoder", "gru", "--model.init_args.num_layers", "2",

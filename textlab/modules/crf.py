@@ -12,6 +12,7 @@ scores that decoding uses, for the probabilities of ``textlab.modules.tag_lattic
 from __future__ import annotations
 
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 import torchcrf
 from torch import nn
@@ -120,10 +121,15 @@ class CRFDecoder(nn.Module):
             else:
                 nll = -self.crf(*args, **kwargs)
         # A batch of one-token sentences (bucketing groups them: CoNLL has hundreds) never reaches
-        # pytorch-crf's transition matrix, so it would get no gradient. Under DDP the rank holding such a
-        # batch then never all-reduces that parameter's bucket while the other ranks wait for it: training
-        # hangs. Adding it times zero keeps it in every step's graph, with a zero gradient as before.
-        return nll + 0.0 * self.crf.transitions.sum()
+        # pytorch-crf's transition matrix, so it gets no gradient. Under DDP the rank holding such a batch
+        # then never all-reduces that parameter's bucket while the other ranks wait for it: training hangs.
+        # Adding it times zero keeps it in every step's graph there. Only there: in one process a zero
+        # gradient is not the same as none, since SGD's momentum still moves a parameter with a zero
+        # gradient and skips one without: added everywhere, the term changed single-process CoNLL runs
+        # within their first 200 steps (README, "A change of arithmetic").
+        if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+            nll = nll + 0.0 * self.crf.transitions.sum()
+        return nll
 
     def _masked_transitions(self, forbidden: float = float("-inf")) -> dict[str, torch.Tensor]:
         return {
