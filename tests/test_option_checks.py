@@ -486,3 +486,18 @@ def test_reading_options_a_checkpoint_overrules_are_one_warning_each(ner_vocab, 
         "text that way",
         f"--data.max_tokens 5: ignored, the checkpoint {classifier} was trained with max_tokens null and reads "
         "text that way"]
+
+
+@pytest.mark.parametrize("options, reason", [
+    (["--trainer.callbacks.monitor=val/F1"], "misspelt"),
+    (["--trainer.callbacks.monitor=val/f1", "--trainer.max_steps", "2"], "no validation before the epoch ended"),
+])
+def test_early_stopping_on_a_metric_never_logged_is_one_line(options, reason, capsys, tmp_path):
+    line = error_of(["fit", "--config", TOY_CONFIG, *SMALL_NER, "--trainer.max_epochs", "1",
+                     "--trainer.callbacks+=lightning.pytorch.callbacks.EarlyStopping", *options,
+                     "--trainer.enable_progress_bar", "false", "--trainer.default_root_dir", tmp_path], capsys)
+    monitor = options[0].split("=")[1]
+    assert line.startswith(f"textlab: error: EarlyStopping monitors {monitor}, which nothing had logged when it "
+                           "checked (logged: train/loss")
+    assert line.endswith("a misspelt name, or no validation before the end of the epoch (--trainer.max_steps, "
+                         "--trainer.limit_val_batches 0); fix that, or remove the callback")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import signal
 import sys
 import warnings
@@ -320,6 +321,18 @@ def main(args: list[str] | None = None) -> None:
     except (TextlabError, MisconfigurationException) as e:
         _error(str(e))
         sys.exit(2)
+    # EarlyStopping (strict, its default) raises a bare RuntimeError when its metric was never logged: a
+    # misspelt name, or an epoch that ended before any validation ran (--trainer.max_steps within the
+    # epoch, --trainer.limit_val_batches 0). Both are the user's settings: one line.
+    except RuntimeError as e:
+        found = _EARLY_STOPPING_METRIC.match(str(e))
+        if found is None:
+            raise
+        monitor, logged = found.groups()
+        _error(f"EarlyStopping monitors {monitor}, which nothing had logged when it checked (logged: "
+               f"{logged.replace('`', '')}): a misspelt name, or no validation before the end of the epoch "
+               f"(--trainer.max_steps, --trainer.limit_val_batches 0); fix that, or remove the callback")
+        sys.exit(2)
     # A file or folder the system refuses (read-only, not a folder, no permission), e.g. the run folder
     # --trainer.default_root_dir names: the user's setting or machine, so one line. Others are bugs: traceback.
     except OSError as e:
@@ -329,6 +342,11 @@ def main(args: list[str] | None = None) -> None:
         sys.exit(2)
     finally:
         _leave_process_group()
+
+
+# Lightning's wording (lightning/pytorch/callbacks/early_stopping.py), matched to say it in one line
+_EARLY_STOPPING_METRIC = re.compile(r"Early stopping conditioned on metric `(.*?)` which is not available\..*following: (.*)$",
+                                    re.DOTALL)
 
 
 def _error(message: str) -> None:
