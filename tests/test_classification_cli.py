@@ -77,6 +77,22 @@ def test_predict_with_confidences_writes_the_labels_probability(trained, tmp_pat
     assert [float(p) for _, p, _ in rows] == pytest.approx([r.probabilities[r.label] for r in api], abs=1e-4)
 
 
+
+def test_predict_as_json_lines_gives_text_label_and_on_request_probabilities(trained, tmp_path):
+    from textlab import load_model
+
+    texts = [*TEXTS, 'a "quoted" text \\ with a backslash and caf\u00e9']
+    (tmp_path / "in.txt").write_text("\n".join(texts) + "\n", encoding="utf-8")
+    common = ("predict", "--ckpt_path", trained["best"], "--data.predict_file", "in.txt", "--output_format", "jsonl")
+    plain = [json.loads(line) for line in run_textlab(*common, cwd=tmp_path).stdout.splitlines()]
+    scored = [json.loads(line) for line in run_textlab(*common, "--confidences", "true", cwd=tmp_path).stdout.splitlines()]
+    api = load_model(trained["best"]).predict(texts)
+    assert plain == [{"text": t, "label": r.label} for t, r in zip(texts, api)]
+    for record, result in zip(scored, api):
+        assert record["confidence"] == pytest.approx(result.probabilities[result.label], abs=1e-4)
+        assert record["probabilities"] == pytest.approx(result.probabilities, abs=1e-4)
+        assert record["label"] == result.label == max(record["probabilities"], key=record["probabilities"].get)
+
 def test_checkpoint_in_a_fresh_process_predicts_what_the_loaded_model_predicts(trained, tmp_path):
     from textlab import load_model
 

@@ -193,6 +193,39 @@ def test_predict_with_confidences_writes_each_tags_probability(trained_tagger, t
     assert [float(row[2]) for row in rows] == pytest.approx([p for r in api for p in r.confidences], abs=1e-4)
 
 
+
+def test_predict_as_json_lines_gives_tokens_tags_and_entities_with_offsets(trained_tagger, tmp_path):
+    from textlab import load_model
+
+    (tmp_path / "in.txt").write_text(TEXT)
+    common = ("predict", "--ckpt_path", trained_tagger["best"], "--data.predict_file", "in.txt", "--output_format", "jsonl")
+    plain = [json.loads(line) for line in run_textlab(*common, cwd=tmp_path).stdout.splitlines()]
+    scored = [json.loads(line) for line in run_textlab(*common, "--confidences", "true", cwd=tmp_path).stdout.splitlines()]
+    api = load_model(trained_tagger["best"]).predict(TEXT.splitlines(), confidences=True)
+    assert [r["tokens"] for r in plain] == [line.split() for line in TEXT.splitlines()]
+    assert [r["tags"] for r in plain] == [r.tags for r in api]
+    assert any(r["entities"] for r in plain)  # the shared tagger tags entities: the offsets below are checked
+    for record, result in zip(plain, api):
+        assert record["entities"] == [{"label": s.label, "start": s.start, "end": s.end, "text": s.text}
+                                      for s in result.spans]
+        for entity in record["entities"]:
+            assert " ".join(record["tokens"][entity["start"] : entity["end"]]) == entity["text"]
+        assert "confidences" not in record
+    for record, result in zip(scored, api):
+        assert record["confidences"] == pytest.approx(result.confidences, abs=1e-4)
+        assert [e["confidence"] for e in record["entities"]] == pytest.approx([s.confidence for s in result.spans], abs=1e-4)
+        assert [{k: v for k, v in e.items() if k != "confidence"} for e in record["entities"]] == [
+            {"label": s.label, "start": s.start, "end": s.end, "text": s.text} for s in result.spans]
+
+
+def test_an_unknown_output_format_is_one_line(trained_tagger, tmp_path):
+    (tmp_path / "in.txt").write_text(TEXT)
+    proc = run_textlab("predict", "--ckpt_path", trained_tagger["best"], "--data.predict_file", "in.txt",
+                       "--output_format", "json", cwd=tmp_path, check=False)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].startswith("textlab: error:")
+    assert "output_format" in proc.stderr
+
 def test_min_entity_probability_drops_the_unlikely_entities_when_testing_a_checkpoint(trained_tagger, tmp_path):
     def counts(*option):
         out = run_textlab("test", "--config", TOY_CONFIG, *TAGGER_DATA, "--ckpt_path", trained_tagger["best"], *option,

@@ -6,7 +6,8 @@ What textlab adds to LightningCLI:
   are used, so ``textlab predict --ckpt_path CKPT --data.predict_file IN`` needs no config at all;
 - ``fit`` tests the best checkpoint at the end when there is test data (``--test_after_fit``);
 - ``predict`` writes each result's text form (``token<TAB>tag`` lines for a tagger, ``label<TAB>text``
-  for a classifier, each with its probability under ``--confidences``) to stdout or ``--output``;
+  for a classifier, each with its probability under ``--confidences``; or JSON lines, ``--output_format
+  jsonl``) to stdout or ``--output``;
 - user errors (bad files, bad checkpoints) end with one line on stderr and exit status 2.
 """
 
@@ -19,7 +20,7 @@ import signal
 import sys
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch import LightningDataModule, LightningModule
@@ -88,6 +89,11 @@ class TextlabCLI(LightningCLI):
             "--confidences", type=bool, default=False,
             help="Add each prediction's probability: a tagger writes token<TAB>tag<TAB>P(tag), a classifier "
                  "label<TAB>P(label)<TAB>text.",
+        )
+        predict.add_argument(
+            "--output_format", type=Literal["text", "jsonl"], default="text",
+            help="text: the lines above; jsonl: one JSON object per sentence or text (a tagger's tokens, tags and "
+                 "entities with their offsets; a classifier's text and label), probabilities under --confidences.",
         )
         # Predictions are written batch by batch; keeping them all in memory too would defeat that.
         predict.set_defaults(return_predictions=False)
@@ -186,7 +192,8 @@ class TextlabCLI(LightningCLI):
                 warnings.filterwarnings("ignore", message=message)
         if self.subcommand == "predict":
             confidences = self.config.predict.confidences
-            trainer.callbacks.append(PredictionWriter(self.config.predict.output, confidences))
+            trainer.callbacks.append(PredictionWriter(self.config.predict.output, confidences,
+                                                      self.config.predict.output_format))
             if hasattr(self.model, "predict_confidences"):  # a classifier's probabilities come with every prediction
                 self.model.predict_confidences = confidences
         if self.subcommand == "fit":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import sys
 from dataclasses import dataclass, field
@@ -60,6 +61,18 @@ class TaggedSentence:
             raise ValueError("this result holds no confidences: predict with confidences=True")
         return "".join(f"{tok}\t{tag}\t{p:.4f}\n" for tok, tag, p in zip(self.tokens, self.tags, self.confidences)) + "\n"
 
+    def to_json(self, confidences: bool = False) -> str:
+        """One JSON line: tokens, tags and the entities they mark (label, token start and end, exclusive, and
+        text); under ``confidences`` each entity's and each tag's probability as well."""
+        if confidences and self.confidences is None:
+            raise ValueError("this result holds no confidences: predict with confidences=True")
+        entities = [{"label": s.label, "start": s.start, "end": s.end, "text": s.text,
+                     **({"confidence": round(s.confidence, 4)} if confidences else {})} for s in self.spans]
+        record = {"tokens": self.tokens, "tags": self.tags, "entities": entities}
+        if confidences:
+            record["confidences"] = [round(p, 4) for p in self.confidences]
+        return json.dumps(record, ensure_ascii=False) + "\n"
+
 
 @dataclass(frozen=True)
 class Classification:
@@ -76,6 +89,14 @@ class Classification:
         if confidences:
             return f"{self.label}\t{self.probabilities[self.label]:.4f}\t{text}\n"
         return f"{self.label}\t{text}\n"
+
+    def to_json(self, confidences: bool = False) -> str:
+        """One JSON line: the text as given, the label, and under ``confidences`` its probability and every label's."""
+        record: dict[str, Any] = {"text": self.text, "label": self.label}
+        if confidences:
+            record["confidence"] = round(self.probabilities[self.label], 4)
+            record["probabilities"] = {label: round(p, 4) for label, p in self.probabilities.items()}
+        return json.dumps(record, ensure_ascii=False) + "\n"
 
 
 def model_class(class_path: str, ckpt_path: str | os.PathLike) -> type[LightningModule]:
@@ -103,7 +124,8 @@ def load_model(ckpt_path: str | os.PathLike, map_location: str = "cpu") -> Light
 
 
 class PredictionWriter(BasePredictionWriter):
-    """Writes each batch's predictions as it comes (``result.to_text(confidences)``), to a file or stdout.
+    """Writes each batch's predictions as it comes (``result.to_text(confidences)``, or ``to_json`` for
+    ``output_format="jsonl"``), to a file or stdout.
 
     Writing per batch keeps memory flat however large the input; the file is only complete when the
     run ends, so it is written under a temporary name and renamed then. The file is opened in ``setup``,
@@ -112,9 +134,11 @@ class PredictionWriter(BasePredictionWriter):
     succeeded, so a failed one never replaces an earlier output.
     """
 
-    def __init__(self, output: str | None = None, confidences: bool = False) -> None:
+    def __init__(self, output: str | None = None, confidences: bool = False, output_format: str = "text") -> None:
         super().__init__(write_interval="batch")
-        self.output, self.confidences = output, confidences
+        if output_format not in ("text", "jsonl"):
+            raise TextlabError(f"--output_format {output_format}: expected text or jsonl")
+        self.output, self.confidences, self.output_format = output, confidences, output_format
         self._stream: Any = None
 
     def setup(self, trainer, pl_module, stage: str) -> None:
@@ -138,7 +162,10 @@ class PredictionWriter(BasePredictionWriter):
     def write_on_batch_end(self, trainer, pl_module, prediction, batch_indices, batch, batch_idx, dataloader_idx=0):
         if self._stream is None:
             return
-        self._stream.write("".join(result.to_text(self.confidences) for result in prediction))
+        if self.output_format == "jsonl":
+            self._stream.write("".join(result.to_json(self.confidences) for result in prediction))
+        else:
+            self._stream.write("".join(result.to_text(self.confidences) for result in prediction))
 
     def teardown(self, trainer, pl_module, stage: str) -> None:
         if self._stream is None:
