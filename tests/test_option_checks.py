@@ -222,6 +222,28 @@ def test_classifier_options_of_another_encoder_are_one_warning(options, message,
     assert warnings_of(caplog) == [message]
 
 
+@pytest.mark.parametrize("options", [{"encoder": "cnn"}, {"encoder": "bag", "sparse": False}])
+def test_a_sparse_optimiser_without_the_sparse_bag_is_one_warning(options, cls_vocab, caplog):
+    TextClassifier(cls_vocab, **options, sparse_optimizer=lambda params: torch.optim.SparseAdam(params, lr=0.1))
+    assert warnings_of(caplog) == ["sparse_optimizer: no effect without encoder bag and sparse true, the only sparse "
+                                   "gradients (ignored); remove it, or set both"]
+
+
+@pytest.mark.parametrize("name, options, warned", [
+    ("cls_textcnn", [], False),  # the CLI hands the model its default wrapped: not a setting of the user's
+    ("cls_textcnn", ["--model.init_args.sparse_optimizer.init_args.lr", "0.1"], True),
+    ("cls_bag", ["--model.init_args.sparse", "true", "--model.init_args.sparse_optimizer.init_args.lr", "0.1"], False),
+])
+def test_a_sparse_optimiser_set_on_the_command_line_warns_only_without_the_sparse_bag(name, options, warned, capsys,
+                                                                                      tmp_path):
+    code, lines = run(["fit", "--config", config(name), *SMALL_CLS, *options, "--trainer.max_epochs", "1",
+                       "--test_after_fit", "false", "--trainer.default_root_dir", tmp_path], capsys)
+    assert code == 0
+    assert [line for line in lines if "sparse_optimizer" in line] == (
+        ["textlab: sparse_optimizer: no effect without encoder bag and sparse true, the only sparse gradients "
+         "(ignored); remove it, or set both"] if warned else [])
+
+
 @pytest.mark.parametrize("options", [
     {}, {"encoder": "bag", "ngrams": 2, "buckets": 30, "sparse": True},
     {"encoder": "cnn", "linear_ngrams": 2, "buckets": 30, "filters": 4},

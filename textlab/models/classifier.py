@@ -9,6 +9,7 @@ weights, so a checkpoint alone is enough to classify new text.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import math
 from typing import ClassVar, Literal
@@ -160,6 +161,9 @@ class TextClassifier(LightningModule):
                 raise TextlabError(f"{name} 1.0 drops every value in training, and the model would learn from "
                                    "nothing: use less than 1 (e.g. 0.5)")
         _warn_unused_options(self.hparams)
+        if _sparse_optimizer_set(self.hparams["sparse_optimizer"]) and not (encoder == "bag" and sparse):
+            log.warning("sparse_optimizer: no effect without encoder bag and sparse true, the only sparse gradients "
+                        "(ignored); remove it, or set both")
         if output_max_norm is not None and not output_max_norm > 0:
             raise TextlabError(f"output_max_norm must be > 0 (null: no limit), not {output_max_norm}")
         self.label_smoothing, self.output_max_norm = label_smoothing, output_max_norm
@@ -424,6 +428,24 @@ def _warn_unused_options(hparams) -> None:
     if not hashes and (unused := changed("buckets")):
         log.warning("%s: no effect without hashed n-grams (ignored): they come with encoder bag and ngrams >= 2, "
                     "or linear_ngrams >= 2", unused[0])
+
+
+def _sparse_optimizer_set(configured) -> bool:
+    """Whether ``sparse_optimizer`` differs from its default, SparseAdam with SparseAdam's own defaults. The CLI
+    hands the model a wrapped callable whatever the user wrote, and the hyperparameters hold its
+    ``class_path`` and ``init_args``; Python callers pass a callable."""
+    if configured is torch.optim.SparseAdam:
+        return False
+    if not isinstance(configured, dict) or configured.get("class_path") != "torch.optim.SparseAdam":
+        return True
+    defaults = {name: p.default for name, p in inspect.signature(torch.optim.SparseAdam).parameters.items()
+                if p.default is not inspect.Parameter.empty}
+    given = configured.get("init_args") or {}
+    return any(_plain(value) != _plain(defaults.get(name)) for name, value in given.items())
+
+
+def _plain(value):
+    return list(value) if isinstance(value, (list, tuple)) else value
 
 
 def _check_embedding_mode(encoder: str, embeddings: str | None, mode: str) -> None:
