@@ -93,6 +93,15 @@ def test_predict_as_json_lines_gives_text_label_and_on_request_probabilities(tra
         assert record["probabilities"] == pytest.approx(result.probabilities, abs=1e-4)
         assert record["label"] == result.label == max(record["probabilities"], key=record["probabilities"].get)
 
+
+def test_a_tag_scheme_for_a_classifier_is_one_line(trained, tmp_path):
+    (tmp_path / "in.txt").write_text("\n".join(TEXTS) + "\n")
+    proc = run_textlab("predict", "--ckpt_path", trained["best"], "--data.predict_file", "in.txt", "--tag_scheme", "IOB2",
+                       cwd=tmp_path, check=False)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1] == ("textlab: error: --tag_scheme IOB2: for a tagger's output; this "
+                                                    "model is a classifier")
+
 def test_checkpoint_in_a_fresh_process_predicts_what_the_loaded_model_predicts(trained, tmp_path):
     from textlab import load_model
 

@@ -218,6 +218,29 @@ def test_predict_as_json_lines_gives_tokens_tags_and_entities_with_offsets(train
             {"label": s.label, "start": s.start, "end": s.end, "text": s.text} for s in result.spans]
 
 
+
+def test_predict_writes_the_tags_in_the_scheme_asked_for(trained_tagger, tmp_path):
+    from textlab import load_model
+    from textlab.data.conll import convert_tags
+
+    (tmp_path / "in.txt").write_text(TEXT)
+    common = ("predict", "--ckpt_path", trained_tagger["best"], "--data.predict_file", "in.txt")
+
+    def tags(*options):
+        blocks = run_textlab(*common, *options, cwd=tmp_path).stdout.strip("\n").split("\n\n")
+        return [[line.split("\t")[1] for line in block.splitlines()] for block in blocks]
+
+    model_scheme = load_model(trained_tagger["best"]).vocab.tag_scheme
+    other = {"IOB2": "BIOES", "BIOES": "IOB2"}[model_scheme]
+    own, converted = tags(), tags("--tag_scheme", other)
+    assert tags("--tag_scheme", model_scheme) == own
+    assert converted == [convert_tags(t, model_scheme, other) for t in own] != own  # entities of several tokens
+    assert [extract_spans(t) for t in converted] == [extract_spans(t) for t in own]
+    entities = [json.loads(line)["entities"] for line in run_textlab(
+        *common, "--tag_scheme", other, "--output_format", "jsonl", cwd=tmp_path).stdout.splitlines()]
+    assert entities == [[{"label": k, "start": s, "end": e + 1, "text": " ".join(line.split()[s : e + 1])}
+                         for k, s, e in extract_spans(t)] for t, line in zip(own, TEXT.splitlines())]
+
 def test_an_unknown_output_format_is_one_line(trained_tagger, tmp_path):
     (tmp_path / "in.txt").write_text(TEXT)
     proc = run_textlab("predict", "--ckpt_path", trained_tagger["best"], "--data.predict_file", "in.txt",

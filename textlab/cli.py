@@ -95,6 +95,10 @@ class TextlabCLI(LightningCLI):
             help="text: the lines above; jsonl: one JSON object per sentence or text (a tagger's tokens, tags and "
                  "entities with their offsets; a classifier's text and label), probabilities under --confidences.",
         )
+        predict.add_argument(
+            "--tag_scheme", type=Literal["IOB2", "BIOES"] | None, default=None,
+            help="A tagger's tags in this scheme (null: the scheme it was trained with, BIOES for the CoNLL config).",
+        )
         # Predictions are written batch by batch; keeping them all in memory too would defeat that.
         predict.set_defaults(return_predictions=False)
 
@@ -193,7 +197,7 @@ class TextlabCLI(LightningCLI):
         if self.subcommand == "predict":
             confidences = self.config.predict.confidences
             trainer.callbacks.append(PredictionWriter(self.config.predict.output, confidences,
-                                                      self.config.predict.output_format))
+                                                      self.config.predict.output_format, self.config.predict.tag_scheme))
             if hasattr(self.model, "predict_confidences"):  # a classifier's probabilities come with every prediction
                 self.model.predict_confidences = confidences
         if self.subcommand == "fit":

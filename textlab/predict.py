@@ -6,7 +6,7 @@ import importlib
 import json
 import os
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
@@ -14,6 +14,7 @@ from lightning.pytorch import LightningModule
 from lightning.pytorch.callbacks import BasePredictionWriter
 
 from textlab.checkpoint import read_hparams
+from textlab.data.conll import convert_tags
 from textlab.errors import TextlabError
 from textlab.metrics.span_f1 import extract_spans
 
@@ -60,6 +61,16 @@ class TaggedSentence:
         if self.confidences is None:
             raise ValueError("this result holds no confidences: predict with confidences=True")
         return "".join(f"{tok}\t{tag}\t{p:.4f}\n" for tok, tag, p in zip(self.tokens, self.tags, self.confidences)) + "\n"
+
+    def in_scheme(self, source: str, target: str) -> TaggedSentence:
+        """The same result with its tags written in ``target`` (IOB2 or BIOES) instead of the model's ``source``
+        scheme. The entities, and their confidences, stay those of the decoded tags; each token's confidence
+        stays that of its decoded tag (``E-PER`` written as ``I-PER`` is the same decision)."""
+        if source == target:
+            return self
+        converted = replace(self, tags=convert_tags(self.tags, source, target))
+        converted.__dict__["spans"] = self.spans  # cached_property's slot: the spans as decoded
+        return converted
 
     def to_json(self, confidences: bool = False) -> str:
         """One JSON line: tokens, tags and the entities they mark (label, token start and end, exclusive, and
@@ -134,16 +145,25 @@ class PredictionWriter(BasePredictionWriter):
     succeeded, so a failed one never replaces an earlier output.
     """
 
-    def __init__(self, output: str | None = None, confidences: bool = False, output_format: str = "text") -> None:
+    def __init__(self, output: str | None = None, confidences: bool = False, output_format: str = "text",
+                 tag_scheme: str | None = None) -> None:
         super().__init__(write_interval="batch")
         if output_format not in ("text", "jsonl"):
             raise TextlabError(f"--output_format {output_format}: expected text or jsonl")
+        if tag_scheme not in (None, "IOB2", "BIOES"):
+            raise TextlabError(f"--tag_scheme {tag_scheme}: expected IOB2 or BIOES (or null: the model's own)")
         self.output, self.confidences, self.output_format = output, confidences, output_format
+        self.tag_scheme = tag_scheme
+        self._model_scheme: str | None = None
         self._stream: Any = None
 
     def setup(self, trainer, pl_module, stage: str) -> None:
         if stage != "predict" or not trainer.is_global_zero:
             return  # every process predicts the whole input; the first one writes it
+        if self.tag_scheme is not None:
+            self._model_scheme = getattr(getattr(pl_module, "vocab", None), "tag_scheme", None)
+            if self._model_scheme is None:
+                raise TextlabError(f"--tag_scheme {self.tag_scheme}: for a tagger's output; this model is a classifier")
         if self.output in (None, "-"):
             self._stream = sys.stdout
             return
@@ -162,6 +182,8 @@ class PredictionWriter(BasePredictionWriter):
     def write_on_batch_end(self, trainer, pl_module, prediction, batch_indices, batch, batch_idx, dataloader_idx=0):
         if self._stream is None:
             return
+        if self._model_scheme is not None:
+            prediction = [result.in_scheme(self._model_scheme, self.tag_scheme) for result in prediction]
         if self.output_format == "jsonl":
             self._stream.write("".join(result.to_json(self.confidences) for result in prediction))
         else:
