@@ -39,7 +39,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--folds", type=int, default=10, help="k of the k-fold cross-validation")
     parser.add_argument("--run-folds", default=None, help="run only these folds, e.g. 0,1 (default: all)")
     parser.add_argument("--variants", default=",".join(VARIANTS), help=f"comma-separated, of {', '.join(VARIANTS)}")
-    parser.add_argument("--max-epochs", type=int, default=10, help="epochs per fold (the best by val/acc is tested)")
+    parser.add_argument("--max-epochs", type=int, default=None,
+                        help="epochs per fold (default: the config's trainer.max_epochs)")
     parser.add_argument("--rand-dim", type=int, default=300, help="word vector size of CNN-rand (Kim: 300)")
     parser.add_argument("--embeddings", default="glove-6b-50d", help="pretrained vectors of the other variants")
     parser.add_argument("--seed", type=int, default=1, help="training seed (the folds use data.split_seed 0)")
@@ -73,7 +74,8 @@ def fit_args(args: argparse.Namespace, variant: str, fold: int, root_dir: Path) 
         "--data.init_args.data_dir", args.data,
         "--data.init_args.num_folds", str(args.folds), "--data.init_args.fold", str(fold),
         "--model.init_args.embedding_mode", variant,
-        "--trainer.max_epochs", str(args.max_epochs), "--trainer.default_root_dir", str(root_dir),
+        *(["--trainer.max_epochs", str(args.max_epochs)] if args.max_epochs is not None else []),
+        "--trainer.default_root_dir", str(root_dir),
         "--trainer.logger", "false", "--trainer.enable_progress_bar", "false",
         "--trainer.enable_model_summary", "false",
         *shlex.split(args.textlab_args),
@@ -84,7 +86,8 @@ def fit_args(args: argparse.Namespace, variant: str, fold: int, root_dir: Path) 
         cli += ["--model.init_args.embeddings", "null", "--data.init_args.add_pretrained_words", "null",
                 "--data.init_args.pretrained_words_scope", "all",  # the default: "data" picks among words not added
                 "--model.init_args.word_dim", str(args.rand_dim), "--model.init_args.extra_word_dim", "0",
-                "--model.init_args.linear_ngrams", "0"]
+                "--model.init_args.linear_ngrams", "0", "--model.init_args.linear_weighting", "none",
+                "--model.init_args.linear_training", "joint"]
     else:
         cli += ["--model.init_args.embeddings", args.embeddings,
                 "--data.init_args.add_pretrained_words", args.embeddings]
@@ -103,18 +106,23 @@ def run_fold(args: argparse.Namespace, variant: str, fold: int) -> dict:
         sys.argv = argv
     seconds = time.perf_counter() - start
     checkpoint = cli.trainer.checkpoint_callback
+    # train_with_dev: the validation part is trained on too, so it picks nothing and the last epoch is tested
+    refit = bool(getattr(cli.datamodule, "train_with_dev", False))
     return {
         "variant": variant,
         "fold": fold,
         "seed": args.seed,
         "test_acc": float(cli.trainer.callback_metrics["test/acc"]),
-        "best_val_acc": float(checkpoint.best_model_score),
-        "best_checkpoint": os.path.basename(checkpoint.best_model_path),
+        "train_with_dev": refit,
+        "best_val_acc": None if refit else float(checkpoint.best_model_score),
+        "best_checkpoint": "last.ckpt" if refit else os.path.basename(checkpoint.best_model_path),
+        "epochs": cli.trainer.current_epoch,
         "seconds": round(seconds, 1),
         # what the word vectors were, for the table: the config or --textlab-args may add trained dims
         "word_dim": cli.model.hparams["word_dim"],
         "extra_word_dim": cli.model.hparams.get("extra_word_dim", 0),
         "linear_ngrams": cli.model.hparams.get("linear_ngrams", 0),
+        "linear_training": cli.model.hparams.get("linear_training", "joint"),
         "model": model_name(cli.model.hparams),
     }
 
@@ -145,6 +153,7 @@ def summarise(results: list[dict], variants: list[str]) -> list[dict]:
             "word_dim": mine[-1].get("word_dim"),
             "extra_word_dim": mine[-1].get("extra_word_dim", 0),
             "linear_ngrams": mine[-1].get("linear_ngrams", 0),
+            "linear_training": mine[-1].get("linear_training", "joint"),
             "model": mine[-1].get("model", "CNN"),  # results from before this key were all TextCNN
         })
     return rows
@@ -161,11 +170,29 @@ def markdown_table(rows: list[dict], embeddings: str, rand_dim: int) -> str:
             vectors += f" + {r['extra_word_dim']} trained dims"
         if r.get("linear_ngrams"):
             n = r["linear_ngrams"]
-            vectors += f"; linear bag of {'words' if n == 1 else f'1-{n}-grams'}"
+            grams = "words" if n == 1 else f"1-{n}-grams"
+            if r.get("linear_training") == "separate":
+                vectors += f"; averaged with a logistic regression on {grams}"
+            else:
+                vectors += f"; linear bag of {grams}"
         name = f"{r.get('model', 'CNN')}-{r['variant']} ({vectors})"
         accuracy = f"{r['mean']:.1f} ± {r['std']:.1f}"
         lines.append(f"| {name} | {r['folds']} | {accuracy} | {r['kim']:.1f} | {r['minutes']:.1f} |")
     return "\n".join(lines)
+
+
+def protocol(results: list[dict], variants: list[str]) -> str:
+    """How each fold's tested model was chosen, as a sentence under the table."""
+    mine = [r for r in results if r["variant"] in variants]
+    epochs = sorted({r.get("epochs") for r in mine if r.get("epochs") is not None})
+    span = f"{epochs[0]}" if len(epochs) == 1 else f"{epochs[0]}-{epochs[-1]}" if epochs else "?"
+    if all(r.get("train_with_dev") for r in mine):
+        return (f"Each fold trained on the other folds, their validation part included (train_with_dev), for {span} "
+                "epochs, and its last epoch was tested.")
+    if not any(r.get("train_with_dev") for r in mine):
+        return (f"Each fold trained on the other folds less a validation part for {span} epochs; the epoch with the "
+                "best val/acc was tested.")
+    return "The folds mix both model choices (train_with_dev and the best val/acc): see results.json."
 
 
 def machine() -> str:
@@ -220,15 +247,16 @@ def main(argv: list[str] | None = None) -> None:
             except (TextlabError, MisconfigurationException) as e:
                 sys.exit(f"benchmark_mr: {variant} fold {fold}: textlab: error: {e}")
             results.append(result)
-            print(f"benchmark_mr: {variant} fold {fold}: test acc {100 * result['test_acc']:.2f} "
-                  f"(val {100 * result['best_val_acc']:.2f}, {result['best_checkpoint']}, {result['seconds']:.0f} s)",
-                  flush=True)
+            chosen = (f"trained on the validation part too, last of {result['epochs']} epochs"
+                      if result["train_with_dev"] else f"val {100 * result['best_val_acc']:.2f}, {result['best_checkpoint']}")
+            print(f"benchmark_mr: {variant} fold {fold}: test acc {100 * result['test_acc']:.2f} ({chosen}, "
+                  f"{result['seconds']:.0f} s)", flush=True)
             saved.write_text(json.dumps({"folds": results}, indent=1))
     rows = summarise(results, args.variants)
     table = markdown_table(rows, args.embeddings, args.rand_dim)
     command = "python scripts/benchmark_mr.py " + shlex.join(sys.argv[1:] if argv is None else argv)
     total = sum(r["seconds"] for r in results if r["variant"] in args.variants) / 60
-    report = (f"{table}\n\nCommand: `{command}`\n\nTraining time: {total:.1f} min in all "
+    report = (f"{table}\n\n{protocol(results, args.variants)}\n\nCommand: `{command}`\n\nTraining time: {total:.1f} min in all "
               f"({(time.perf_counter() - start) / 60:.1f} min in this run) on {machine()}.\n")
     (out / "results.md").write_text(report)
     (out / "results.json").write_text(json.dumps({"folds": results, "summary": rows, "command": command}, indent=1))

@@ -168,13 +168,22 @@ def test_fit_with_train_with_dev_trains_on_train_and_val_and_tests_the_last_epoc
     assert metric_from_table(proc.stdout, "test/acc") >= 0.6
 
 
-def test_fit_with_linear_ngrams_saves_the_bag_and_predicts_from_the_checkpoint(tmp_path):
+@pytest.mark.parametrize("training", ["joint", "separate"])
+def test_fit_with_linear_ngrams_saves_the_bag_and_predicts_from_the_checkpoint(training, tmp_path):
     run_dir = tmp_path / "run"
-    run_textlab("fit", "--config", config("cls_textcnn"), *TINY, "--model.init_args.linear_ngrams", "2",
-                "--model.init_args.buckets", "1000", "--trainer.default_root_dir", run_dir, cwd=tmp_path)
+    options = ["--model.init_args.linear_ngrams", "2", "--model.init_args.buckets", "1000",
+               "--model.init_args.linear_training", training]
+    fit = run_textlab("fit", "--config", config("cls_textcnn"), *TINY, *options, "--trainer.default_root_dir", run_dir,
+                      cwd=tmp_path)
     best = next(run_dir.rglob("best-*.ckpt"))
-    weight = torch.load(best, weights_only=True)["state_dict"]["linear_bag.weight"]
-    assert weight.shape[0] > 1000 and weight.abs().sum() > 0  # words + buckets rows, trained from zeros
+    state = torch.load(best, weights_only=True)["state_dict"]
+    assert state["linear_bag.weight"].shape[0] > 1000 and state["linear_bag.weight"].abs().sum() > 0  # from zeros
+    assert ("linear_bag.bias" in state) == (training == "separate")  # a model of its own has an intercept
+    assert ("fitted alone as a logistic regression" in fit.stderr) == (training == "separate")
+    # the checkpoint alone, in a fresh process, gives the accuracy the fit measured
+    test = run_textlab("test", "--config", config("cls_textcnn"), *TINY, "--ckpt_path", best,
+                       "--trainer.default_root_dir", tmp_path / "test", cwd=tmp_path)
+    assert metric_from_table(test.stdout, "test/acc") == metric_from_table(fit.stdout, "test/acc") >= 0.6
     (tmp_path / "in.txt").write_text("\n".join(TEXTS) + "\n")
     run_textlab("predict", "--ckpt_path", best, "--data.predict_file", "in.txt", "--output", "out.tsv", cwd=tmp_path)
     out = (tmp_path / "out.tsv").read_text().splitlines()

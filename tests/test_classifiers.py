@@ -21,6 +21,7 @@ from textlab.modules.classifiers import (
     hash_ngrams,
     masked_pool,
 )
+from textlab.modules.mixup import Mixup
 
 VOCAB = {"words": ["<pad>", "<unk>", "good", "bad", "not", "movie", "very"], "labels": ["neg", "pos"], "label_counts": [3, 1]}
 
@@ -210,8 +211,8 @@ def test_bag_offsets_path_equals_a_padded_reference(mode, ngrams):
 # -- the LightningModule ---------------------------------------------------------------------------
 
 
-def batch_of(texts, labels=None):
-    vocab = ClassificationVocab.from_dict(VOCAB)
+def batch_of(texts, labels=None, vocab=VOCAB):
+    vocab = ClassificationVocab.from_dict(vocab)
     labels = labels or [None] * len(texts)
     return collate_classification([encode_example(t, lab, vocab) for t, lab in zip(texts, labels)])
 
@@ -391,3 +392,152 @@ def test_confusion_matrix_format():
         "neg              5        1",
         "pos              0       12",
     ]
+
+
+# -- the linear bag fitted alone (linear_training separate) ------------------------------------------
+
+
+def regularised_loss(bag, flat, offsets, labels, l2):
+    scores = nn.functional.embedding_bag(flat, bag.weight * bag.scale, offsets, mode="sum") + bag.bias
+    return nn.functional.cross_entropy(scores.double(), labels, reduction="sum") + 0.5 * l2 * bag.weight.double().pow(2).sum()
+
+
+@pytest.mark.parametrize("num_classes, naive_bayes", [(2, False), (2, True), (3, False)])
+def test_logistic_regression_fit_reaches_the_regularised_optimum_without_drawing_random_numbers(num_classes, naive_bayes):
+    g = torch.Generator().manual_seed(num_classes)
+    lengths = torch.randint(1, 6, (40,), generator=g)
+    flat = torch.randint(2, 9, (int(lengths.sum()),), generator=g)
+    offsets = torch.cumsum(lengths, 0) - lengths
+    labels = torch.randint(0, num_classes, (40,), generator=g)
+    bag = LinearNgramBag(num_words=9, num_classes=num_classes, ngrams=2, buckets=13, bias=True)
+    if naive_bayes and num_classes == 2:
+        bag.fit_naive_bayes([(flat, offsets, labels)])
+    rng = torch.get_rng_state()
+    # in two batches, as the model hands over its training texts
+    half = int(offsets[20])
+    accuracy = bag.fit_logistic_regression([(flat[:half], offsets[:20], labels[:20]),
+                                            (flat[half:], offsets[20:] - half, labels[20:])], l2=0.5)
+    assert torch.equal(torch.get_rng_state(), rng)
+    # the features of the whole set at once: the weights must be the optimum of sklearn's objective on them
+    ids, ids_offsets = bag.features(flat, offsets)
+    weight, bias = bag.weight.detach().clone().requires_grad_(), bag.bias.detach().clone().requires_grad_()
+    probe = LinearNgramBag(9, num_classes, 2, 13, bias=True)
+    probe.scale.copy_(bag.scale)
+    probe.weight, probe.bias = nn.Parameter(weight), nn.Parameter(bias)
+    loss = regularised_loss(probe, ids, ids_offsets, labels, 0.5)
+    loss.backward()
+    # a gradient of zero where some feature occurs; rows no text holds stay at zero weight (the penalty's optimum)
+    assert probe.weight.grad.abs().max() < 1e-3 and probe.bias.grad.abs().max() < 1e-3  # float32 weights
+    assert bag.weight.abs().sum() > 0
+    with torch.no_grad():
+        scores = bag(flat, offsets)
+    assert accuracy == pytest.approx((scores.argmax(1) == labels).double().mean().item())
+    # a smaller penalty fits the training texts at least as well
+    loose = LinearNgramBag(9, num_classes, 2, 13, bias=True)
+    loose.scale.copy_(bag.scale)
+    assert loose.fit_logistic_regression([(flat, offsets, labels)], l2=0.01) >= accuracy
+    with pytest.raises(ValueError, match="l2 must be > 0"):
+        loose.fit_logistic_regression([(flat, offsets, labels)], l2=0.0)
+
+
+def test_a_separate_bag_is_fitted_before_training_then_frozen_while_the_network_trains_alone(tmp_path):
+    dm = ToyClassificationDataModule(num_train=120, num_val=30, num_test=30, batch_size=16)
+
+    def fit(**options):
+        torch.manual_seed(3)
+        model = TextClassifier(dm.vocab, word_dim=8, filters=4, buckets=50, **options)
+        trainer = Trainer(max_epochs=2, default_root_dir=tmp_path / str(len(options)), enable_progress_bar=False,
+                          logger=False, enable_model_summary=False, enable_checkpointing=False)
+        trainer.fit(model, datamodule=dm)
+        return model
+
+    alone = fit()
+    both = fit(linear_ngrams=2, linear_training="separate", linear_weighting="naive_bayes")
+    # the network saw the same batches and steps as without the bag: the bag takes no part in its loss
+    network = {k: v for k, v in both.state_dict().items() if not k.startswith("linear_bag.")}
+    assert network.keys() == alone.state_dict().keys()
+    assert all(torch.equal(v, alone.state_dict()[k]) for k, v in network.items())
+    # the bag is what a logistic regression fitted on the training texts alone gives, untouched by training
+    refit = LinearNgramBag(len(dm.vocab["words"]), 3, 2, 50, bias=True)
+    batches = list(both._training_batches())
+    refit.fit_naive_bayes(batches)
+    accuracy = refit.fit_logistic_regression(batches, l2=1.0)
+    assert accuracy > 0.9 and not both.linear_bag.weight.requires_grad
+    assert torch.equal(both.linear_bag.weight, refit.weight) and torch.equal(both.linear_bag.bias, refit.bias)
+    # it predicts the mean of the two models' probabilities
+    both.eval()
+    batch = batch_of(["the kettle is not reliable at all .", "it is sturdy"], vocab=dm.vocab)
+    mean = (both.network_logits(batch).softmax(-1) + both.linear_bag(batch.flat, batch.offsets).softmax(-1)) / 2
+    assert torch.allclose(both(batch).softmax(-1), mean, atol=1e-6)
+    assert torch.allclose(both(batch).exp().sum(-1), torch.ones(2), atol=1e-6)
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"linear_training": "separate"}, "linear_training 'separate' trains the linear bag: set linear_ngrams too"),
+    ({"linear_ngrams": 2, "linear_training": "separate", "linear_l2": 0.0}, "linear_l2 must be > 0"),
+    ({"linear_ngrams": 2, "linear_training": "separate", "linear_l2": float("inf")}, "linear_l2 must be > 0"),
+])
+def test_linear_training_errors(options, message):
+    with pytest.raises(TextlabError, match=message):
+        TextClassifier(VOCAB, word_dim=4, **options)
+
+
+# -- mixup -------------------------------------------------------------------------------------------
+
+
+def test_mixup_mixes_rows_with_their_partners_and_the_loss_with_their_labels():
+    mix = Mixup("sentence", 0.3, torch.tensor([1, 0, 2]))
+    x = torch.arange(6.0).view(3, 2)
+    assert torch.allclose(mix(x), torch.tensor([[0.3 * 0 + 0.7 * 2, 0.3 * 1 + 0.7 * 3],
+                                                [0.3 * 2 + 0.7 * 0, 0.3 * 3 + 0.7 * 1], [4.0, 5.0]]))
+    logits, labels = torch.randn(3, 2), torch.tensor([0, 1, 1])
+    expected = 0.3 * nn.functional.cross_entropy(logits, labels) + 0.7 * nn.functional.cross_entropy(
+        logits, labels[[1, 0, 2]])
+    assert torch.allclose(mix.loss(logits, labels), expected)
+    torch.manual_seed(5)
+    first = Mixup.draw("word", 0.4, 8, torch.device("cpu"))
+    torch.manual_seed(5)
+    again = Mixup.draw("word", 0.4, 8, torch.device("cpu"))
+    assert 0 < first.lam < 1 and first.lam == again.lam and torch.equal(first.partner, again.partner)
+    assert sorted(first.partner.tolist()) == list(range(8))
+
+
+@pytest.mark.parametrize("encoder", ["cnn", "rnn"])
+def test_word_mixup_runs_the_encoder_on_the_mixed_token_vectors_over_the_longer_text(encoder):
+    torch.manual_seed(0)
+    model = TextClassifier(VOCAB, encoder=encoder, word_dim=6, filters=3, hidden_size=3, mixup="word").eval()
+    batch = batch_of(["good movie", "not very good bad movie"])
+    mix = Mixup("word", 0.25, torch.tensor([1, 0]))
+    x = model.embedder(batch.words)  # (2, 5, 6), the first text padded with zero vectors
+    mixed = 0.25 * x + 0.75 * x[[1, 0]]
+    mask = torch.ones(2, 5, dtype=torch.bool)  # each mixture runs over the longer text's 5 tokens
+    h = model.encoder(mixed, mask) if encoder == "cnn" else model.encoder(mixed, torch.tensor([5, 5]))
+    assert torch.allclose(model.network_logits(batch, mix), model.output(h), atol=1e-6)
+    # a text mixed with itself is the text
+    assert torch.allclose(model.network_logits(batch, Mixup("word", 0.25, torch.tensor([0, 1]))),
+                          model.network_logits(batch), atol=1e-6)
+
+
+def test_sentence_mixup_mixes_the_text_vectors_and_the_joint_bag_scores():
+    torch.manual_seed(0)
+    model = TextClassifier(VOCAB, word_dim=6, filters=3, linear_ngrams=1, mixup="sentence", dropout=0.0)
+    with torch.no_grad():
+        model.linear_bag.weight.normal_()
+    batch = batch_of(["good movie", "not very good bad movie", "bad"], labels=["pos", "neg", "neg"])
+    torch.manual_seed(1)
+    loss = model._mixup_loss(batch)
+    torch.manual_seed(1)
+    mix = Mixup.draw("sentence", 1.0, 3, torch.device("cpu"))
+    h = model.encoder(model.embedder(batch.words), batch.mask)
+    bag = model.linear_bag(batch.flat, batch.offsets)
+    logits = model.output(mix(h)) + mix(bag)
+    assert torch.allclose(loss, mix.loss(logits, batch.labels))
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"encoder": "bag", "mixup": "word"}, "mixup 'word' mixes token vectors before a cnn or rnn encoder"),
+    ({"mixup": "sentence", "mixup_alpha": 0.0}, "mixup_alpha must be > 0"),
+])
+def test_mixup_errors(options, message):
+    with pytest.raises(TextlabError, match=message):
+        TextClassifier(VOCAB, word_dim=4, **options)

@@ -242,16 +242,28 @@ def test_a_sparse_optimiser_set_on_the_command_line_warns_only_without_the_spars
     assert [line for line in lines if "sparse_optimizer" in line] == (
         ["textlab: sparse_optimizer: no effect without encoder bag and sparse true, the only sparse gradients "
          "(ignored); remove it, or set both"] if warned else [])
+    # the checkpoint gives the model its hyperparameters back as the CLI's partial: the same verdict again
+    (tmp_path / "in.txt").write_text("a good kettle\n")
+    code, lines = run(["predict", "--ckpt_path", next(tmp_path.rglob("last.ckpt")), "--data.predict_file",
+                       tmp_path / "in.txt", "--output", tmp_path / "out.tsv"], capsys)
+    assert code == 0 and any("sparse_optimizer" in line for line in lines) == warned
 
 
 @pytest.mark.parametrize("options", [
     {}, {"encoder": "bag", "ngrams": 2, "buckets": 30, "sparse": True},
     {"encoder": "cnn", "linear_ngrams": 2, "buckets": 30, "filters": 4},
+    {"encoder": "cnn", "linear_ngrams": 2, "buckets": 30, "linear_training": "separate", "linear_l2": 0.5},
     {"encoder": "rnn", "hidden_size": 4, "pooling": "last", "bidirectional": False},
 ])
 def test_classifier_settings_every_option_of_which_is_read_log_no_warning(options, cls_vocab, caplog):
     TextClassifier(cls_vocab, **options)
     assert warnings_of(caplog) == []
+
+
+@pytest.mark.parametrize("options", [{}, {"linear_ngrams": 2, "buckets": 30}])
+def test_linear_l2_without_the_separate_bag_is_one_warning(options, cls_vocab, caplog):
+    TextClassifier(cls_vocab, linear_l2=0.5, **options)
+    assert warnings_of(caplog) == ["linear_l2 0.5: no effect without linear_training separate (ignored)"]
 
 
 @pytest.mark.parametrize("name", sorted(p.stem for p in (ROOT / "configs").glob("*.yaml")))

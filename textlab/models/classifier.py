@@ -1,5 +1,6 @@
 """The text classifier LightningModule: word vectors -> TextCNN | pooled (bi)RNN -> dropout -> linear,
-optionally plus a linear bag of words and hashed n-grams (``linear_ngrams``); or an EmbeddingBag over
+optionally plus a linear bag of words and hashed n-grams (``linear_ngrams``: trained with the network, or
+fitted alone first and averaged with it, ``linear_training``); or an EmbeddingBag over
 word ids and hashed n-grams -> dropout -> linear (fastText style).
 
 Each block reports its output size, so no dimension is written twice in a config. The vocabulary
@@ -9,6 +10,7 @@ weights, so a checkpoint alone is enough to classify new text.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import logging
 import math
@@ -45,6 +47,7 @@ from textlab.modules.classifiers import (
     Pooling,
     TextCNN,
 )
+from textlab.modules.mixup import Mixup, MixupLevel
 from textlab.optim import build
 from textlab.predict import Classification
 
@@ -77,9 +80,13 @@ class TextClassifier(LightningModule):
         sparse: bool = False,
         linear_ngrams: int = 0,
         linear_weighting: Literal["none", "naive_bayes"] = "none",
+        linear_training: Literal["joint", "separate"] = "joint",
+        linear_l2: float = 1.0,
         dropout: float = 0.5,
         embedding_dropout: float = 0.0,
         label_smoothing: float = 0.0,
+        mixup: MixupLevel = "none",
+        mixup_alpha: float = 1.0,
         class_weights: list[float] | Literal["balanced"] | None = None,
         output_max_norm: float | None = None,
         optimizer: OptimizerCallable = torch.optim.Adam,
@@ -116,9 +123,18 @@ class TextClassifier(LightningModule):
             linear_weighting: none, or naive_bayes: scale each word's and n-gram's scores by its naive-Bayes
                 log-count ratio in the training texts (NBSVM, Wang & Manning 2012), counted when training
                 starts and saved in the checkpoint.
+            linear_training: joint: the bag's scores are added to the network's and both train together;
+                separate: before the network trains, the bag is fitted alone as an L2-regularised logistic
+                regression on the training texts (NBSVM with naive_bayes) and then frozen, the network
+                trains alone, and the model predicts the mean of the two models' probabilities.
+            linear_l2: separate: the logistic regression's L2 penalty, ``l2 / 2 * |w|^2`` beside the summed
+                cross-entropy (scikit-learn's ``C = 1 / l2``).
             dropout: dropout on the text vector, before the output layer.
             embedding_dropout: cnn, rnn: dropout on the token vectors, before the encoder (0: off).
             label_smoothing: cross-entropy label smoothing (0: off).
+            mixup: train on mixtures of two texts of a batch and of their labels (Guo et al. 2019): word mixes
+                the token vectors before the encoder (cnn, rnn), sentence the text vectors after it; none: off.
+            mixup_alpha: mixup: the mixing weight is drawn from Beta(alpha, alpha) once per batch.
             class_weights: cross-entropy weight per label, each > 0, in the vocabulary's label order: the
                 labels sorted as strings (numeric labels too: 1, 10, 2), as ``fit`` logs them; or ``balanced``
                 (inverse training frequency).
@@ -148,6 +164,10 @@ class TextClassifier(LightningModule):
             raise TextlabError(f"linear_weighting {linear_weighting!r} weights the linear bag: set linear_ngrams too")
         if linear_ngrams < 0:
             raise TextlabError(f"linear_ngrams must be 0 (none) or an n-gram length >= 1, got {linear_ngrams}")
+        if linear_training != "joint" and not linear_ngrams:
+            raise TextlabError(f"linear_training {linear_training!r} trains the linear bag: set linear_ngrams too")
+        if not (linear_l2 > 0 and math.isfinite(linear_l2)):
+            raise TextlabError(f"linear_l2 must be > 0 (the logistic regression's L2 penalty), not {linear_l2}")
         self.encoder_kind = encoder
         self.embeddings = embeddings
         if not 0.0 <= label_smoothing <= 1.0:
@@ -167,6 +187,12 @@ class TextClassifier(LightningModule):
         if output_max_norm is not None and not output_max_norm > 0:
             raise TextlabError(f"output_max_norm must be > 0 (null: no limit), not {output_max_norm}")
         self.label_smoothing, self.output_max_norm = label_smoothing, output_max_norm
+        if mixup == "word" and encoder == "bag":
+            raise TextlabError("mixup 'word' mixes token vectors before a cnn or rnn encoder; the bag has none: "
+                               "use mixup sentence")
+        if not (mixup_alpha > 0 and math.isfinite(mixup_alpha)):
+            raise TextlabError(f"mixup_alpha must be > 0 (the Beta distribution's parameter), not {mixup_alpha}")
+        self.mixup, self.mixup_alpha = mixup, mixup_alpha
         self.optimizer, self.sparse_optimizer, self.lr_scheduler = optimizer, sparse_optimizer, lr_scheduler
         # Lightning steps several optimisers only under manual optimisation (see training_step)
         self.automatic_optimization = not (encoder == "bag" and sparse)
@@ -185,7 +211,13 @@ class TextClassifier(LightningModule):
         self.embedding_dropout = nn.Dropout(embedding_dropout)
         self.dropout = nn.Dropout(dropout)
         self.output = nn.Linear(self.encoder.output_dim, len(self.labels))
-        self.linear_bag = LinearNgramBag(num_words, len(self.labels), linear_ngrams, buckets) if linear_ngrams else None
+        self.linear_training = linear_training
+        self.linear_bag = None
+        if linear_ngrams:
+            # a separate bag is a model of its own, with an intercept, fitted before training and frozen
+            separate = linear_training == "separate"
+            self.linear_bag = LinearNgramBag(num_words, len(self.labels), linear_ngrams, buckets, bias=separate)
+            self.linear_bag.requires_grad_(not separate)
         self.register_buffer("class_weight", self._class_weight(class_weights), persistent=False)
 
         K = len(self.labels)
@@ -215,16 +247,34 @@ class TextClassifier(LightningModule):
     # -- the network ---------------------------------------------------------------------------------
 
     def forward(self, batch: ClassificationBatch) -> torch.Tensor:
+        """Class scores (B, K): softmax gives the model's probabilities."""
+        logits = self.network_logits(batch)  # (B, K)
+        if self.linear_bag is None:
+            return logits
+        bag = self.linear_bag(batch.flat, batch.offsets)  # (B, K)
+        if self.linear_training == "joint":
+            return logits + bag  # (B, K)
+        # separate: the mean of the two models' probabilities, as log-probabilities
+        both = torch.stack([logits.float().log_softmax(dim=-1), bag.float().log_softmax(dim=-1)])  # (2, B, K)
+        return torch.logsumexp(both, dim=0) - math.log(2.0)  # (B, K)
+
+    def network_logits(self, batch: ClassificationBatch, mix: Mixup | None = None) -> torch.Tensor:
+        """The network's class scores (B, K), without a linear bag; ``mix``: of mixed texts, in training."""
         if self.encoder_kind == "bag":
             h = self.encoder(batch.flat, batch.offsets)  # (B, D)
-        elif self.encoder_kind == "cnn":
-            h = self.encoder(self.embedding_dropout(self.embedder(batch.words)), batch.mask)  # (B, F * widths)
         else:
-            h = self.encoder(self.embedding_dropout(self.embedder(batch.words)), batch.lengths)  # (B, dirs * H)
-        logits = self.output(self.dropout(h))  # (B, K)
-        if self.linear_bag is not None:
-            logits = logits + self.linear_bag(batch.flat, batch.offsets)  # (B, K)
-        return logits
+            x = self.embedding_dropout(self.embedder(batch.words))  # (B, T, D), pads are zero vectors
+            mask, lengths = batch.mask, batch.lengths
+            if mix is not None and mix.level == "word":
+                # a mixed text runs as long as the longer of its two (the shorter one adds zeros there)
+                x, mask, lengths = mix(x), mask | mask[mix.partner], torch.maximum(lengths, lengths[mix.partner])
+            if self.encoder_kind == "cnn":
+                h = self.encoder(x, mask)  # (B, F * widths)
+            else:
+                h = self.encoder(x, lengths)  # (B, dirs * H)
+        if mix is not None and mix.level == "sentence":
+            h = mix(h)  # (B, D)
+        return self.output(self.dropout(h))  # (B, K)
 
     def loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         return F.cross_entropy(logits.float(), labels, weight=self.class_weight, label_smoothing=self.label_smoothing)
@@ -255,20 +305,30 @@ class TextClassifier(LightningModule):
         if stage == "fit" and self.hparams.linear_weighting == "naive_bayes":
             self.linear_bag.fit_naive_bayes(self._training_batches())
             log.info("linear bag: naive-Bayes log-count ratios from the training texts")
+        if stage == "fit" and self.linear_training == "separate":
+            accuracy = self.linear_bag.fit_logistic_regression(self._training_batches(), self.hparams.linear_l2)
+            log.info("linear bag: fitted alone as a logistic regression (l2 %g), training accuracy %.4f; "
+                     "frozen while the network trains", self.hparams.linear_l2, accuracy)
 
     def _training_batches(self, size: int = 1000):
         """The training texts as (flat ids, offsets, labels), in file order (no shuffling, no RNG used)."""
         datamodule = self.trainer.datamodule
         if datamodule is None or not hasattr(datamodule, "examples"):
-            raise TextlabError("linear_weighting 'naive_bayes' counts the training texts of a ClassificationDataModule: "
-                               "train with one")
+            option = ("linear_weighting 'naive_bayes' counts" if self.hparams.linear_weighting == "naive_bayes"
+                      else "linear_training 'separate' fits the bag on")
+            raise TextlabError(f"{option} the training texts of a ClassificationDataModule: train with one")
         examples = datamodule.examples("train")
         for start in range(0, len(examples), size):
             batch = collate_classification([encode_example(e.text, e.label, self.vocab) for e in examples[start : start + size]])
             yield batch.flat, batch.offsets, batch.labels
 
     def training_step(self, batch: ClassificationBatch, batch_idx: int) -> torch.Tensor:
-        loss = self.loss(self(batch), batch.labels)
+        if self.mixup != "none":
+            loss = self._mixup_loss(batch)
+        else:
+            # a separate bag was fitted before training: the network learns alone
+            logits = self.network_logits(batch) if self.linear_training == "separate" else self(batch)
+            loss = self.loss(logits, batch.labels)
         self.log("train/loss", loss, batch_size=len(batch), prog_bar=True)
         if not self.automatic_optimization:  # the sparse bag: a dense and a sparse optimiser
             optimizers = self.optimizers()
@@ -278,6 +338,13 @@ class TextClassifier(LightningModule):
             for opt in optimizers:
                 opt.step()
         return loss
+
+    def _mixup_loss(self, batch: ClassificationBatch) -> torch.Tensor:
+        mix = Mixup.draw(self.mixup, self.mixup_alpha, len(batch), batch.words.device)
+        logits = self.network_logits(batch, mix)  # (B, K)
+        if self.linear_bag is not None and self.linear_training == "joint":
+            logits = logits + mix(self.linear_bag(batch.flat, batch.offsets))  # linear: the bag of the mixed texts
+        return mix.loss(logits.float(), batch.labels, weight=self.class_weight, label_smoothing=self.label_smoothing)
 
     def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
         if self.output_max_norm is not None:
@@ -424,6 +491,8 @@ def _warn_unused_options(hparams) -> None:
         readers = [k for k, read in _ENCODER_OPTIONS.items() if all(o.split()[0] in read for o in unused)]
         log.warning("%s: no effect with encoder %s (ignored); remove %s%s", ", ".join(unused), encoder,
                     "it" if len(unused) == 1 else "them", f", or choose encoder {either(readers)}" if readers else "")
+    if hparams.get("linear_training", "joint") != "separate" and (unused := changed("linear_l2")):
+        log.warning("%s: no effect without linear_training separate (ignored)", unused[0])
     hashes = (encoder == "bag" and hparams["ngrams"] > 1) or hparams["linear_ngrams"] > 1
     if not hashes and (unused := changed("buckets")):
         log.warning("%s: no effect without hashed n-grams (ignored): they come with encoder bag and ngrams >= 2, "
@@ -436,11 +505,17 @@ def _sparse_optimizer_set(configured) -> bool:
     ``class_path`` and ``init_args``; Python callers pass a callable."""
     if configured is torch.optim.SparseAdam:
         return False
-    if not isinstance(configured, dict) or configured.get("class_path") != "torch.optim.SparseAdam":
+    if isinstance(configured, functools.partial):
+        # a checkpoint's hyperparameters come back from Lightning as the CLI's partial: (instantiator, class, **args)
+        if torch.optim.SparseAdam not in configured.args:
+            return True
+        given = configured.keywords
+    elif isinstance(configured, dict) and configured.get("class_path") == "torch.optim.SparseAdam":
+        given = configured.get("init_args") or {}
+    else:
         return True
     defaults = {name: p.default for name, p in inspect.signature(torch.optim.SparseAdam).parameters.items()
                 if p.default is not inspect.Parameter.empty}
-    given = configured.get("init_args") or {}
     return any(_plain(value) != _plain(defaults.get(name)) for name, value in given.items())
 
 

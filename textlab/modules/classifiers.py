@@ -3,7 +3,8 @@
 Blocks, bottom-up: ``masked_pool``; ``ChannelEmbedder`` (word vectors in Kim's four modes); ``TextCNN``
 (Kim 2014); ``PooledRNN`` ((bi)LSTM/GRU pooled over the real tokens); ``hash_ngrams`` and
 ``BagEncoder`` (fastText-style EmbeddingBag over word ids and hashed word n-grams, with offsets);
-``LinearNgramBag`` (class scores straight from the words and hashed n-grams, added to a network's).
+``LinearNgramBag`` (class scores straight from the words and hashed n-grams, added to a network's, or a
+logistic regression of its own whose probabilities are averaged with the network's).
 
 Padding never changes a text's vector: TextCNN masks every window that holds no real token out of its
 max, PooledRNN packs its input and pools over the real positions only, and BagEncoder sees no pads at
@@ -244,9 +245,12 @@ class LinearNgramBag(nn.Module):
     unless ``fit_naive_bayes`` sets it to the naive-Bayes log-count ratios of the training texts
     (NBSVM, Wang & Manning 2012), so that features which separate the classes in the counts count
     for more from the start.
+
+    ``bias`` adds one trained score per class: a model of its own (``fit_logistic_regression``) needs
+    an intercept, a bag whose scores are added to a network's has the network's.
     """
 
-    def __init__(self, num_words: int, num_classes: int, ngrams: int, buckets: int) -> None:
+    def __init__(self, num_words: int, num_classes: int, ngrams: int, buckets: int, bias: bool = False) -> None:
         super().__init__()
         if ngrams < 1:
             raise ValueError("ngrams must be >= 1")
@@ -256,6 +260,7 @@ class LinearNgramBag(nn.Module):
         self.buckets = buckets if ngrams > 1 else 0
         rows = num_words + self.buckets
         self.weight = nn.Parameter(torch.zeros(rows, num_classes))
+        self.bias = nn.Parameter(torch.zeros(num_classes)) if bias else None
         self.register_buffer("scale", torch.ones(rows, num_classes))
 
     def features(self, flat: torch.Tensor, offsets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -264,8 +269,62 @@ class LinearNgramBag(nn.Module):
         return flat, offsets
 
     def forward(self, flat: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
-        ids, offsets = self.features(flat, offsets)
-        return F.embedding_bag(ids, self.weight * self.scale, offsets, mode="sum")  # (B, K)
+        return self._scores(*self.features(flat, offsets))  # (B, K)
+
+    def _scores(self, ids: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
+        """Class scores from feature ids (M,) grouped per text by offsets (B,): (B, K)."""
+        scores = F.embedding_bag(ids, self.weight * self.scale, offsets, mode="sum")  # (B, K)
+        return scores if self.bias is None else scores + self.bias  # (B, K)
+
+    def fit_logistic_regression(self, batches, l2: float = 1.0, max_iter: int = 500) -> float:
+        """Train the weights (and the bias) alone as an L2-regularised logistic regression (softmax over
+        the classes) on labelled batches of ``(flat, offsets, labels)``; returns the training accuracy.
+
+        It minimises ``sum of the texts' cross-entropies + l2 / 2 * |weight|^2`` (the bias is not
+        penalised), scikit-learn's ``LogisticRegression(C=1 / l2)``, over every text at once with L-BFGS.
+        The problem is convex, so the result depends on the texts alone: no random numbers are drawn.
+        With ``scale`` set by ``fit_naive_bayes`` first this is NBSVM's logistic-regression form.
+
+        Written here rather than taken from scikit-learn (not a dependency) so that the fit sees exactly
+        the hashed features, scale and bias that ``forward`` uses, and its weights travel in the checkpoint.
+        """
+        if not l2 > 0:
+            raise ValueError(f"l2 must be > 0, got {l2}")
+        # the texts' features once: each L-BFGS step runs over all of them (a few hundred thousand ids for MR)
+        parts = [(*self.features(flat, offsets), labels) for flat, offsets, labels in batches]
+        ids = torch.cat([p[0] for p in parts])
+        starts, shift = [], 0
+        for part_ids, part_offsets, _ in parts:
+            starts.append(part_offsets + shift)
+            shift += part_ids.numel()
+        offsets, labels = torch.cat(starts), torch.cat([p[2] for p in parts])
+        # Only the rows some training text holds: the others get no gradient but the penalty's, so their optimum
+        # is zero. L-BFGS keeps 2 x history_size copies of what it optimises: of 2M hashed rows, a few GB.
+        rows, compact = torch.unique(ids, return_inverse=True)  # (R,), (M,)
+        weight = torch.zeros(len(rows), self.weight.size(1), dtype=self.weight.dtype, requires_grad=True)  # (R, K)
+        bias = torch.zeros_like(self.weight[0]).requires_grad_(self.bias is not None)  # (K,)
+        scale = self.scale[rows]  # (R, K)
+        params = [weight, bias] if self.bias is not None else [weight]
+        optimizer = torch.optim.LBFGS(params, lr=1.0, max_iter=max_iter, tolerance_grad=1e-6,
+                                      tolerance_change=1e-10, history_size=20, line_search_fn="strong_wolfe")
+
+        def scores() -> torch.Tensor:
+            return F.embedding_bag(compact, weight * scale, offsets, mode="sum") + bias  # (N, K)
+
+        def objective() -> torch.Tensor:
+            optimizer.zero_grad()
+            loss = F.cross_entropy(scores().double(), labels, reduction="sum") + 0.5 * l2 * weight.double().pow(2).sum()
+            loss.backward()
+            return loss
+
+        with torch.enable_grad():
+            optimizer.step(objective)
+        with torch.no_grad():
+            self.weight.zero_()
+            self.weight[rows] = weight
+            if self.bias is not None:
+                self.bias.copy_(bias)
+            return (scores().argmax(dim=1) == labels).double().mean().item()
 
     @torch.no_grad()
     def fit_naive_bayes(self, batches, alpha: float = 1.0) -> None:
