@@ -39,12 +39,17 @@ def test_benchmark_runs_every_fold_resumes_and_names_the_vectors(tmp_path, capfd
     # do, and the table says so
     assert {(r["variant"], r["extra_word_dim"], r["linear_ngrams"]) for r in results["folds"]} == {
         ("rand", 0, 0), ("non-static", 5, 3)}
-    table = (out / "results.md").read_text()
-    assert "| CNN-non-static (" + str(data / "vectors.txt") + " + 5 trained dims; linear bag of 1-3-grams) | 2 |" in table
+    report = table = (out / "results.md").read_text()
+    assert ("| CNN-non-static (" + str(data / "vectors.txt") + " + 5 trained dims; averaged with a logistic regression "
+            "on 1-3-grams) | 2 |") in table
+    # the config trains on the validation part too and tests the last epoch; the report says so
+    assert all(r["train_with_dev"] and r["best_val_acc"] is None and r["epochs"] == 1 for r in results["folds"])
+    assert "their validation part included (train_with_dev), for 1 epochs, and its last epoch was tested" in report
     assert "| CNN-rand (" in table and "| 76.1 |" in table
     assert shlex.split(results["command"])[2:] == argv  # the command printed runs again as given, quotes included
     printed = capfd.readouterr()
     assert printed.out.count("benchmark_mr: ") == 4
+    assert printed.out.count("(trained on the validation part too, last of 1 epochs, ") == 4
     assert "Tip:" not in printed.out + printed.err  # Lightning's adverts, also when textlab runs in-process
     bench.main(argv)  # everything done: nothing retrained
     assert "benchmark_mr: " not in capfd.readouterr().out
@@ -65,10 +70,13 @@ def test_table_names_the_classifier_that_textlab_args_chose(tmp_path, monkeypatc
                 "--textlab-args", "--model.init_args.word_dim 4 --model.init_args.extra_word_dim 0 "
                                   "--model.init_args.encoder rnn --model.init_args.hidden_size 3 "
                                   "--model.init_args.pooling mean --model.init_args.linear_ngrams 1 "
-                                  "--data.init_args.batch_size 16"])
-    assert [r["model"] for r in json.loads((out / "results.json").read_text())["folds"]] == ["BiLSTM-mean"]
-    assert "| BiLSTM-mean-non-static (" + str(data / "vectors.txt") + "; linear bag of words) | 1 |" in (
-        out / "results.md").read_text()
+                                  "--model.init_args.linear_training joint --model.init_args.buckets 200000 "
+                                  "--data.init_args.batch_size 16 --data.init_args.train_with_dev false"])
+    (fold,) = json.loads((out / "results.json").read_text())["folds"]
+    assert fold["model"] == "BiLSTM-mean" and not fold["train_with_dev"] and 0 <= fold["best_val_acc"] <= 1
+    report = (out / "results.md").read_text()
+    assert "| BiLSTM-mean-non-static (" + str(data / "vectors.txt") + "; linear bag of words) | 1 |" in report
+    assert "less a validation part for 1 epochs; the epoch with the best val/acc was tested" in report
     assert bench.model_name({"encoder": "rnn", "bidirectional": False, "cell": "gru", "pooling": "last"}) == "GRU-last"
     assert bench.model_name({"encoder": "bag"}) == "Bag"
 

@@ -244,3 +244,16 @@ def test_fit_logs_the_label_order_class_weights_follow(tmp_path, monkeypatch, ca
          "--trainer.max_epochs", "1"], tmp_path, monkeypatch, capsys)
     assert status == 0, err[-2000:]
     assert "textlab: labels, in the order of class_weights and the outputs: 1, 10, 2" in err.splitlines()
+
+
+@pytest.mark.parametrize("name, level", [("cls_textcnn", "word"), ("cls_lstm", "sentence")])
+def test_fit_with_mixup_learns_the_toy_set_and_tests_from_the_checkpoint(name, level, tmp_path):
+    run_dir = tmp_path / "run"
+    fit = run_textlab("fit", "--config", config(name), *TINY, "--model.init_args.mixup", level,
+                      "--trainer.default_root_dir", run_dir, cwd=tmp_path)
+    assert metric_from_table(fit.stdout, "test/acc") >= 0.6  # chance: 0.33
+    best = next(run_dir.rglob("best-*.ckpt"))
+    assert torch.load(best, weights_only=True)["hyper_parameters"]["mixup"] == level
+    test = run_textlab("test", "--config", config(name), *TINY, "--ckpt_path", best,
+                       "--trainer.default_root_dir", tmp_path / "test", cwd=tmp_path)
+    assert metric_from_table(test.stdout, "test/acc") == metric_from_table(fit.stdout, "test/acc")
