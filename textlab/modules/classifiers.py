@@ -299,7 +299,7 @@ class LinearNgramBag(nn.Module):
             shift += part_ids.numel()
         offsets, labels = torch.cat(starts), torch.cat([p[2] for p in parts])
         # Only the rows some training text holds: the others get no gradient but the penalty's, so their optimum
-        # is zero. L-BFGS keeps 2 x history_size copies of what it optimises: of 2M hashed rows, a few GB.
+        # is zero. L-BFGS keeps 2 x history_size copies of what it optimises: 640 MB for 2M hashed rows of 2 classes.
         rows, compact = torch.unique(ids, return_inverse=True)  # (R,), (M,)
         weight = torch.zeros(len(rows), self.weight.size(1), dtype=self.weight.dtype, requires_grad=True)  # (R, K)
         bias = torch.zeros_like(self.weight[0]).requires_grad_(self.bias is not None)  # (K,)
