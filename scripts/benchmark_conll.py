@@ -5,7 +5,7 @@
 
 Every run is the commands a user types, each in its own process:
 
-1. ``textlab fit --config configs/ner_bilstm_crf.yaml --data.data_dir D --seed_everything S`` plus the
+1. ``textlab fit --config configs/ner_bilstm_crf.yaml --data.files.data_dir D --seed_everything S`` plus the
    variant's overrides. The ModelCheckpoint in the config keeps the epoch with the best dev F1.
 2. ``textlab test --ckpt_path BEST`` reloads that checkpoint in a fresh process; its test/f1 is the
    number reported.
@@ -58,9 +58,9 @@ VARIANTS = {
     "cnn_lstm": ("char-CNN feeding a char-BiLSTM", [M + "char_encoder", "cnn_lstm"]),
     "iob2": ("IOB2 tags instead of BIOES", [D + "tag_scheme", "IOB2"]),
     "random-words": ("random-init word vectors, training words only",
-                     [M + "embeddings", "null", D + "add_pretrained_words", "null"]),
+                     [M + "embeddings", "null", D + "words.add_pretrained_words", "null"]),
     "train-vocab": ("GloVe init but the vocabulary from training words only",
-                    [D + "add_pretrained_words", "null"]),
+                    [D + "words.add_pretrained_words", "null"]),
     "casing": ("plus a 10-d casing-class embedding", [M + "casing_dim", "10"]),
     "word-dropout": ("training words replaced by <unk> with probability 0.05", [M + "word_dropout", "0.05"]),
     "char-dropout": ("plus dropout 0.5 on the character embeddings (Ma & Hovy)", [M + "char_dropout", "0.5"]),
@@ -100,7 +100,7 @@ VARIANTS = {
                                "step (weight drop)", [M + "recurrent_dropout", "0.25"]),
     "recurrent-dropout-0.5": ("as recurrent-dropout-0.25 with 0.5", [M + "recurrent_dropout", "0.5"]),
     "lowercase": ("words lower-cased in the word vocabulary (the characters keep their case), plus a 10-d "
-                  "casing-class embedding", [D + "lowercase", "true", M + "casing_dim", "10"]),
+                  "casing-class embedding", [D + "words.lowercase", "true", M + "casing_dim", "10"]),
     "frozen-words": ("word vectors frozen for the whole run (GloVe rows as loaded)",
                      [T + "callbacks+=textlab.callbacks.FreezeWordEmbeddings",
                       T + "callbacks.unfreeze_at_epoch=null"]),
@@ -129,7 +129,7 @@ VARIANTS = {
                    M + "optimizer.init_args.lr", "0.15", M + "optimizer.init_args.momentum", "0",
                    M + "optimizer.init_args.weight_decay", "1e-8", T + "gradient_clip_val", "null",
                    M + "char_filters", "50", M + "char_dropout", "0.5", M + "hidden_size", "100",
-                   D + "normalize_digits", "true"]),
+                   D + "words.normalize_digits", "true"]),
     "pretrained-swap-0.1": ("in training, a word's occurrence gets its GloVe vector as loaded instead of the "
                             "fine-tuned one with probability 0.1, as a test word never seen in training has it",
                             [M + "pretrained_word_swap", "0.1"]),
@@ -302,7 +302,7 @@ def run(args: argparse.Namespace, variant: str, seed: int, earlier: dict | None 
     run_dir = Path(args.out) / variant / f"seed_{seed}"
     run_dir.mkdir(parents=True, exist_ok=True)
     data_dir = os.path.abspath(args.data_dir)
-    fit = ["fit", "--config", args.config, "--seed_everything", str(seed), D + "data_dir", data_dir,
+    fit = ["fit", "--config", args.config, "--seed_everything", str(seed), D + "files.data_dir", data_dir,
            "--trainer.default_root_dir", str(run_dir), "--trainer.enable_progress_bar", "false",
            "--cpu_threads.per_process", str(args.threads), "--test_after_fit", "false", *VARIANTS[variant][1]]
     if args.max_epochs:
@@ -327,13 +327,13 @@ def run(args: argparse.Namespace, variant: str, seed: int, earlier: dict | None 
         summary.update(best_epoch=summary["epochs"], dev_f1=None)
     # the test runs log their metrics.csv beside the run, not into lightning_logs/ wherever the script was started
     run_options = ["--cpu_threads.per_process", str(args.threads), "--trainer.default_root_dir", str(run_dir / "test")]
-    tested = textlab("test", "--ckpt_path", best, D + "data_dir", data_dir, *run_options, log_file=run_dir / "test.log")
+    tested = textlab("test", "--ckpt_path", best, D + "files.data_dir", data_dir, *run_options, log_file=run_dir / "test.log")
     test_f1 = metric_from_table(tested, "test/f1")
     # Unless the CRF trained with the constraints, it trained on all paths and the constraints only act in
     # Viterbi, so the same checkpoint also measures decoding without them.
     free = None
     if not trained_constrained(Path(best)):
-        free = textlab("test", "--ckpt_path", best, D + "data_dir", data_dir, M + "constrained_decoding", "false",
+        free = textlab("test", "--ckpt_path", best, D + "files.data_dir", data_dir, M + "constrained_decoding", "false",
                        *run_options, log_file=run_dir / "test_unconstrained.log")
     predictions = run_dir / "test_predictions.txt"
     textlab("predict", "--ckpt_path", best, D + "predict_file", os.path.join(data_dir, "test.txt"),

@@ -7,7 +7,7 @@ each process's peak RSS and its PSS (proportional set size: shared pages split b
     python scripts/benchmark_memory.py --sizes 100000 1000000 --processes 1 2 --work-dir /tmp/textlab_mem
 
 Modes: ``memory`` (default data module: every process reads and encodes the corpus into lists) and
-``cache`` (``--data.cache_dir``: encoded once into Arrow files that every process memory-maps).
+``cache`` (``--data.files.cache_dir``: encoded once into Arrow files that every process memory-maps).
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def run(corpus: Path, mode: str, processes: int, root: Path, steps: int) -> dict
         sys.executable, "-m", "textlab", "fit",
         "--model", "textlab.models.SequenceTagger", "--model.init_args.word_dim", "50",
         "--model.init_args.hidden_size", "100",
-        "--data", "textlab.data.TaggingDataModule", "--data.init_args.data_dir", str(corpus),
+        "--data", "textlab.data.TaggingDataModule", "--data.init_args.files.data_dir", str(corpus),
         "--data.init_args.batch_size", "32",
         "--trainer.max_epochs", "1", "--trainer.limit_train_batches", str(steps),
         "--trainer.limit_val_batches", "5", "--trainer.enable_checkpointing", "false",
@@ -71,7 +71,7 @@ def run(corpus: Path, mode: str, processes: int, root: Path, steps: int) -> dict
     if processes > 1:
         args += ["--trainer.strategy", "ddp"]
     if mode == "cache":
-        args += ["--data.init_args.cache_dir", str(root / "cache")]
+        args += ["--data.init_args.files.cache_dir", str(root / "cache")]
     env = {**os.environ, "TEXTLAB_MEMORY_DIR": str(probe), "PYTHONPATH": f"{HERE}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     start = time.perf_counter()
     proc = subprocess.run(args, env=env, capture_output=True, text=True)

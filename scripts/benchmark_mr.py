@@ -4,7 +4,7 @@
                                    [--max-epochs 10] [--threads 1] [--out runs/benchmark_mr]
 
 For every variant and fold this runs the real command, in-process:
-``textlab fit --config configs/cls_textcnn_mr.yaml --data.fold F --data.num_folds K ...``: fold F is the
+``textlab fit --config configs/cls_textcnn_mr.yaml --data.splits.fold F --data.splits.num_folds K ...``: fold F is the
 test set, 10% of the other folds (stratified) the validation set that picks the best epoch, and the fit
 ends by testing that epoch's checkpoint. The table gives each variant's mean +- std test accuracy over
 the folds next to Kim's number. Results are saved after every fold (``results.json``) and a rerun with
@@ -71,8 +71,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def fit_args(args: argparse.Namespace, variant: str, fold: int, root_dir: Path) -> list[str]:
     cli = [
         "fit", "--config", str(CONFIG), "--seed_everything", str(args.seed),
-        "--data.init_args.data_dir", args.data,
-        "--data.init_args.num_folds", str(args.folds), "--data.init_args.fold", str(fold),
+        "--data.init_args.class_files.data_dir", args.data,
+        "--data.init_args.splits.num_folds", str(args.folds), "--data.init_args.splits.fold", str(fold),
         "--model.init_args.embedding_mode", variant,
         *(["--trainer.max_epochs", str(args.max_epochs)] if args.max_epochs is not None else []),
         "--trainer.default_root_dir", str(root_dir),
@@ -83,14 +83,14 @@ def fit_args(args: argparse.Namespace, variant: str, fold: int, root_dir: Path) 
     # after --textlab-args, so that they set the variant's own vectors whatever those say
     if variant == "rand":
         # Kim's CNN-rand: one random vector of rand_dim per word, no second (extra) part, no linear bag
-        cli += ["--model.init_args.embeddings", "null", "--data.init_args.add_pretrained_words", "null",
-                "--data.init_args.pretrained_words_scope", "all",  # the default: "data" picks among words not added
+        cli += ["--model.init_args.embeddings", "null", "--data.init_args.words.add_pretrained_words", "null",
+                "--data.init_args.words.pretrained_words_scope", "all",  # the default: "data" picks among words not added
                 "--model.init_args.word_dim", str(args.rand_dim), "--model.init_args.extra_word_dim", "0",
                 "--model.init_args.linear_ngrams", "0", "--model.init_args.linear_weighting", "none",
                 "--model.init_args.linear_training", "joint"]
     else:
         cli += ["--model.init_args.embeddings", args.embeddings,
-                "--data.init_args.add_pretrained_words", args.embeddings]
+                "--data.init_args.words.add_pretrained_words", args.embeddings]
     return cli
 
 

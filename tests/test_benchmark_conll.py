@@ -15,7 +15,7 @@ from textlab.data.toy_ner import generate_toy_ner, write_conll
 # the shipped CoNLL recipe, made tiny: no GloVe (its 400k words would dominate the run)
 # Every entity kept: a 2-epoch tagger this small is below 0.5 sure of nearly all of them, so the config's
 # min_entity_probability would drop them all and leave the F1 checks comparing zeros.
-SMALL = ("--model.init_args.embeddings null --data.init_args.add_pretrained_words null "
+SMALL = ("--model.init_args.embeddings null --data.init_args.words.add_pretrained_words null "
          "--model.init_args.hidden_size 16 --model.init_args.optimizer.init_args.lr 0.1 "
          "--model.init_args.min_entity_probability 0")
 
@@ -96,7 +96,7 @@ def test_a_failed_run_ends_the_script_with_one_line_naming_the_run_and_textlabs_
     lines[2] = "Zanzibar B-LOC extra columns here and a bad tag Q-LOC"
     (data / "train.txt").write_text("\n".join(lines) + "\n")
     argv = ["--data-dir", str(data), "--seeds", "1", "--max-epochs", "1", "--out", str(tmp_path / "out"),
-            "--textlab-args", "--model.init_args.embeddings null --data.init_args.add_pretrained_words null"]
+            "--textlab-args", "--model.init_args.embeddings null --data.init_args.words.add_pretrained_words null"]
     with pytest.raises(SystemExit) as stopped:
         load_script("benchmark_conll").main(argv)
     message = str(stopped.value.code)

@@ -71,7 +71,7 @@ def test_table_names_the_classifier_that_textlab_args_chose(tmp_path, monkeypatc
                                   "--model.init_args.encoder rnn --model.init_args.hidden_size 3 "
                                   "--model.init_args.pooling mean --model.init_args.linear_ngrams 1 "
                                   "--model.init_args.linear_training joint --model.init_args.buckets 200000 "
-                                  "--data.init_args.batch_size 16 --data.init_args.train_with_dev false"])
+                                  "--data.init_args.batch_size 16 --data.init_args.splits.train_with_dev false"])
     (fold,) = json.loads((out / "results.json").read_text())["folds"]
     assert fold["model"] == "BiLSTM-mean" and not fold["train_with_dev"] and 0 <= fold["best_val_acc"] <= 1
     report = (out / "results.md").read_text()

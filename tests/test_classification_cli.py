@@ -11,13 +11,18 @@ import torch
 from conftest import ROOT, metric_from_table, run_textlab
 
 CONFIGS = ["cls_textcnn", "cls_lstm", "cls_bag"]
+# the encoder each config trains: cls_lstm.yaml and cls_bag.yaml are variants stacked on the cls_textcnn.yaml base
+ENCODERS = {"cls_textcnn": "textlab.modules.TextCNN", "cls_lstm": "textlab.modules.PooledRNN",
+            "cls_bag": "textlab.modules.NgramBag"}
 # Small enough for CI, large enough that every classifier learns something.
 TINY = ["--data.num_train", "600", "--data.num_val", "100", "--data.num_test", "100", "--trainer.max_epochs", "3"]
 TEXTS = ["the kettle is not reliable at all .", "i love this phone , it is very good .", "the lamp arrived on monday ."]
 
 
 def config(name):
-    return ROOT / "configs" / f"{name}.yaml"
+    """The --config arguments of a config: the base alone, or the base and a variant stacked on it."""
+    base = ["--config", ROOT / "configs" / "cls_textcnn.yaml"]
+    return base if name == "cls_textcnn" else [*base, "--config", ROOT / "configs" / f"{name}.yaml"]
 
 
 @pytest.fixture(scope="session", params=CONFIGS)
@@ -25,9 +30,13 @@ def trained(request, tmp_path_factory):
     """A classifier fitted by `textlab fit --config configs/<name>.yaml` (tiny settings)."""
     name = request.param
     run_dir = tmp_path_factory.mktemp(name)
-    proc = run_textlab("fit", "--config", config(name), *TINY, "--trainer.default_root_dir", run_dir, cwd=run_dir)
+    proc = run_textlab("fit", *config(name), *TINY, "--trainer.default_root_dir", run_dir, cwd=run_dir)
     ckpts = sorted(run_dir.rglob("best-*.ckpt"))
     assert len(ckpts) == 1 and (ckpts[0].parent / "last.ckpt").is_file()
+    # the variant's parts replaced the base's: the checkpoint says which encoder (and embedder) trained
+    hparams = torch.load(ckpts[0], weights_only=True)["hyper_parameters"]
+    assert hparams["encoder"]["class_path"] == ENCODERS[name]
+    assert (hparams["embedder"] is None) == (name == "cls_bag")
     return {"name": name, "dir": run_dir, "best": ckpts[0], "fit_output": proc.stdout, "fit_log": proc.stderr}
 
 
@@ -42,7 +51,7 @@ def test_fit_tests_the_best_checkpoint_and_logs_the_metrics(trained):
 
 def test_test_command_in_a_fresh_folder_reproduces_the_accuracy(trained, tmp_path):
     proc = run_textlab(
-        "test", "--config", config(trained["name"]), *TINY, "--ckpt_path", trained["best"],
+        "test", *config(trained["name"]), *TINY, "--ckpt_path", trained["best"],
         "--trainer.default_root_dir", tmp_path, cwd=tmp_path,
     )
     assert metric_from_table(proc.stdout, "test/acc") == metric_from_table(trained["fit_output"], "test/acc")
@@ -124,8 +133,8 @@ def test_checkpoint_in_a_fresh_process_predicts_what_the_loaded_model_predicts(t
 
 def test_bad_input_is_a_one_line_error_naming_file_and_line(tmp_path):
     (tmp_path / "train.csv").write_text("text,label\ngood,pos\n,neg\n")
-    proc = run_textlab("fit", "--config", config("cls_textcnn"), "--data", "textlab.data.ClassificationDataModule",
-                       "--data.train_file", "train.csv", cwd=tmp_path, check=False)
+    proc = run_textlab("fit", *config("cls_textcnn"), "--data", "textlab.data.ClassificationDataModule",
+                       "--data.files.train_file", "train.csv", cwd=tmp_path, check=False)
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines()[-1] == "textlab: error: train.csv:3: empty text in 'text'"
 
@@ -137,8 +146,9 @@ def test_user_csv_files_train_end_to_end(tmp_path):
     with open(tmp_path / "reviews.tsv", "w") as f:
         f.write("stars\treview\n" + "".join(f"{label}\t{text}\n" for text, label in data))
     proc = run_textlab(
-        "fit", "--config", config("cls_bag"), "--data", "textlab.data.ClassificationDataModule",
-        "--data.train_file", "reviews.tsv", "--data.text_column", "review", "--data.label_column", "stars",
+        "fit", *config("cls_bag"), "--data", "textlab.data.ClassificationDataModule",
+        "--data.files.train_file", "reviews.tsv", "--data.files.text_column", "review",
+        "--data.files.label_column", "stars",
         "--trainer.max_epochs", "2", "--trainer.default_root_dir", "run", cwd=tmp_path,
     )
     assert metric_from_table(proc.stdout, "test/acc") >= 0.6  # 10% held out for the test, 10% for val
@@ -150,14 +160,14 @@ def test_user_csv_files_train_end_to_end(tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("name", CONFIGS)
 def test_full_toy_config_reaches_90_percent(name, tmp_path):
-    proc = run_textlab("fit", "--config", config(name), "--trainer.default_root_dir", tmp_path, cwd=tmp_path)
+    proc = run_textlab("fit", *config(name), "--trainer.default_root_dir", tmp_path, cwd=tmp_path)
     assert metric_from_table(proc.stdout, "test/acc") >= 0.9
 
 
 def test_fit_with_train_with_dev_trains_on_train_and_val_and_tests_the_last_epoch(tmp_path):
     run_dir = tmp_path / "run"
-    proc = run_textlab("fit", "--config", config("cls_bag"), "--data.num_train", "300", "--data.num_val", "60",
-                       "--data.num_test", "60", "--trainer.max_epochs", "2", "--data.train_with_dev", "true",
+    proc = run_textlab("fit", *config("cls_bag"), "--data.num_train", "300", "--data.num_val", "60",
+                       "--data.num_test", "60", "--trainer.max_epochs", "2", "--data.splits.train_with_dev", "true",
                        "--trainer.default_root_dir", run_dir, cwd=tmp_path)
     output = proc.stdout + proc.stderr
     assert "the 60 validation examples are training examples too" in output
@@ -168,27 +178,59 @@ def test_fit_with_train_with_dev_trains_on_train_and_val_and_tests_the_last_epoc
     assert metric_from_table(proc.stdout, "test/acc") >= 0.6
 
 
-@pytest.mark.parametrize("training", ["joint", "separate"])
-def test_fit_with_linear_ngrams_saves_the_bag_and_predicts_from_the_checkpoint(training, tmp_path):
+def _toy_vectors(path):
+    """A small vectors file for some toy words (random elsewhere), as GloVe is for MR."""
+    g = torch.Generator().manual_seed(0)
+    words = ["good", "bad", "reliable", "broken", "great", "slow", "not", "love", "phone", "kettle"]
+    path.write_text("".join(f"{w} " + " ".join(f"{v:.4f}" for v in torch.randn(8, generator=g).tolist()) + "\n"
+                            for w in words))
+    return path
+
+
+def test_fit_with_an_ensemble_fits_it_first_saves_it_and_tests_and_predicts_from_the_checkpoint(tmp_path):
+    """cls_textcnn_mr.yaml's model on the toy set: pretrained non-static vectors with trained extra dims, a
+    TextCNN with output_max_norm, averaged with a naive-Bayes logistic regression on 1-3-grams."""
     run_dir = tmp_path / "run"
-    options = ["--model.init_args.linear_ngrams", "2", "--model.init_args.buckets", "1000",
-               "--model.init_args.linear_training", training]
-    fit = run_textlab("fit", "--config", config("cls_textcnn"), *TINY, *options, "--trainer.default_root_dir", run_dir,
+    vectors = _toy_vectors(tmp_path / "vectors.txt")
+    options = ["--model.init_args.embedder.init_args.mode", "non-static",
+               "--model.init_args.embedder.init_args.pretrained", vectors,
+               "--model.init_args.embedder.init_args.dim", "8", "--model.init_args.embedder.init_args.extra_dim", "8",
+               "--model.init_args.output_max_norm", "3.0",
+               "--model.init_args.ensemble", "textlab.modules.NgramLogisticRegression",
+               "--model.init_args.ensemble.init_args.ngrams", "3", "--model.init_args.ensemble.init_args.buckets", "1000"]
+    fit = run_textlab("fit", *config("cls_textcnn"), *TINY, *options, "--trainer.default_root_dir", run_dir,
                       cwd=tmp_path)
+    assert "ensemble: NgramLogisticRegression fitted alone on the training texts" in fit.stderr
+    assert "pretrained vectors for" in fit.stderr
     best = next(run_dir.rglob("best-*.ckpt"))
-    state = torch.load(best, weights_only=True)["state_dict"]
-    assert state["linear_bag.weight"].shape[0] > 1000 and state["linear_bag.weight"].abs().sum() > 0  # from zeros
-    assert ("linear_bag.bias" in state) == (training == "separate")  # a model of its own has an intercept
-    assert ("fitted alone as a logistic regression" in fit.stderr) == (training == "separate")
+    checkpoint = torch.load(best, weights_only=True)
+    state, hparams = checkpoint["state_dict"], checkpoint["hyper_parameters"]
+    assert hparams["ensemble"]["class_path"] == "textlab.modules.NgramLogisticRegression"
+    assert hparams["embedder"]["init_args"]["mode"] == "non-static"
+    words = len(hparams["vocab"]["words"])
+    assert state["ensemble.weight"].shape == (words + 1000, 3) and state["ensemble.weight"].abs().sum() > 0  # from zeros
+    assert state["ensemble.bias"].abs().sum() > 0 and bool(state["ensemble.fitted"])
+    assert not torch.equal(state["ensemble.scale"], torch.ones_like(state["ensemble.scale"]))  # naive_bayes: true
+    assert state["output.weight"].norm(dim=1).max() <= 3.0 + 1e-4
     # the checkpoint alone, in a fresh process, gives the accuracy the fit measured
-    test = run_textlab("test", "--config", config("cls_textcnn"), *TINY, "--ckpt_path", best,
+    test = run_textlab("test", *config("cls_textcnn"), *TINY, "--ckpt_path", best,
                        "--trainer.default_root_dir", tmp_path / "test", cwd=tmp_path)
     assert metric_from_table(test.stdout, "test/acc") == metric_from_table(fit.stdout, "test/acc") >= 0.6
+    assert "fitted alone" not in test.stderr  # nothing refitted: the checkpoint holds the fitted part
     (tmp_path / "in.txt").write_text("\n".join(TEXTS) + "\n")
-    run_textlab("predict", "--ckpt_path", best, "--data.predict_file", "in.txt", "--output", "out.tsv", cwd=tmp_path)
-    out = (tmp_path / "out.tsv").read_text().splitlines()
-    assert [line.split("\t")[1] for line in out] == TEXTS
-    assert {line.split("\t")[0] for line in out} <= {"negative", "neutral", "positive"}
+    run_textlab("predict", "--ckpt_path", best, "--data.predict_file", "in.txt", "--output", "out.tsv",
+                "--confidences", "true", cwd=tmp_path)
+    out = [line.split("\t") for line in (tmp_path / "out.tsv").read_text().splitlines()]
+    assert [text for _, _, text in out] == TEXTS
+    assert {label for label, _, _ in out} <= {"negative", "neutral", "positive"}
+    # the probabilities are the mean of the network's and the ensemble's, as the Python API gives them
+    from textlab import load_model
+
+    model = load_model(best)
+    assert model.ensemble is not None and bool(model.ensemble.fitted)
+    api = model.predict(TEXTS)
+    assert [label for label, _, _ in out] == [r.label for r in api]
+    assert [float(p) for _, p, _ in out] == pytest.approx([r.probabilities[r.label] for r in api], abs=1e-4)
 
 
 def textlab_in_process(args, tmp_path, monkeypatch, capsys):
@@ -204,10 +246,10 @@ def textlab_in_process(args, tmp_path, monkeypatch, capsys):
     return status, capsys.readouterr().err
 
 
-@pytest.mark.parametrize("command, option", [("fit", "--data.train_file"), ("test", "--data.test_file")])
-def test_the_toy_configs_refuse_a_data_file_and_say_how_to_use_one(command, option, tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize("command, option", [("fit", "--data.files.train_file"), ("test", "--data.files.test_file")])
+def test_the_toy_configs_refuse_a_data_file(command, option, tmp_path, monkeypatch, capsys):
     (tmp_path / "my.csv").write_text("text,label\ngood,pos\nbad,neg\n")
-    args = [command, "--config", config("cls_textcnn"), option, "my.csv"]
+    args = [command, *config("cls_textcnn"), option, "my.csv"]
     if command == "test":
         vocab = {"words": ["<pad>", "<unk>", "good"], "labels": ["neg", "pos"]}
         hparams = {"_class_path": "textlab.models.TextClassifier", "vocab": vocab}
@@ -215,9 +257,9 @@ def test_the_toy_configs_refuse_a_data_file_and_say_how_to_use_one(command, opti
         args += ["--ckpt_path", "model.ckpt"]
     status, err = textlab_in_process(args, tmp_path, monkeypatch, capsys)
     assert status == 2
-    assert err.strip().splitlines()[-1] == (
-        f"textlab: error: {option}: the toy set (textlab.data.ToyClassificationDataModule) is generated and reads no "
-        f"data; for your own data pass --data textlab.data.ClassificationDataModule {option} ...")
+    # the toy module has no files part: jsonargparse refuses the option instead of the run ignoring it
+    assert err.strip().splitlines()[-1].startswith(
+        f"textlab: error: --data: unrecognized arguments: --{option.removeprefix('--data.')}=my.csv")
 
 
 PLATEAU = '{"class_path": "torch.optim.lr_scheduler.ReduceLROnPlateau", "init_args": {"mode": "max"}}'
@@ -226,7 +268,7 @@ PLATEAU = '{"class_path": "torch.optim.lr_scheduler.ReduceLROnPlateau", "init_ar
 @pytest.mark.parametrize("name", ["cls_bag", "cls_textcnn"])  # manual and automatic optimisation
 def test_reduce_lr_on_plateau_without_validation_in_an_epoch_is_a_one_line_error(name, tmp_path, monkeypatch, capsys):
     status, err = textlab_in_process(
-        ["fit", "--config", config(name), "--data.num_train", "40", "--data.num_val", "8", "--data.num_test", "8",
+        ["fit", *config(name), "--data.num_train", "40", "--data.num_val", "8", "--data.num_test", "8",
          "--model.init_args.lr_scheduler", PLATEAU, "--trainer.check_val_every_n_epoch", "2",
          "--trainer.max_epochs", "2"], tmp_path, monkeypatch, capsys)
     assert status == 2
@@ -239,21 +281,8 @@ def test_fit_logs_the_label_order_class_weights_follow(tmp_path, monkeypatch, ca
     rows = "".join(f"text {i} {label},{label}\n" for i in range(6) for label in (1, 2, 10))
     (tmp_path / "train.csv").write_text("text,label\n" + rows)
     status, err = textlab_in_process(
-        ["fit", "--config", config("cls_bag"), "--data", "textlab.data.ClassificationDataModule",
-         "--data.train_file", "train.csv", "--model.init_args.class_weights", "[1, 1, 2]",
+        ["fit", *config("cls_bag"), "--data", "textlab.data.ClassificationDataModule",
+         "--data.files.train_file", "train.csv", "--model.init_args.class_weights", "[1, 1, 2]",
          "--trainer.max_epochs", "1"], tmp_path, monkeypatch, capsys)
     assert status == 0, err[-2000:]
     assert "textlab: labels, in the order of class_weights and the outputs: 1, 10, 2" in err.splitlines()
-
-
-@pytest.mark.parametrize("name, level", [("cls_textcnn", "word"), ("cls_lstm", "sentence")])
-def test_fit_with_mixup_learns_the_toy_set_and_tests_from_the_checkpoint(name, level, tmp_path):
-    run_dir = tmp_path / "run"
-    fit = run_textlab("fit", "--config", config(name), *TINY, "--model.init_args.mixup", level,
-                      "--trainer.default_root_dir", run_dir, cwd=tmp_path)
-    assert metric_from_table(fit.stdout, "test/acc") >= 0.6  # chance: 0.33
-    best = next(run_dir.rglob("best-*.ckpt"))
-    assert torch.load(best, weights_only=True)["hyper_parameters"]["mixup"] == level
-    test = run_textlab("test", "--config", config(name), *TINY, "--ckpt_path", best,
-                       "--trainer.default_root_dir", tmp_path / "test", cwd=tmp_path)
-    assert metric_from_table(test.stdout, "test/acc") == metric_from_table(fit.stdout, "test/acc")

@@ -6,11 +6,15 @@ from collections import Counter
 import pytest
 import torch
 
-from textlab.data import ClassificationDataModule, ToyClassificationDataModule
-from textlab.data.classification_batch import ClassificationVocab, collate_classification, encode_example, tokenize
+from textlab.data import (
+    ClassFiles, ClassificationDataModule, ClassificationHub, ClassificationWords, LabelledFiles, Splits,
+    ToyClassificationDataModule,
+)
+from textlab.data.classification_batch import collate_classification, encode_example, tokenize
 from textlab.data.classification_readers import read_delimited, read_jsonl, read_lines
 from textlab.data.splits import kfold_split, stratified_split
 from textlab.data.toy_classification import LABELS, generate_toy_classification
+from textlab.data.vocab import ClassificationVocab
 from textlab.errors import DataFormatError, TextlabError
 
 # -- the toy set ---------------------------------------------------------------------------------
@@ -52,7 +56,7 @@ def test_csv_with_custom_columns_quoted_newlines_and_line_numbers(tmp_path):
 
 
 @pytest.mark.parametrize("content, line, message", [
-    ("text,stars\nfine,1\n", 1, "no column 'label' (columns: text, stars); pass --data.text_column / --data.label_column"),
+    ("text,stars\nfine,1\n", 1, "no column 'label' (columns: text, stars); pass --data.files.text_column / --data.files.label_column"),
     ("text,label\nfine,pos\n  ,neg\n", 3, "empty text in 'text'"),
     ("text,label\nfine,pos\nno label,\n", 3, "empty label in 'label'"),
     ("text,label\nfine,pos\n\"a\nb\",pos,extra\n", 3, "expected 2 fields, found 3"),
@@ -92,7 +96,7 @@ def test_jsonl_reader_and_its_errors(tmp_path):
 ])
 def test_a_json_array_file_is_refused_as_not_json_lines(tmp_path, content):
     path = write(tmp_path / "reviews.json", content)
-    dm = ClassificationDataModule(train_file=path)
+    dm = ClassificationDataModule(files=LabelledFiles(train_file=path))
     with pytest.raises(DataFormatError) as e:
         dm.vocab
     assert str(e.value) == f"{path}:1: expected JSON Lines (one JSON object a line), found a JSON array"
@@ -110,23 +114,24 @@ def test_csv_and_tsv_fields_longer_than_the_csv_modules_default_limit(tmp_path):
 def test_an_empty_training_file_is_named(tmp_path, name, content):
     path = write(tmp_path / name, content)
     with pytest.raises(DataFormatError) as e:
-        ClassificationDataModule(train_file=path).vocab
+        ClassificationDataModule(files=LabelledFiles(train_file=path)).vocab
     assert str(e.value) == f"{path}: no examples: the file holds no labelled text"
 
 
 def test_an_empty_class_file_is_named(tmp_path):
     write(tmp_path / "r.pos", "good\n")
     write(tmp_path / "r.neg", "")
-    dm = ClassificationDataModule(data_dir=str(tmp_path), class_files={"pos": "r.pos", "neg": "r.neg"})
+    dm = ClassificationDataModule(class_files=ClassFiles(data_dir=str(tmp_path), files={"pos": "r.pos", "neg": "r.neg"}))
     with pytest.raises(DataFormatError) as e:
         dm.vocab
-    assert str(e.value) == f"{tmp_path / 'r.neg'}: no texts: expected one text a line (class 'neg' of --data.class_files)"
+    assert str(e.value) == (f"{tmp_path / 'r.neg'}: no texts: expected one text a line (class 'neg' of "
+                            "--data.class_files.files)")
 
 
 def test_undecodable_bytes_name_the_line_and_suggest_an_encoding(tmp_path):
     path = write(tmp_path / "rt-polarity.pos", b"fine\nle caf\xe9 est bon\n")
     with pytest.raises(DataFormatError, match=r"rt-polarity.pos:2: cannot decode byte 0xe9 at column 7 as utf-8; "
-                                              r"pass --data.encoding \(e.g. latin-1\)"):
+                                              r"pass --data.files.encoding \(e.g. latin-1\)"):
         read_lines(path, "pos")
     assert read_lines(path, "pos", encoding="latin-1")[1].text == "le café est bon"
 
@@ -139,21 +144,21 @@ def test_line_file_with_classic_mac_line_breaks(tmp_path):
 def test_one_file_per_class_and_empty_lines(tmp_path):
     write(tmp_path / "x.pos", "good\ngreat\n")
     write(tmp_path / "x.neg", "bad\n\nworse\n")
-    dm = ClassificationDataModule(data_dir=str(tmp_path), class_files={"pos": "x.pos", "neg": "x.neg"})
+    dm = ClassificationDataModule(class_files=ClassFiles(data_dir=str(tmp_path), files={"pos": "x.pos", "neg": "x.neg"}))
     with pytest.raises(DataFormatError, match=r"x.neg:2: empty line"):
         dm.vocab
 
 
 def test_missing_class_file_is_a_one_line_error(tmp_path):
-    dm = ClassificationDataModule(data_dir=str(tmp_path / "mr"), class_files={"pos": "rt-polarity.pos"})
-    with pytest.raises(TextlabError, match=r"rt-polarity.pos: no such file \(class 'pos' of --data.class_files"):
+    dm = ClassificationDataModule(class_files=ClassFiles(data_dir=str(tmp_path / "mr"), files={"pos": "rt-polarity.pos"}))
+    with pytest.raises(TextlabError, match=r"rt-polarity.pos: no such file \(class 'pos' of --data.class_files.files"):
         dm.vocab
 
 
 def test_unknown_label_at_test_time_names_file_and_line(tmp_path):
     train = write(tmp_path / "train.csv", "text,label\n" + "".join(f"t{i},{'ab'[i % 2]}\n" for i in range(20)))
     test = write(tmp_path / "test.csv", "text,label\nx,a\ny,c\n")
-    dm = ClassificationDataModule(train_file=train, test_file=test)
+    dm = ClassificationDataModule(files=LabelledFiles(train_file=train, test_file=test))
     with pytest.raises(DataFormatError, match=rf"^{test}:3: label 'c' never occurs in the training data \(labels: a, b\)$"):
         dm.setup("test")
 
@@ -161,8 +166,8 @@ def test_unknown_label_at_test_time_names_file_and_line(tmp_path):
 def test_format_from_extension_or_option(tmp_path):
     path = write(tmp_path / "train.data", "text,label\na,x\nb,y\n")
     with pytest.raises(TextlabError, match="cannot tell the format"):
-        ClassificationDataModule(train_file=path).vocab
-    dm = ClassificationDataModule(train_file=path, file_format="csv", val_fraction=0, test_fraction=0)
+        ClassificationDataModule(files=LabelledFiles(train_file=path)).vocab
+    dm = ClassificationDataModule(files=LabelledFiles(train_file=path, format="csv"), splits=Splits(val_fraction=0, test_fraction=0))
     assert dm.vocab["labels"] == ["x", "y"]
 
 
@@ -203,7 +208,8 @@ def test_datamodule_kfold_test_sets_partition_the_data(tmp_path):
     files = class_files(tmp_path)
     seen = []
     for fold in range(5):
-        dm = ClassificationDataModule(data_dir=str(tmp_path), class_files=files, num_folds=5, fold=fold, val_fraction=0.2)
+        dm = ClassificationDataModule(class_files=ClassFiles(files, str(tmp_path)),
+                                      splits=Splits(num_folds=5, fold=fold, val_fraction=0.2))
         split = {s: {(e.where, e.line) for e in dm.examples(s)} for s in ("train", "val", "test")}
         assert not (split["train"] & split["val"]) and not (split["train"] & split["test"]) and not (split["val"] & split["test"])
         assert len(split["train"] | split["val"] | split["test"]) == 90
@@ -211,28 +217,28 @@ def test_datamodule_kfold_test_sets_partition_the_data(tmp_path):
         assert len(split["val"]) == 15  # 20% of each label of the 72 others: 9.6 -> 10 pos, 4.8 -> 5 neg
         seen.append(split["test"])
     assert len(set().union(*seen)) == 90 and sum(map(len, seen)) == 90
-    with pytest.raises(TextlabError, match="--data.fold 5 is not a fold of --data.num_folds 5"):
-        ClassificationDataModule(class_files=files, num_folds=5, fold=5)
-    with pytest.raises(TextlabError, match="--data.num_folds 1: cross-validation needs at least 2 folds"):
-        ClassificationDataModule(class_files=files, num_folds=1, fold=0)
-    with pytest.raises(TextlabError, match="--data.num_folds 100 needs at least 100 texts; the data has 90"):
-        ClassificationDataModule(data_dir=str(tmp_path), class_files=files, num_folds=100).examples("train")
+    with pytest.raises(TextlabError, match="--data.splits.fold 5 is not a fold of --data.splits.num_folds 5"):
+        Splits(num_folds=5, fold=5)
+    with pytest.raises(TextlabError, match="--data.splits.num_folds 1: cross-validation needs at least 2 folds"):
+        Splits(num_folds=1, fold=0)
+    with pytest.raises(TextlabError, match="--data.splits.num_folds 100 needs at least 100 texts; the data has 90"):
+        ClassificationDataModule(class_files=ClassFiles(files, str(tmp_path)), splits=Splits(num_folds=100)).examples("train")
 
 
 def test_fold_without_num_folds_and_max_tokens_below_one_are_refused(tmp_path):
-    with pytest.raises(TextlabError, match=r"^--data.fold 7 picks a fold of a k-fold cross-validation: "
-                                           r"give --data.num_folds too$"):
-        ClassificationDataModule(train_file="train.csv", fold=7)
-    assert ClassificationDataModule(train_file="train.csv", fold=0).fold == 0  # what a saved config.yaml holds
+    with pytest.raises(TextlabError, match=r"^--data.splits.fold 7 picks a fold of a k-fold cross-validation: "
+                                           r"give --data.splits.num_folds too$"):
+        Splits(fold=7)
+    assert Splits(fold=0).fold == 0  # what a saved config.yaml holds
     for bad in (0, -1):
-        with pytest.raises(TextlabError, match=rf"^--data.max_tokens {bad}: keep at least 1 token a text"):
-            ClassificationDataModule(train_file="train.csv", max_tokens=bad)
+        with pytest.raises(TextlabError, match=rf"^--data.words.max_tokens {bad}: keep at least 1 token a text"):
+            ClassificationWords(max_tokens=bad)
 
 
 def test_training_data_with_a_single_label_names_its_source(tmp_path):
     train = write(tmp_path / "train.csv", "text,label\n" + "".join(f"good {i},pos\n" for i in range(20)))
     with pytest.raises(TextlabError) as e:
-        ClassificationDataModule(train_file=train).vocab
+        ClassificationDataModule(files=LabelledFiles(train_file=train)).vocab
     assert str(e.value) == f"{train}: the training data holds a single label ('pos'); a classifier needs at least two"
 
 
@@ -240,44 +246,47 @@ def test_a_fold_whose_training_part_lost_a_rare_label_says_so(tmp_path):
     write(tmp_path / "r.pos", "".join(f"good movie {i}\n" for i in range(20)))
     write(tmp_path / "r.neg", "bad movie\n")
     files = {"pos": "r.pos", "neg": "r.neg"}
-    folds = [ClassificationDataModule(data_dir=str(tmp_path), class_files=files, num_folds=5, fold=f) for f in range(5)]
+    folds = [ClassificationDataModule(class_files=ClassFiles(files, str(tmp_path)), splits=Splits(num_folds=5, fold=f))
+             for f in range(5)]
     lost = [dm for dm in folds if all(e.label == "pos" for e in dm.examples("train"))]
     assert len(lost) == 1  # the fold whose test part holds the one negative text
     with pytest.raises(TextlabError) as e:
         lost[0].vocab
-    assert str(e.value) == (f"fold {lost[0].fold} of --data.num_folds 5: its training part holds a single label "
+    assert str(e.value) == (f"fold {lost[0].splits.fold} of --data.splits.num_folds 5: its training part holds a single label "
                             "('pos'); a classifier needs at least two (the whole data: neg 1, pos 20)")
 
 
 def test_one_file_is_split_into_train_val_test_and_a_test_file_only_into_train_val(tmp_path):
     rows = "".join(f"text {i},{'xy'[i % 2]}\n" for i in range(200))
     train = write(tmp_path / "train.csv", "text,label\n" + rows)
-    dm = ClassificationDataModule(train_file=train, val_fraction=0.1, test_fraction=0.2, split_seed=3)
+    splits = Splits(val_fraction=0.1, test_fraction=0.2, split_seed=3)
+    dm = ClassificationDataModule(files=LabelledFiles(train_file=train), splits=splits)
     sizes = [len(dm.examples(s)) for s in ("train", "val", "test")]
     assert sizes == [140, 20, 40]
-    again = ClassificationDataModule(train_file=train, val_fraction=0.1, test_fraction=0.2, split_seed=3)
+    again = ClassificationDataModule(files=LabelledFiles(train_file=train), splits=splits)
     assert dm.examples("test") == again.examples("test")
     assert dm.has_split("test")
     test = write(tmp_path / "test.csv", "text,label\nnew,x\n")
-    dm = ClassificationDataModule(train_file=train, test_file=test, val_fraction=0.1)
+    dm = ClassificationDataModule(files=LabelledFiles(train_file=train, test_file=test), splits=Splits(val_fraction=0.1))
     assert [len(dm.examples(s)) for s in ("train", "val", "test")] == [180, 20, 1]
 
 
 def test_train_with_dev_adds_the_validation_examples_to_training_given_or_split_off(tmp_path):
     for name, n in [("train.jsonl", 30), ("valid.jsonl", 4), ("test.jsonl", 5)]:
         write(tmp_path / name, "".join(json.dumps({"text": f"{name} {i}", "label": i % 3}) + "\n" for i in range(n)))
-    dm = ClassificationDataModule(data_dir=str(tmp_path), train_with_dev=True)
+    dm = ClassificationDataModule(files=LabelledFiles(data_dir=str(tmp_path)), splits=Splits(train_with_dev=True))
     assert [len(dm.examples(s)) for s in ("train", "val", "test")] == [34, 4, 5]
     assert dm.examples("train")[30:] == dm.examples("val") and "valid.jsonl" in dm.vocab["words"]
     assert dm.vocab["label_counts"] == [12, 11, 11]
     # k-fold: the validation part carved out of the other folds goes back into training; the test fold stays out
     files = class_files(tmp_path)
-    folds = ClassificationDataModule(data_dir=str(tmp_path), class_files=files, num_folds=5, val_fraction=0.2,
-                                     train_with_dev=True)
+    folds = ClassificationDataModule(class_files=ClassFiles(files, str(tmp_path)),
+                                     splits=Splits(num_folds=5, val_fraction=0.2, train_with_dev=True))
     assert len(folds.examples("train")) == 72 and len(folds.examples("val")) == 15
     assert not {(e.where, e.line) for e in folds.examples("train")} & {(e.where, e.line) for e in folds.examples("test")}
-    alone = ClassificationDataModule(train_file=str(tmp_path / "train.jsonl"), test_file=str(tmp_path / "test.jsonl"),
-                                     val_fraction=0.0, train_with_dev=True)
+    alone = ClassificationDataModule(
+        files=LabelledFiles(train_file=str(tmp_path / "train.jsonl"), test_file=str(tmp_path / "test.jsonl")),
+        splits=Splits(val_fraction=0.0, train_with_dev=True))
     with pytest.raises(TextlabError, match="train_with_dev: no validation data"):
         alone.examples("train")
 
@@ -285,7 +294,7 @@ def test_train_with_dev_adds_the_validation_examples_to_training_given_or_split_
 def test_data_dir_with_train_valid_test_files(tmp_path):
     for name, n in [("train.jsonl", 30), ("valid.jsonl", 4), ("test.jsonl", 5)]:
         write(tmp_path / name, "".join(json.dumps({"sentence": f"s {i}", "y": i % 3}) + "\n" for i in range(n)))
-    dm = ClassificationDataModule(data_dir=str(tmp_path), text_column="sentence", label_column="y")
+    dm = ClassificationDataModule(files=LabelledFiles(data_dir=str(tmp_path), text_column="sentence", label_column="y"))
     assert [len(dm.examples(s)) for s in ("train", "val", "test")] == [30, 4, 5]
     assert dm.vocab["labels"] == ["0", "1", "2"] and dm.vocab["label_counts"] == [10, 10, 10]
 
@@ -300,12 +309,13 @@ def test_local_hugging_face_dataset_with_class_label_names(tmp_path):
         "test": datasets.Dataset.from_dict({"sentence": ["great"], "label": [1]}, features=features),
     })
     ds.save_to_disk(str(tmp_path / "sst"))
-    dm = ClassificationDataModule(hf_dataset=str(tmp_path / "sst"), text_column="sentence", val_fraction=0.5)
+    dm = ClassificationDataModule(hub=ClassificationHub(str(tmp_path / "sst"), text_column="sentence"),
+                                  splits=Splits(val_fraction=0.5))
     assert dm.vocab["labels"] == ["neg", "pos"]
     assert [(e.text, e.label, e.where) for e in dm.examples("test")] == [("great", "pos", f"{tmp_path / 'sst'}[test]")]
     assert len(dm.examples("val")) == 2
     with pytest.raises(TextlabError, match="no column 'text'"):
-        ClassificationDataModule(hf_dataset=str(tmp_path / "sst")).vocab
+        ClassificationDataModule(hub=ClassificationHub(str(tmp_path / "sst"))).vocab
 
 
 def save_glue_like(path, test_labels):
@@ -326,7 +336,7 @@ def save_glue_like(path, test_labels):
 
 def test_an_unlabelled_hugging_face_test_split_is_left_out_with_a_log_line(tmp_path, caplog):
     glue = save_glue_like(tmp_path / "glue", [-1, -1, -1])
-    dm = ClassificationDataModule(hf_dataset=glue, text_column="sentence")
+    dm = ClassificationDataModule(hub=ClassificationHub(glue, text_column="sentence"))
     with caplog.at_level("INFO", logger="textlab"):
         assert dm.vocab["labels"] == ["neg", "pos"]
     assert [len(dm.examples(s)) for s in ("train", "val", "test")] == [6, 2, 0] and not dm.has_split("test")
@@ -336,7 +346,7 @@ def test_an_unlabelled_hugging_face_test_split_is_left_out_with_a_log_line(tmp_p
 def test_a_hugging_face_split_mixing_labels_and_minus_one_names_the_row(tmp_path):
     glue = save_glue_like(tmp_path / "glue", [1, -1, 0])
     with pytest.raises(DataFormatError) as e:
-        ClassificationDataModule(hf_dataset=glue, text_column="sentence").vocab
+        ClassificationDataModule(hub=ClassificationHub(glue, text_column="sentence")).vocab
     assert str(e.value) == (f"{glue}[test]:2: label -1 (unlabelled) in a split with labels: label every row or none "
                             "(an unlabelled split is left out)")
 
@@ -345,7 +355,7 @@ def test_a_hugging_face_split_mixing_labels_and_minus_one_names_the_row(tmp_path
 
 
 def test_vocab_is_a_plain_dict_and_a_checkpoint_vocab_wins(tmp_path):
-    dm = ToyClassificationDataModule(num_train=200, num_val=20, num_test=20, lowercase=True)
+    dm = ToyClassificationDataModule(num_train=200, num_val=20, num_test=20, words=ClassificationWords(lowercase=True))
     vocab = dm.vocab
     assert json.loads(json.dumps(vocab)) == vocab
     assert vocab["labels"] == list(LABELS) and vocab["words"][:2] == ["<pad>", "<unk>"] and vocab["lowercase"]
@@ -362,11 +372,12 @@ def test_pretrained_words_scope(tmp_path):
     vectors = write(tmp_path / "v.txt", "good 1 2\nmovie 3 4\nzebra 5 6\nbad 7 8\n")
     files = class_files(tmp_path, n=10)
     write(tmp_path / "test.pos", "")  # unused
-    everything = ClassificationDataModule(data_dir=str(tmp_path), class_files=files, add_pretrained_words=vectors,
-                                          val_fraction=0.0, test_fraction=0.5)
+    split = Splits(val_fraction=0.0, test_fraction=0.5)
+    everything = ClassificationDataModule(class_files=ClassFiles(files, str(tmp_path)), splits=split,
+                                          words=ClassificationWords(add_pretrained_words=vectors))
     assert "zebra" in everything.vocab["words"]
-    in_data = ClassificationDataModule(data_dir=str(tmp_path), class_files=files, add_pretrained_words=vectors,
-                                       pretrained_words_scope="data", val_fraction=0.0, test_fraction=0.5)
+    in_data = ClassificationDataModule(class_files=ClassFiles(files, str(tmp_path)), splits=split,
+                                       words=ClassificationWords(add_pretrained_words=vectors, pretrained_words_scope="data"))
     assert "zebra" not in in_data.vocab["words"] and "bad" in in_data.vocab["words"]
 
 
@@ -387,25 +398,19 @@ def test_batches_hold_the_padded_and_the_flat_layout():
     assert collate_classification([encode_example("a", None, vocab)]).labels is None
 
 
-@pytest.mark.parametrize("option, value", [
-    ("train_file", "my.csv"), ("test_file", "x.csv"), ("data_dir", "data"), ("class_files", {"pos": "a.pos"}),
-    ("hf_dataset", "glue"),
-])
-def test_the_toy_module_refuses_options_naming_data_and_says_how_to_train_on_files(option, value):
-    with pytest.raises(TextlabError) as e:
-        ToyClassificationDataModule(**{option: value})
-    assert str(e.value) == (
-        f"--data.{option}: the toy set (textlab.data.ToyClassificationDataModule) is generated and reads no data; "
-        f"for your own data pass --data textlab.data.ClassificationDataModule --data.{option} ...")
+def test_the_toy_module_takes_no_data_sources():
+    with pytest.raises(TypeError, match="multiple values for keyword argument 'files'"):
+        ToyClassificationDataModule(files=LabelledFiles(train_file="my.csv"))
 
 
 def test_the_toy_module_refuses_split_fractions_it_would_ignore_and_keeps_folds():
-    with pytest.raises(TextlabError, match=r"^--data.val_fraction: the toy set's validation and test sets are "
+    with pytest.raises(TextlabError, match=r"^--data.splits.val_fraction: the toy set's validation and test sets are "
                                            r"--data.num_val and --data.num_test texts"):
-        ToyClassificationDataModule(val_fraction=0.0)
-    with pytest.raises(TextlabError, match=r"^--data.test_fraction: "):
-        ToyClassificationDataModule(test_fraction=0.2, num_folds=3)
-    dm = ToyClassificationDataModule(num_train=90, num_val=10, num_test=10, num_folds=3, fold=1, val_fraction=0.2)
+        ToyClassificationDataModule(splits=Splits(val_fraction=0.0))
+    with pytest.raises(TextlabError, match=r"^--data.splits.test_fraction: "):
+        ToyClassificationDataModule(splits=Splits(test_fraction=0.2, num_folds=3))
+    splits = Splits(num_folds=3, fold=1, val_fraction=0.2)
+    dm = ToyClassificationDataModule(num_train=90, num_val=10, num_test=10, splits=splits)
     assert [len(dm.examples(s)) for s in ("train", "val", "test")] == [48, 12, 30]
 
 
@@ -424,8 +429,8 @@ def test_a_checkpoint_evaluates_a_test_file_without_training_data(tmp_path):
     ckpt = tmp_path / "model.ckpt"
     torch.save({"hyper_parameters": {"vocab": {"words": ["<pad>", "<unk>", "good"], "labels": ["neg", "pos"]}}}, ckpt)
     test = write(tmp_path / "test.jsonl", '{"text": "good", "label": "pos"}\n')
-    dm = ClassificationDataModule(test_file=test, vocab_from=str(ckpt))
+    dm = ClassificationDataModule(files=LabelledFiles(test_file=test), vocab_from=str(ckpt))
     dm.setup("test")
     assert [(e.words, e.label) for e in dm.datasets["test"]] == [([2], 1)]
     with pytest.raises(TextlabError, match="no training data given"):
-        ClassificationDataModule(test_file=test).vocab
+        ClassificationDataModule(files=LabelledFiles(test_file=test)).vocab

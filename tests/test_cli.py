@@ -7,21 +7,12 @@ import sys
 import pytest
 import torch
 
-from conftest import ROOT, TAGGER_DATA, TINY, TOY_CONFIG, metric_from_table, run_textlab
+from conftest import TAGGER_DATA, TINY, TOY_CONFIG, metric_from_table, run_textlab
 from textlab.data.toy_ner import generate_toy_ner
 from textlab.metrics.span_f1 import extract_spans
-from textlab.predict import Span
+from textlab.results import Span
 
 TEXT = "EU rejects German call to boycott British lamb .\nPeter Blackburn visited Karlsburg on Monday .\n"
-
-
-@pytest.mark.parametrize("config", sorted((ROOT / "configs").glob("*.yaml")), ids=lambda p: p.name)
-def test_every_shipped_config_parses(config):
-    from textlab.cli import main
-
-    with pytest.raises(SystemExit) as exit:
-        main(["fit", "--config", str(config), "--print_config"])
-    assert exit.value.code == 0
 
 
 def test_fit_writes_checkpoints_and_tests_the_best_one(trained_tagger):
@@ -255,7 +246,7 @@ def test_min_entity_probability_drops_the_unlikely_entities_when_testing_a_check
                           "--trainer.default_root_dir", tmp_path, cwd=tmp_path).stdout
         return {name: metric_from_table(out, f"test/{name}") for name in ("n_pred", "tp", "n_gold")}
 
-    everything, likely = counts(), counts("--model.init_args.min_entity_probability", "0.9")
+    everything, likely = counts(), counts("--model.init_args.decoder.init_args.min_entity_probability", "0.9")
     assert likely["n_gold"] == everything["n_gold"]
     assert likely["n_pred"] < everything["n_pred"]  # the toy tagger is unsure of some entities
     assert likely["tp"] / likely["n_pred"] > everything["tp"] / everything["n_pred"]  # and they are the wrong ones more often

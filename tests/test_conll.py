@@ -102,7 +102,7 @@ def test_read_conll_without_tags(tmp_path: Path) -> None:
 
 def test_read_conll_encoding(tmp_path: Path) -> None:
     path = write(tmp_path, b"caf\xe9 O\n")
-    message = "cannot decode byte 0xe9 at column 4 as utf-8; pass --data.encoding (e.g. latin-1)"
+    message = "cannot decode byte 0xe9 at column 4 as utf-8; pass --data.files.encoding (e.g. latin-1)"
     assert_error(path, 1, message, read_conll)
     assert read_conll(path, encoding="latin-1") == [Sentence(["caf\u00e9"], ["O"])]
 

@@ -1,8 +1,8 @@
-"""--data.cache_dir: the corpus is encoded once into memory-mapped Arrow files that processes share."""
+"""--data.files.cache_dir: the corpus is encoded once into memory-mapped Arrow files that processes share."""
 
 import torch
 
-from textlab.data import TaggingDataModule
+from textlab.data import ConllFiles, TaggingDataModule, Words
 from textlab.data.toy_ner import generate_toy_ner, write_conll
 
 
@@ -22,8 +22,8 @@ def _batches(dm, split="train"):
 def test_cached_corpus_gives_the_same_vocabulary_and_batches(tmp_path, monkeypatch):
     monkeypatch.setenv("PL_GLOBAL_SEED", "4")
     data_dir = _files(tmp_path)
-    plain = TaggingDataModule(data_dir=str(data_dir), batch_size=8)
-    cached = TaggingDataModule(data_dir=str(data_dir), batch_size=8, cache_dir=str(tmp_path / "cache"))
+    plain = TaggingDataModule(files=ConllFiles(data_dir=str(data_dir)), batch_size=8)
+    cached = TaggingDataModule(files=ConllFiles(data_dir=str(data_dir), cache_dir=str(tmp_path / "cache")), batch_size=8)
     assert cached.vocab == plain.vocab
     for split in ("train", "val"):
         for a, b in zip(_batches(plain, split), _batches(cached, split), strict=True):
@@ -38,7 +38,7 @@ def test_cached_corpus_gives_the_same_vocabulary_and_batches(tmp_path, monkeypat
 
 def test_second_process_reuses_the_cache_instead_of_rebuilding(tmp_path, monkeypatch):
     data_dir = _files(tmp_path)
-    first = TaggingDataModule(data_dir=str(data_dir), cache_dir=str(tmp_path / "cache"))
+    first = TaggingDataModule(files=ConllFiles(data_dir=str(data_dir), cache_dir=str(tmp_path / "cache")))
     first.setup("fit")
 
     def no_rebuild(*args, **kwargs):
@@ -46,7 +46,7 @@ def test_second_process_reuses_the_cache_instead_of_rebuilding(tmp_path, monkeyp
 
     monkeypatch.setattr(TaggingDataModule, "_build_vocab", no_rebuild)
     monkeypatch.setattr(TaggingDataModule, "_encoded", no_rebuild)
-    second = TaggingDataModule(data_dir=str(data_dir), cache_dir=str(tmp_path / "cache"))
+    second = TaggingDataModule(files=ConllFiles(data_dir=str(data_dir), cache_dir=str(tmp_path / "cache")))
     assert second.vocab == first.vocab
     second.setup("fit")
     assert len(second.datasets["train"]) == 200
@@ -55,25 +55,25 @@ def test_second_process_reuses_the_cache_instead_of_rebuilding(tmp_path, monkeyp
 def test_changed_file_or_options_build_a_new_cache(tmp_path):
     data_dir = _files(tmp_path)
     cache = tmp_path / "cache"
-    TaggingDataModule(data_dir=str(data_dir), cache_dir=str(cache)).vocab
-    TaggingDataModule(data_dir=str(data_dir), cache_dir=str(cache), lowercase=True).vocab
+    TaggingDataModule(files=ConllFiles(data_dir=str(data_dir), cache_dir=str(cache))).vocab
+    TaggingDataModule(files=ConllFiles(data_dir=str(data_dir), cache_dir=str(cache)), words=Words(lowercase=True)).vocab
     with open(data_dir / "train.txt", "a") as f:
         f.write("\nZyx B-PER\n")
-    TaggingDataModule(data_dir=str(data_dir), cache_dir=str(cache)).vocab
+    TaggingDataModule(files=ConllFiles(data_dir=str(data_dir), cache_dir=str(cache))).vocab
     assert len([p for p in cache.iterdir() if p.is_dir()]) == 3
 
 
 def test_a_checkpoint_overwritten_in_place_builds_a_new_cache(tmp_path):
-    # `textlab test --ckpt_path C --data.cache_dir D`: C's vocabularies encode the corpus, so C is part of the key
+    # `textlab test --ckpt_path C --data.files.cache_dir D`: C's vocabularies encode the corpus, so C is part of the key
     data_dir = _files(tmp_path)
     cache = tmp_path / "cache"
     ckpt = tmp_path / "model.ckpt"
-    vocab = TaggingDataModule(data_dir=str(data_dir)).vocab
+    vocab = TaggingDataModule(files=ConllFiles(data_dir=str(data_dir))).vocab
     torch.save({"hyper_parameters": {"vocab": vocab}}, ckpt)
-    TaggingDataModule(data_dir=str(data_dir), cache_dir=str(cache), vocab_from=str(ckpt)).setup("test")
-    smaller = TaggingDataModule(data_dir=str(data_dir), min_word_freq=2).vocab
+    TaggingDataModule(files=ConllFiles(data_dir=str(data_dir), cache_dir=str(cache)), vocab_from=str(ckpt)).setup("test")
+    smaller = TaggingDataModule(files=ConllFiles(data_dir=str(data_dir)), words=Words(min_word_freq=2)).vocab
     torch.save({"hyper_parameters": {"vocab": smaller}}, ckpt)  # another model, same path
-    dm = TaggingDataModule(data_dir=str(data_dir), cache_dir=str(cache), vocab_from=str(ckpt))
+    dm = TaggingDataModule(files=ConllFiles(data_dir=str(data_dir), cache_dir=str(cache)), vocab_from=str(ckpt))
     dm.setup("test")
     assert len([p for p in cache.iterdir() if p.is_dir()]) == 2
     assert max(i for s in dm.datasets["test"] for i in s["words"]) < len(smaller["words"])

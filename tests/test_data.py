@@ -2,7 +2,7 @@
 
 import pytest
 
-from textlab.data import TaggingDataModule
+from textlab.data import ConllFiles, TaggingDataModule, TaggingHub, Words
 from textlab.data.bucket_sampler import BucketBatchSampler
 from textlab.data.sentence import Sentence
 from textlab.data.tagging_batch import collate_tagging, encode_sentence
@@ -87,7 +87,7 @@ def test_bucket_sampler_covers_everything_and_groups_lengths():
 def test_data_dir_layout_iob1_converted(tmp_path):
     (tmp_path / "train.txt").write_text(CONLL)
     (tmp_path / "valid.txt").write_text(CONLL)
-    dm = TaggingDataModule(data_dir=str(tmp_path), tag_scheme="BIOES")
+    dm = TaggingDataModule(files=ConllFiles(data_dir=str(tmp_path)), tag_scheme="BIOES")
     train = dm.sentences("train")
     assert train[0].tags == ["S-ORG", "O", "S-MISC", "O", "O"]  # IOB1 in, BIOES out
     assert train[1].tags == ["B-PER", "E-PER"]
@@ -101,8 +101,8 @@ def test_data_dir_layout_iob1_converted(tmp_path):
 def test_train_with_dev_trains_on_the_validation_sentences_too(tmp_path):
     (tmp_path / "train.txt").write_text(CONLL)
     (tmp_path / "valid.txt").write_text("Lisbon B-LOC\nsmiles O\n")
-    dm = TaggingDataModule(data_dir=str(tmp_path), train_with_dev=True)
-    without = TaggingDataModule(data_dir=str(tmp_path))
+    dm = TaggingDataModule(files=ConllFiles(data_dir=str(tmp_path)), train_with_dev=True)
+    without = TaggingDataModule(files=ConllFiles(data_dir=str(tmp_path)))
     train = dm.sentences("train")
     assert [s.tokens for s in train] == [s.tokens for s in without.sentences("train")] + [["Lisbon", "smiles"]]
     assert train[-1].tags == ["S-LOC", "O"]  # converted to the training scheme like the rest
@@ -115,15 +115,15 @@ def test_train_with_dev_trains_on_the_validation_sentences_too(tmp_path):
 
 def test_train_with_dev_without_validation_data_says_so(tmp_path):
     (tmp_path / "train.txt").write_text(CONLL)
-    dm = TaggingDataModule(data_dir=str(tmp_path), train_with_dev=True)
-    with pytest.raises(TextlabError, match=r"train_with_dev: no validation data .*--data.val_file"):
+    dm = TaggingDataModule(files=ConllFiles(data_dir=str(tmp_path)), train_with_dev=True)
+    with pytest.raises(TextlabError, match=r"train_with_dev: no validation data .*--data.files.val_file"):
         dm.sentences("train")
 
 
 def test_unseen_entity_type_names_the_token_and_its_line(tmp_path):
     (tmp_path / "train.txt").write_text(CONLL)
     (tmp_path / "test.txt").write_text("In O\nParis B-LOC\nyesterday O\n")
-    dm = TaggingDataModule(train_file=str(tmp_path / "train.txt"), test_file=str(tmp_path / "test.txt"))
+    dm = TaggingDataModule(files=ConllFiles(train_file=str(tmp_path / "train.txt"), test_file=str(tmp_path / "test.txt")))
     with pytest.raises(DataFormatError, match=r"test.txt:2: entity type 'LOC' \(token 'Paris'\) never occurs in the training data"):
         dm.setup("test")
 
@@ -134,7 +134,8 @@ def test_every_tag_of_the_scheme_for_a_training_type(tmp_path, scheme):
     # three-token one (I-PER) in the validation file are still PER.
     (tmp_path / "train.txt").write_text(CONLL)
     (tmp_path / "valid.txt").write_text("Peter B-PER\n\nPeter B-PER\nvan I-PER\nBlackburn I-PER\n")
-    dm = TaggingDataModule(train_file=str(tmp_path / "train.txt"), val_file=str(tmp_path / "valid.txt"), tag_scheme=scheme)
+    files = ConllFiles(train_file=str(tmp_path / "train.txt"), val_file=str(tmp_path / "valid.txt"))
+    dm = TaggingDataModule(files=files, tag_scheme=scheme)
     prefixes = "BIES" if scheme == "BIOES" else "BI"
     assert dm.vocab["tags"] == ["O", *(f"{p}-{t}" for t in ("MISC", "ORG", "PER") for p in prefixes)]
     dm.setup("fit")
@@ -155,7 +156,7 @@ def test_hugging_face_dataset_from_disk(tmp_path):
     rows = {"tokens": [["John", "Smith", "lives", "in", "Paris"], ["Hi"]], "ner_tags": [[1, 2, 0, 0, 3], [0]]}
     split = datasets.Dataset.from_dict(rows, features=features)
     datasets.DatasetDict({"train": split, "validation": split, "test": split}).save_to_disk(str(tmp_path / "ds"))
-    dm = TaggingDataModule(hf_dataset=str(tmp_path / "ds"), tag_scheme="IOB2")
+    dm = TaggingDataModule(hub=TaggingHub(name=str(tmp_path / "ds")), tag_scheme="IOB2")
     assert dm.sentences("train")[0].tags == ["B-PER", "I-PER", "O", "O", "B-LOC"]
     assert dm.has_split("test")
     assert dm.vocab["tags"] == ["O", "B-LOC", "I-LOC", "B-PER", "I-PER"]
@@ -164,14 +165,14 @@ def test_hugging_face_dataset_from_disk(tmp_path):
 def test_hugging_face_json_dataset_with_string_tags(tmp_path):
     path = tmp_path / "train.jsonl"
     path.write_text('{"words": ["Anna", "sings"], "labels": ["B-PER", "O"]}\n')
-    dm = TaggingDataModule(hf_dataset="json", hf_tokens_column="words", hf_tags_column="labels")
-    dm.__dict__["_hf"] = __import__("datasets").load_dataset("json", data_files={"train": str(path)})
+    dm = TaggingDataModule(hub=TaggingHub(name="json", tokens_column="words", tags_column="labels"))
+    dm.hub.__dict__["dataset"] = __import__("datasets").load_dataset("json", data_files={"train": str(path)})
     assert dm.sentences("train")[0].tags == ["S-PER", "O"]
 
 
 def test_no_data_says_both_ways(monkeypatch, tmp_path):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    dm = TaggingDataModule(data_dir=str(tmp_path / "nowhere"), hf_dataset="conll2003")
+    dm = TaggingDataModule(files=ConllFiles(data_dir=str(tmp_path / "nowhere")), hub=TaggingHub(name="conll2003"))
     with pytest.raises(TextlabError, match=r"no train.txt in .*nowhere.*data_dir.*Hugging Face dataset"):
         dm.vocab
 
@@ -215,7 +216,7 @@ def test_text_vectors_file_tolerates_what_real_files_hold(tmp_path):
 
 def test_vectors_of_another_size_than_the_model_wants(tmp_path):
     (tmp_path / "v.txt").write_text("a 1 2\n")
-    with pytest.raises(TextlabError, match="have 2 dimensions, the word embedding 50: set --model.init_args.word_dim 2"):
+    with pytest.raises(TextlabError, match="have 2 dimensions, the word embedding 50: set the words part's dim to 2"):
         load_vectors(str(tmp_path / "v.txt"), word_dim=50)
 
 

@@ -8,7 +8,7 @@ import sys
 from types import SimpleNamespace
 
 from conftest import ROOT, TINY, TOY_CONFIG, metric_from_table, run_textlab
-from textlab.data import TaggingDataModule
+from textlab.data import ConllFiles, TaggingDataModule
 
 DDP = ["--trainer.accelerator", "cpu", "--trainer.devices", "2", "--trainer.strategy", "ddp"]
 COUNTS = ["test/tp", "test/n_pred", "test/n_gold", "test/f1", "test/precision", "test/recall"]
@@ -46,7 +46,7 @@ def test_one_and_two_processes_give_identical_test_counts(trained_tagger, tmp_pa
 def _seed_with_a_one_token_batch_on_rank_0_only(data_dir, batch_size, monkeypatch):
     """A seed whose first epoch gives rank 0 of 2 a batch of one-token sentences and rank 1 none, as the data
     module's own training loader shards and batches them (a fake trainer tells it the world size and rank)."""
-    dm = TaggingDataModule(data_dir=str(data_dir), batch_size=batch_size)
+    dm = TaggingDataModule(files=ConllFiles(data_dir=str(data_dir)), batch_size=batch_size)
     dm.setup("fit")
     lengths = dm.lengths(dm.datasets["train"])
     for seed in range(1000):
@@ -71,8 +71,8 @@ def test_ddp_trains_when_one_process_gets_a_batch_of_one_token_sentences(tmp_pat
         (tmp_path / name).write_text(text)
     seed = _seed_with_a_one_token_batch_on_rank_0_only(tmp_path, 2, monkeypatch)
     command = [sys.executable, "-m", "textlab", "fit", "--config", str(ROOT / "configs" / "ner_bilstm_crf.yaml"),
-               "--seed_everything", str(seed), "--data.data_dir", str(tmp_path), "--data.batch_size", "2",
-               "--model.init_args.embeddings", "null", "--data.init_args.add_pretrained_words", "null",
+               "--seed_everything", str(seed), "--data.files.data_dir", str(tmp_path), "--data.batch_size", "2",
+               "--model.init_args.embeddings", "null", "--data.init_args.words.add_pretrained_words", "null",
                "--model.init_args.word_dim", "8", "--model.init_args.hidden_size", "8",
                "--trainer.max_epochs", "1", "--trainer.default_root_dir", str(tmp_path), *DDP]
     # its own session, so that a hang can be ended with both processes (Lightning starts the second)

@@ -13,7 +13,7 @@ CASES = {
     "bare_prefix": (b"EU B-ORG\n\nPeter B-\n", r"bad.txt:3: invalid tag 'B-'"),
     "unknown_prefix": (b"EU X-PER\n", r"bad.txt:1: invalid tag 'X-PER'"),
     "empty_file": (b"", r"bad.txt:1: no sentences found"),
-    "undecodable": (b"EU B-ORG\ncaf\xe9 O\n", r"bad.txt:2: cannot decode byte 0xe9 .* utf-8; pass --data.encoding"),
+    "undecodable": (b"EU B-ORG\ncaf\xe9 O\n", r"bad.txt:2: cannot decode byte 0xe9 .* utf-8; pass --data.files.encoding"),
 }
 
 
@@ -31,27 +31,27 @@ def fit_error(args, capsys) -> str:
 def test_malformed_training_file(case, tmp_path, capsys):
     content, expected = CASES[case]
     (tmp_path / "bad.txt").write_bytes(content)
-    line = fit_error(FIT + ["--data.train_file", str(tmp_path / "bad.txt"), "--trainer.fast_dev_run", "1"], capsys)
+    line = fit_error(FIT + ["--data.files.train_file", str(tmp_path / "bad.txt"), "--trainer.fast_dev_run", "1"], capsys)
     assert __import__("re").search(expected, line), line
 
 
 def test_encoding_option_reads_latin1(tmp_path):
-    from textlab.data import TaggingDataModule
+    from textlab.data import ConllFiles, TaggingDataModule
 
     (tmp_path / "t.txt").write_bytes("café O\nParís B-LOC\n".encode("latin-1"))
-    dm = TaggingDataModule(train_file=str(tmp_path / "t.txt"), encoding="latin-1")
+    dm = TaggingDataModule(files=ConllFiles(train_file=str(tmp_path / "t.txt"), encoding="latin-1"))
     assert dm.sentences("train")[0].tokens == ["café", "París"]
 
 
 def test_malformed_validation_file_names_that_file(tmp_path, capsys):
     (tmp_path / "train.txt").write_text(GOOD)
     (tmp_path / "valid.txt").write_text(GOOD + "\nLondon B-LOC extra\n")
-    line = fit_error(FIT + ["--data.data_dir", str(tmp_path), "--trainer.fast_dev_run", "1"], capsys)
+    line = fit_error(FIT + ["--data.files.data_dir", str(tmp_path), "--trainer.fast_dev_run", "1"], capsys)
     assert "valid.txt:7: expected 2 columns" in line
 
 
 def test_missing_files_and_bad_checkpoint(tmp_path, capsys):
-    assert "nope.txt: no such file" in fit_error(FIT + ["--data.train_file", str(tmp_path / "nope.txt")], capsys)
+    assert "nope.txt: no such file" in fit_error(FIT + ["--data.files.train_file", str(tmp_path / "nope.txt")], capsys)
     (tmp_path / "junk.ckpt").write_bytes(b"not a checkpoint")
     line = fit_error(["predict", "--ckpt_path", str(tmp_path / "junk.ckpt"), "--data.predict_file", "x"], capsys)
     assert "junk.ckpt: not a readable textlab checkpoint" in line
@@ -77,13 +77,13 @@ def test_a_file_that_is_no_checkpoint_is_one_line(tmp_path, capsys):
 
 @pytest.mark.parametrize("vectors, message", [
     ("EU 0.1 0.2\nrejects 0.3 0.4\n", "pretrained vectors '{v}' have 2 dimensions, the word embedding 100: "
-                                       "set --model.init_args.word_dim 2"),
+                                       "set the words part's dim to 2"),
     ("EU 0.1 0.2\nrejects 0.3 nan\n", "{v}:2: expected finite numbers, found nan"),
 ])
 def test_pretrained_vectors_that_do_not_fit_are_one_line(tmp_path, capsys, vectors, message):
     (tmp_path / "train.txt").write_text(GOOD)
     (tmp_path / "v.txt").write_text(vectors)
-    line = fit_error(FIT + ["--data.train_file", str(tmp_path / "train.txt"), "--model.init_args.embeddings",
+    line = fit_error(FIT + ["--data.files.train_file", str(tmp_path / "train.txt"), "--model.init_args.words.init_args.pretrained",
                             str(tmp_path / "v.txt"), "--trainer.fast_dev_run", "1",
                             "--trainer.default_root_dir", str(tmp_path)], capsys)
     assert line == "textlab: error: " + message.format(v=tmp_path / "v.txt")
@@ -97,10 +97,11 @@ def test_resuming_from_a_checkpoint_that_does_not_fit_is_one_line(trained_tagger
     assert fit_error([*fit, "--ckpt_path", str(tmp_path / "nope.ckpt")], capsys) == (
         f"textlab: error: {tmp_path / 'nope.ckpt'}: no such checkpoint file")
     # another hidden size: Lightning's own error lists every mismatched tensor, over dozens of lines
-    line = fit_error([*fit, "--ckpt_path", str(trained_tagger["last"]), "--model.init_args.hidden_size", "7"], capsys)
+    line = fit_error([*fit, "--ckpt_path", str(trained_tagger["last"]), "--model.init_args.encoder.init_args.hidden_size", "7"],
+                     capsys)
     assert line.startswith(f"textlab: error: {trained_tagger['last']}: encoder.rnn.weight_ih_l0 is (")
     assert line.endswith("in the model these settings build; use the model settings and training data it was trained with")
-    line = fit_error(["test", "--ckpt_path", str(trained_tagger["best"]), "--model.init_args.char_encoder", "none",
+    line = fit_error(["test", "--ckpt_path", str(trained_tagger["best"]), "--model.init_args.chars", "null",
                       "--data.class_path", "textlab.data.ToyNERDataModule", *TINY[:6]], capsys)
     assert line.startswith(f"textlab: error: {trained_tagger['best']}: ") and line.endswith("it was trained with")
 
@@ -116,7 +117,7 @@ def test_a_run_folder_that_cannot_be_made_is_one_line(tmp_path, capsys, monkeypa
 
 def test_error_is_one_line_on_stderr_in_a_real_process(tmp_path):
     (tmp_path / "bad.txt").write_bytes(CASES["bare_prefix"][0])
-    proc = run_textlab(*FIT, "--data.train_file", "bad.txt", cwd=tmp_path, check=False)
+    proc = run_textlab(*FIT, "--data.files.train_file", "bad.txt", cwd=tmp_path, check=False)
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines()[-1] == (
@@ -151,21 +152,19 @@ def test_contradictory_trainer_settings_are_one_line(capsys):
 
 
 @pytest.mark.parametrize("options, expected", [
-    (["--model.init_args.constrained_training", "true", "--model.init_args.constrained_decoding", "false"],
-     "constrained_training needs constrained_decoding"),
-    (["--model.init_args.frozen_word_copy", "true"], "frozen_word_copy keeps the pretrained vectors"),
-    (["--model.init_args.pretrained_word_swap", "0.1"], "pretrained_word_swap swaps in the pretrained vectors"),
-    (["--model.init_args.language_model_weight", "-0.1"], "language_model_weight must be 0 (off) or positive"),
-    (["--model.init_args.normalize_embeddings", "true"], "normalize_embeddings scales the pretrained vectors"),
-    # values refused by the classes themselves (torch's dropout, textlab's encoder, the data module)
+    (["--model.init_args.words.init_args.normalize", "true"],
+     "invalid model setting: normalize scales the pretrained vectors: set pretrained"),
+    # values refused by the classes themselves (torch's dropout and LSTM, textlab's parts, the data module)
     (["--model.init_args.dropout", "1.5"], "invalid model setting: dropout probability has to be between 0 and 1"),
-    (["--model.init_args.recurrent_dropout", "1.0"], "invalid model setting: recurrent_dropout must be in [0, 1)"),
+    (["--model.init_args.encoder.init_args.num_layers", "2", "--model.init_args.encoder.init_args.dropout", "1.5"],
+     "invalid model setting: dropout should be a number in range [0, 1]"),
     (["--data.init_args.batch_size", "0"], "batch_size must be at least 1, not 0"),
-    (["--model.init_args.word_dim", "-3"], "invalid model setting: Trying to create tensor with negative dimension"),
-    (["--model.init_args.char_widths", "[]"], "invalid model setting: the char CNN needs char_filters >= 1"),
+    (["--model.init_args.words.init_args.dim", "-3"],
+     "invalid model setting: Trying to create tensor with negative dimension"),
+    (["--model.init_args.chars.init_args.widths", "[]"], "invalid model setting: the char CNN needs filters >= 1"),
     (["--model.init_args.word_dropout", "1.5"], "word_dropout must be in [0, 1), not 1.5"),
-    (["--model.init_args.language_model_weight", "0.1", "--model.init_args.language_model_words", "0"],
-     "language_model_words must be at least 3"),
+    (["--model.init_args.decoder.init_args.min_entity_probability", "2"],
+     "invalid model setting: min_entity_probability must be in [0, 1], not 2.0"),
     # the optimiser is built when training starts (LightningCLI hands the model a callable)
     (["--model.init_args.optimizer.init_args.lr", "-1"], "invalid optimizer setting: Invalid learning rate: -1.0"),
 ])
@@ -176,21 +175,28 @@ def test_contradictory_model_settings_are_one_line(options, expected, tmp_path, 
 
 
 @pytest.mark.parametrize("config, options, expected", [
-    ("cls_textcnn", ["--model.init_args.filters", "0"], "invalid model setting: filters must be >= 1, got 0"),
-    ("cls_bag", ["--model.init_args.buckets", "0"], "invalid model setting: hashed n-grams need buckets >= 1"),
-    ("cls_bag", ["--model.init_args.label_smoothing", "2"], "label_smoothing must be in [0, 1], not 2.0"),
+    ("cls_textcnn", ["--model.init_args.encoder.init_args.filters", "0"],
+     "invalid model setting: filters must be >= 1, got 0"),
+    ("cls_bag", ["--model.init_args.encoder.init_args.buckets", "0"],
+     "invalid model setting: hashed n-grams need buckets >= 1"),
+    ("cls_textcnn", ["--model.init_args.embedder.init_args.mode", "non-static"],
+     "invalid model setting: mode 'non-static' needs pretrained vectors"),
     ("cls_lstm", ["--model.init_args.optimizer.init_args.lr", "-1"], "invalid optimizer setting: Invalid learning rate"),
-    ("cls_textcnn", ["--data.init_args.num_folds", "1"], "--data.num_folds 1: cross-validation needs at least 2 folds"),
+    ("cls_textcnn", ["--data.init_args.splits.num_folds", "1"],
+     "--data.splits.num_folds 1: cross-validation needs at least 2 folds"),
 ])
 def test_refused_classifier_settings_are_one_line(config, options, expected, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    line = fit_error(["fit", "--config", str(__import__("conftest").ROOT / "configs" / f"{config}.yaml"), *options,
+    configs = __import__("conftest").ROOT / "configs"
+    base = ["--config", str(configs / "cls_textcnn.yaml")] if config in ("cls_bag", "cls_lstm") else []  # variants
+    line = fit_error(["fit", *base, "--config", str(configs / f"{config}.yaml"), *options,
                       "--trainer.max_epochs", "1"], capsys)
     assert line.startswith(f"textlab: error: {expected}"), line
 
 
 @pytest.mark.parametrize("options, expected", [
-    (["--model.init_args.hidden_size", "abc"], "--model.init_args.hidden_size: Expected a <class 'int'>. Got value: abc"),
+    (["--model.init_args.encoder.init_args.hidden_size", "abc"],
+     "--model.init_args.encoder.init_args.hidden_size: Expected a <class 'int'>. Got value: abc"),
     (["--model.init_args.nosuch", "1"], "--model.init_args.nosuch: not an argument of textlab.models.SequenceTagger"),
     (["--data.init_args.tag_scheme", "XYZ"], "--data.init_args.tag_scheme: Expected a typing.Literal['IOB2', 'BIOES']"),
     (["--trainer.max_epochs", "x"], "--trainer.max_epochs: Expected a <class 'int'>; got x"),

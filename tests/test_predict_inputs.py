@@ -7,6 +7,7 @@ for the ordinary input beside it.
 
 import base64
 import random
+from functools import partial
 
 import pytest
 import torch
@@ -157,10 +158,13 @@ def test_batches_hold_the_ids_of_each_token_at_its_place(trained_tagger):
     assert batch.tokens == [s.tokens for s in sentences]
 
 
-@pytest.mark.parametrize("kind", ["cnn", "lstm", "both", "cnn_lstm"])
-def test_char_encoders_give_the_same_word_vectors_when_a_huge_batch_goes_in_slices(kind, monkeypatch):
+@pytest.mark.parametrize("part", [partial(char_encoders.CharCNN, filters=6, widths=(2, 3)),
+                                  partial(char_encoders.CharLSTM, hidden=5),
+                                  partial(char_encoders.CharCNNandLSTM, filters=6, widths=(2, 3), hidden=5)],
+                         ids=["cnn", "lstm", "both"])
+def test_char_encoders_give_the_same_word_vectors_when_a_huge_batch_goes_in_slices(part, monkeypatch):
     torch.manual_seed(0)
-    encoder = char_encoders.build_char_encoder(kind, num_chars=40, char_dim=8, filters=6, widths=(2, 3), hidden=5)
+    encoder = part(40, dim=8)
     encoder.eval()
     lengths = torch.randint(1, 13, (700,))
     chars = torch.randint(2, 40, (700, 12)).masked_fill(torch.arange(12)[None, :] >= lengths[:, None], 0)

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from seqeval.metrics import classification_report, f1_score, precision_score, recall_score
 
-from textlab.metrics.span_f1 import SpanF1, count_spans, extract_spans, types_from_tags
+from textlab.metrics.span_f1 import SpanF1, count_span_sets, count_spans, extract_spans, types_from_tags
 
 # seqeval warns (UndefinedMetricWarning) on every zero division; 0.0 is what we compare against.
 pytestmark = pytest.mark.filterwarnings("ignore")
@@ -69,6 +69,33 @@ def test_equals_seqeval(batch):
     out = metric.compute()
     assert_matches_seqeval(out, types, gold, pred)
     assert out["f1"].dtype == torch.float64 and out["tp"].dtype == torch.long
+
+
+@settings(max_examples=200, deadline=None)
+@given(batches())
+def test_update_spans_equals_update_on_the_same_sentences(batch):
+    # the tagger counts the spans it decoded once (update_spans); update chunks tag sentences itself
+    types, gold, pred, cuts = batch
+    from_tags, from_spans = SpanF1(types), SpanF1(types)
+    bounds = [0, *cuts, len(gold)]
+    for lo, hi in zip(bounds, bounds[1:]):
+        from_tags.update(pred[lo:hi], gold[lo:hi])
+        from_spans.update_spans([extract_spans(p) for p in pred[lo:hi]], [extract_spans(g) for g in gold[lo:hi]])
+    expected, out = from_tags.compute(), from_spans.compute()
+    assert out.keys() == expected.keys()
+    for key in expected:
+        assert torch.equal(out[key], expected[key]), key
+    assert_matches_seqeval(out, types, gold, pred)
+
+
+def test_count_span_sets_counts_each_distinct_span_once_and_checks_its_type():
+    tp, n_pred, n_gold = count_span_sets([[("PER", 0, 1), ("LOC", 3, 3)]], [[("PER", 0, 1), ("PER", 3, 3)]],
+                                         ["LOC", "PER"])
+    assert tp.tolist() == [0, 1] and n_pred.tolist() == [1, 1] and n_gold.tolist() == [0, 2]
+    with pytest.raises(ValueError, match="ORG"):
+        count_span_sets([[("ORG", 0, 0)]], [[]], ["PER"])
+    with pytest.raises(ValueError, match="sentences"):
+        SpanF1(["PER"]).update_spans([[], []], [[]])
 
 
 def test_extract_spans_and_types():
@@ -168,15 +195,21 @@ def test_ddp_two_ranks(tmp_path):
 
 
 def test_a_tagged_sentence_gives_the_spans_its_tags_mark():
-    """The prediction result's spans (computed when asked for) are seqeval's chunks, with their text."""
-    from textlab.predict import Span, TaggedSentence
+    """The prediction result's spans (found once, when the tags are decoded) are seqeval's chunks, with their text."""
+    from textlab.results import Span, TaggedSentence
 
     tokens = ["EU", "rejects", "German", "call", "by", "Peter", "Blackburn", "of", "New", "York"]
-    bioes = TaggedSentence(tokens, ["S-ORG", "O", "S-MISC", "O", "O", "B-PER", "E-PER", "O", "B-LOC", "E-LOC"])
+    bioes = TaggedSentence.from_tags(tokens, ["S-ORG", "O", "S-MISC", "O", "O", "B-PER", "E-PER", "O", "B-LOC",
+                                              "E-LOC"])
     expected = [Span("ORG", 0, 1, "EU"), Span("MISC", 2, 3, "German"), Span("PER", 5, 7, "Peter Blackburn"),
                 Span("LOC", 8, 10, "New York")]
     assert bioes.spans == expected
     # IOB2 tags, and an I- without its B- (a softmax decoder can emit one): a span, as conlleval counts it
-    iob2 = TaggedSentence(tokens, ["B-ORG", "O", "B-MISC", "O", "O", "B-PER", "I-PER", "O", "O", "I-LOC"])
+    iob2 = TaggedSentence.from_tags(tokens, ["B-ORG", "O", "B-MISC", "O", "O", "B-PER", "I-PER", "O", "O", "I-LOC"])
     assert iob2.spans == expected[:3] + [Span("LOC", 9, 10, "York")]
-    assert TaggedSentence([], []).spans == []
+    assert TaggedSentence.from_tags([], []).spans == []
+    # chunks the decoder found already are taken as given, with their confidences in order
+    given = TaggedSentence.from_tags(tokens[:2], ["S-ORG", "O"], [("ORG", 0, 0)], [0.9, 0.8], [0.7])
+    assert given.spans == [Span("ORG", 0, 1, "EU", 0.7)] and given.confidences == [0.9, 0.8]
+    # a field, not recomputed from the tags: the plain constructor holds the spans it is given
+    assert TaggedSentence(tokens[:1], ["S-ORG"]).spans == []

@@ -82,7 +82,7 @@ def test_marginals_are_the_gradient_of_pytorch_crf_log_likelihood():
 def test_a_softmax_tagger_lattice_gives_its_softmax():
     generator = torch.Generator().manual_seed(2)
     emissions, mask = random_batch(5, generator)
-    marginals = tag_marginals(emissions, mask, *SoftmaxDecoder().lattice(emissions))
+    marginals = tag_marginals(emissions, mask, *SoftmaxDecoder(TAGS["IOB2"], "IOB2").lattice(emissions))
     torch.testing.assert_close(marginals, torch.softmax(emissions, dim=-1) * mask[:, :, None])
 
 
@@ -119,7 +119,7 @@ def test_an_entity_is_never_more_probable_than_any_of_its_tags():
     tags = TAGS["BIOES"]
     decoder = CRFDecoder(tags, "BIOES")
     emissions, mask = random_batch(len(tags), generator)
-    paths = decoder.decode(emissions, mask)
+    paths, _ = decoder.decode(emissions, mask)
     scored = tag_confidences(emissions, mask, paths, tags, decoder.lattice(emissions))
     per_token, per_span = scored.tokens, scored.entities
     for b, n in enumerate(LENGTHS):
@@ -135,7 +135,7 @@ def test_entities_under_the_minimum_probability_become_o_with_the_o_confidences(
     emissions = torch.cat([emissions] * 8)  # more sentences, more entities to split by the threshold
     emissions += 0.5 * torch.randn(emissions.shape, generator=generator)
     mask = torch.cat([mask] * 8)
-    paths = decoder.decode(emissions, mask)
+    paths, _ = decoder.decode(emissions, mask)
     everything = tag_confidences(emissions, mask, paths, tags, decoder.lattice(emissions))
     probabilities = [p for ps in everything.entities for p in ps]
     threshold = sorted(probabilities)[len(probabilities) // 2]

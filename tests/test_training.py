@@ -1,6 +1,7 @@
 """Training options through the real entry point (one fast_dev_run batch each) and the callbacks."""
 
 import os
+from functools import partial
 
 import pytest
 import torch
@@ -11,16 +12,17 @@ from lightning.pytorch.plugins.precision import MixedPrecision
 from conftest import TOY_CONFIG, metric_from_table, run_textlab
 from textlab.callbacks import FreezeWordEmbeddings
 from textlab.cli import TextlabCLI
-from textlab.data import ToyNERDataModule
+from textlab.data import ToyNERDataModule, Words
 from textlab.data.sentence import Sentence
 from textlab.data.tagging_batch import collate_tagging, encode_sentence
 from textlab.models import SequenceTagger
-from textlab.modules.char_encoders import CharCNN, CharCNNandLSTM, CharCNNThenLSTM, CharLSTM
-from textlab.modules.crf import CRFDecoder, SoftmaxDecoder
+from textlab.modules import CharCNN, CharCNNandLSTM, CharLSTM, CRFDecoder, RNNEncoder, SoftmaxDecoder, WordEmbeddings
 from textlab.modules.dropout import VariationalDropout
 from textlab.optim import InverseTimeDecay
 
 SMALL = ["--data.num_train", "64", "--data.num_val", "16", "--data.num_test", "16"]
+# a small tagger for the tests that build one in Python: the parts with their sizes, as a config gives them
+SMALL_PARTS = dict(words=partial(WordEmbeddings, dim=8), encoder=partial(RNNEncoder, hidden_size=8))
 
 
 def fit(*extra, tmp_path) -> TextlabCLI:
@@ -35,27 +37,38 @@ def assert_one_step_trained(cli: TextlabCLI) -> None:
     assert all(torch.isfinite(p).all() for p in cli.model.parameters())
 
 
-CHAR_ENCODERS = {"cnn": CharCNN, "lstm": CharLSTM, "both": CharCNNandLSTM, "cnn_lstm": CharCNNThenLSTM,
-                 "none": type(None)}
+# each chars part as a command line chooses it (the toy config's is a CharCNN), and the class it builds
+CHARS = {
+    "cnn": (["--model.init_args.chars.init_args.widths", "[2, 3]"], CharCNN),
+    "lstm": (["--model.init_args.chars", "textlab.modules.CharLSTM"], CharLSTM),
+    "both": (["--model.init_args.chars", "textlab.modules.CharCNNandLSTM",
+              "--model.init_args.chars.init_args.widths", "[2, 3]"], CharCNNandLSTM),
+    "none": (["--model.init_args.chars", "null"], type(None)),
+}
+DECODERS = {"crf": CRFDecoder, "softmax": SoftmaxDecoder}
 
 
-@pytest.mark.parametrize("char_encoder", ["cnn", "lstm", "both", "cnn_lstm", "none"])
-@pytest.mark.parametrize("decoder", ["crf", "softmax"])
-def test_every_char_encoder_and_decoder_trains(char_encoder, decoder, tmp_path):
-    cli = fit(
-        "--trainer.fast_dev_run", "1", "--model.init_args.char_encoder", char_encoder,
-        "--model.init_args.decoder", decoder, "--model.init_args.char_widths", "[2, 3]", tmp_path=tmp_path,
-    )
-    assert type(cli.model.embedder.chars) is CHAR_ENCODERS[char_encoder]
-    assert type(cli.model.decoder) is {"crf": CRFDecoder, "softmax": SoftmaxDecoder}[decoder]
+@pytest.mark.parametrize("chars", list(CHARS))
+@pytest.mark.parametrize("decoder", list(DECODERS))
+def test_every_char_encoder_and_decoder_trains(chars, decoder, tmp_path):
+    options, expected = CHARS[chars]
+    cli = fit("--trainer.fast_dev_run", "1", *options,
+              "--model.init_args.decoder", f"textlab.modules.{DECODERS[decoder].__name__}", tmp_path=tmp_path)
+    assert type(cli.model.embedder.chars) is expected
+    if chars in ("cnn", "both"):
+        cnn = cli.model.embedder.chars if chars == "cnn" else cli.model.embedder.chars.cnn
+        assert [conv.kernel_size[0] for conv in cnn.convs] == [2, 3]
+    assert type(cli.model.decoder) is DECODERS[decoder]
     assert_one_step_trained(cli)
 
 
-def _one_token_batch_gradients(char_encoder: str, decoder: str) -> dict[str, torch.Tensor | None]:
+CHAR_PARTS = {"cnn": CharCNN, "lstm": CharLSTM, "both": CharCNNandLSTM, "none": None}
+
+
+def _one_token_batch_gradients(chars: str, decoder: str) -> dict[str, torch.Tensor | None]:
     dm = ToyNERDataModule(num_train=64, num_val=8, num_test=8)
     torch.manual_seed(0)
-    model = SequenceTagger(dm.vocab, word_dim=8, hidden_size=8, char_encoder=char_encoder, decoder=decoder,
-                           casing_dim=2, extra_word_dim=3)
+    model = SequenceTagger(dm.vocab, **SMALL_PARTS, chars=CHAR_PARTS[chars], decoder=DECODERS[decoder], casing_dim=2)
     words = [w for w in dm.vocab["words"][2:12]]
     tags = [t for t in dm.vocab["tags"] if t != "O"][:1] + ["O"]
     batch = collate_tagging([encode_sentence(Sentence([w], [tags[i % 2]]), model.vocab) for i, w in enumerate(words)])
@@ -64,14 +77,14 @@ def _one_token_batch_gradients(char_encoder: str, decoder: str) -> dict[str, tor
     return {n: p.grad for n, p in model.named_parameters() if p.requires_grad}
 
 
-@pytest.mark.parametrize("char_encoder", ["cnn", "lstm", "both", "cnn_lstm", "none"])
-@pytest.mark.parametrize("decoder", ["crf", "softmax"])
-def test_every_parameter_gets_a_gradient_from_a_batch_of_one_token_sentences_under_ddp(char_encoder, decoder, monkeypatch):
+@pytest.mark.parametrize("chars", list(CHAR_PARTS))
+@pytest.mark.parametrize("decoder", list(DECODERS))
+def test_every_parameter_gets_a_gradient_from_a_batch_of_one_token_sentences_under_ddp(chars, decoder, monkeypatch):
     # DDP all-reduces every parameter's gradient each step: one left out on one process (pytorch-crf's
     # transitions on one-token sentences, which bucketing batches together) hung CoNLL training.
     monkeypatch.setattr(torch.distributed, "is_initialized", lambda: True)
     monkeypatch.setattr(torch.distributed, "get_world_size", lambda group=None: 2)
-    grads = _one_token_batch_gradients(char_encoder, decoder)
+    grads = _one_token_batch_gradients(chars, decoder)
     assert [n for n, g in grads.items() if g is None] == []
     if decoder == "crf":
         assert not grads["decoder.crf.transitions"].any()
@@ -96,37 +109,37 @@ def test_in_one_process_a_batch_of_one_token_sentences_leaves_the_crf_transition
     assert not torch.equal(transitions.detach(), after_one)  # moved by the momentum with a zero one
 
 
-@pytest.mark.parametrize("options", [["--model.init_args.encoder", "gru", "--model.init_args.num_layers", "2",
-                                      "--model.init_args.recurrent_dropout", "0.25"],
+@pytest.mark.parametrize("options", [["--model.init_args.encoder.init_args.cell", "gru",
+                                      "--model.init_args.encoder.init_args.num_layers", "2"],
                                      ["--model.init_args.casing_dim", "4", "--model.init_args.word_dropout", "0.1",
-                                      "--model.init_args.char_dropout", "0.5",
-                                      "--model.init_args.variational_dropout", "true",
-                                      "--model.init_args.extra_word_dim", "4", "--model.init_args.init", "ma_hovy"],
+                                      "--model.init_args.chars.init_args.dropout", "0.5",
+                                      "--model.init_args.variational_dropout", "true"],
                                      ["--data.init_args.tag_scheme", "IOB2", "--data.init_args.bucket", "false",
-                                      "--model.init_args.constrained_training", "true"]])
+                                      "--model.init_args.decoder.init_args.constrained", "false"]])
 def test_encoder_and_data_options(options, tmp_path):
     cli = fit("--trainer.fast_dev_run", "1", *options, tmp_path=tmp_path)
     assert_one_step_trained(cli)
     model, data = cli.model, cli.datamodule
     given = dict(zip(options[::2], options[1::2]))
-    if "--model.init_args.encoder" in given:  # GRU, 2 layers, recurrent dropout
+    if "--model.init_args.encoder.init_args.cell" in given:  # GRU, 2 layers
         assert isinstance(model.encoder.rnn, torch.nn.GRU) and model.encoder.rnn.num_layers == 2
-        assert model.encoder.recurrent_dropout == 0.25
+        assert model.encoder.rnn.hidden_size == 100  # the rest of the config's encoder stays
     if "--model.init_args.casing_dim" in given:
-        assert model.embedder.casing.embedding_dim == 4 and model.embedder.trained_words.embedding_dim == 4
+        assert model.embedder.casing.embedding_dim == 4
         assert model.word_dropout == 0.1 and isinstance(model.dropout, VariationalDropout)
-        assert model.hparams.char_dropout == 0.5 and model.hparams.init == "ma_hovy"
+        assert model.embedder.chars.dropout.p == 0.5
     if "--data.init_args.tag_scheme" in given:
         assert model.vocab.tag_scheme == "IOB2" and not any(t[:2] in ("E-", "S-") for t in model.tags)
-        assert data.bucket is False and model.decoder.constrained_training
+        assert data.bucket is False
+        assert model.decoder.allowed.all()  # unconstrained Viterbi
 
 
 def test_pretrained_vectors_and_vocabulary_extension(tmp_path):
     vectors = tmp_path / "vectors.txt"
     vectors.write_text("said 1 2 3 4\nzanzibar 5 6 7 8\n")
-    dm = ToyNERDataModule(num_train=64, num_val=8, num_test=8, add_pretrained_words=str(vectors))
+    dm = ToyNERDataModule(num_train=64, num_val=8, num_test=8, words=Words(add_pretrained_words=str(vectors)))
     assert dm.vocab["words"][-1] == "zanzibar"  # a pretrained-only word joined the vocabulary
-    model = SequenceTagger(dm.vocab, word_dim=4, embeddings=str(vectors))
+    model = SequenceTagger(dm.vocab, words=partial(WordEmbeddings, dim=4, pretrained=str(vectors)))
     model.setup("fit")
     words = model.embedder.words
     ids = torch.tensor([dm.vocab["words"].index(w) for w in ("said", "zanzibar")])
@@ -144,8 +157,8 @@ def test_pretrained_vectors_and_vocabulary_extension(tmp_path):
 def test_normalize_embeddings_gives_every_pretrained_vector_length_one(tmp_path):
     vectors = tmp_path / "vectors.txt"
     vectors.write_text("said 3 0 0 4\nzanzibar 0 0 0 2\n")
-    dm = ToyNERDataModule(num_train=64, num_val=8, num_test=8, add_pretrained_words=str(vectors))
-    model = SequenceTagger(dm.vocab, word_dim=4, embeddings=str(vectors), normalize_embeddings=True)
+    dm = ToyNERDataModule(num_train=64, num_val=8, num_test=8, words=Words(add_pretrained_words=str(vectors)))
+    model = SequenceTagger(dm.vocab, words=partial(WordEmbeddings, dim=4, pretrained=str(vectors), normalize=True))
     model.setup("fit")
     ids = torch.tensor([dm.vocab["words"].index(w) for w in ("said", "zanzibar")])
     # the trainable row of a training word and the fixed row of a pretrained-only word alike
@@ -170,69 +183,6 @@ def test_learning_rate_halved_when_dev_f1_stalls(tmp_path):
     assert lrs == pytest.approx([1e-9, 1e-9, 5e-10], rel=1e-6)
 
 
-def _fit_with_vectors_and_reload(tmp_path, *options: str) -> SequenceTagger:
-    """One epoch on the toy set with two 4-d pretrained words, then the best checkpoint reloaded."""
-    vectors = tmp_path / "vectors.txt"
-    vectors.write_text("said 1 2 3 4\nzanzibar 5 6 7 8\n")
-    fit("--trainer.max_epochs", "1", "--model.init_args.word_dim", "4", "--model.init_args.embeddings", str(vectors),
-        "--data.init_args.add_pretrained_words", str(vectors), *options, tmp_path=tmp_path)
-    [ckpt] = tmp_path.glob("lightning_logs/version_0/checkpoints/best-*.ckpt")
-    return SequenceTagger.load_from_checkpoint(ckpt)
-
-
-def test_frozen_word_copy_trains_and_reloads_from_its_checkpoint(tmp_path):
-    model = _fit_with_vectors_and_reload(tmp_path, "--model.init_args.frozen_word_copy", "true")
-    words = model.embedder.words
-    said = torch.tensor([model.vocab.words.id("said")])
-    assert words(said)[0, 4:].tolist() == [1, 2, 3, 4] and words(said)[0, :4].tolist() != [1, 2, 3, 4]
-    assert model.predict(["zanzibar said"])[0].tokens == ["zanzibar", "said"]
-
-
-def test_pretrained_word_swap_trains_and_reloads_from_its_checkpoint(tmp_path):
-    model = _fit_with_vectors_and_reload(tmp_path, "--model.init_args.pretrained_word_swap", "0.3")
-    words = model.embedder.words
-    said = model.vocab.words.id("said")
-    assert words.initial[said].tolist() == [1, 2, 3, 4] and words.has_pretrained[said]
-    assert not words.has_pretrained[model.vocab.words.id("<unk>")]
-    assert words.weight[said].tolist() != [1, 2, 3, 4]  # fine-tuned all the same
-    assert model.predict(["zanzibar said"])[0].tokens == ["zanzibar", "said"]
-
-
-def test_language_model_loss_trains_and_leaves_prediction_to_the_tagger(tmp_path):
-    fit("--trainer.max_epochs", "1", "--model.init_args.language_model_weight", "0.1",
-        "--model.init_args.language_model_words", "50", tmp_path=tmp_path)
-    [ckpt] = tmp_path.glob("lightning_logs/version_0/checkpoints/best-*.ckpt")
-    model = SequenceTagger.load_from_checkpoint(ckpt)
-    head = model.neighbour_words.next_word[2]
-    assert head.out_features == 50
-    tagged = model.predict(["John lives in Paris"])[0]
-    assert tagged.tokens == ["John", "lives", "in", "Paris"] and len(tagged.tags) == 4
-    # the language-model head plays no part in tagging: scrambling it changes no emission
-    batch = collate_tagging([encode_sentence(Sentence(["John", "lives", "in", "Paris"]), model.vocab)])
-    model.eval()
-    with torch.no_grad():
-        before = model(batch)
-        for p in model.neighbour_words.parameters():
-            p.normal_()
-        assert torch.equal(model(batch), before)
-
-
-@pytest.mark.filterwarnings("ignore:You are trying to `self.log\\(\\)`")  # training_step outside a Trainer
-def test_language_model_loss_is_added_to_the_training_loss_with_its_weight():
-    dm = ToyNERDataModule(num_train=64, num_val=8, num_test=8)
-    model = SequenceTagger(dm.vocab, word_dim=8, hidden_size=8, dropout=0.0, language_model_weight=0.5)
-    words = dm.vocab["words"][2:8]
-    batch = collate_tagging([encode_sentence(Sentence(words[:4], ["O"] * 4), model.vocab),
-                             encode_sentence(Sentence(words[4:], ["O"] * 2), model.vocab)])
-    torch.manual_seed(0)
-    loss = model.training_step(batch, 0)
-    states = model.encode(batch)
-    tagging = model.decoder.loss(model.projection(states), batch.tags, batch.mask)
-    assert torch.allclose(loss, tagging + 0.5 * model.neighbour_words(states, batch.words, batch.mask))
-    loss.backward()
-    assert all(p.grad is not None for p in model.neighbour_words.parameters())
-
-
 class _RecordEmbeddings(Callback):
     def __init__(self):
         self.snapshots = []
@@ -243,7 +193,7 @@ class _RecordEmbeddings(Callback):
 
 def test_word_embeddings_frozen_then_unfrozen(tmp_path):
     dm = ToyNERDataModule(num_train=64, num_val=16, num_test=16, batch_size=16)
-    model = SequenceTagger(dm.vocab, word_dim=8, hidden_size=8, char_encoder="none")
+    model = SequenceTagger(dm.vocab, **SMALL_PARTS, chars=None)
     start = model.embedder.words.weight.detach().clone()
     record = _RecordEmbeddings()
     trainer = Trainer(
@@ -253,22 +203,6 @@ def test_word_embeddings_frozen_then_unfrozen(tmp_path):
     trainer.fit(model, datamodule=dm)
     assert torch.equal(record.snapshots[0], start)  # epoch 0: frozen
     assert not torch.equal(record.snapshots[1], start)  # epoch 1: training
-
-
-def test_frozen_word_embeddings_leave_the_trained_word_vectors_training(tmp_path):
-    dm = ToyNERDataModule(num_train=64, num_val=16, num_test=16, batch_size=16)
-    model = SequenceTagger(dm.vocab, word_dim=8, hidden_size=8, char_encoder="none", extra_word_dim=4)
-    assert model.embedder.output_dim == 12
-    words = model.embedder.words.weight.detach().clone()
-    trainer = Trainer(
-        max_epochs=1, callbacks=[FreezeWordEmbeddings()], default_root_dir=tmp_path,
-        enable_progress_bar=False, logger=False, enable_checkpointing=False,
-    )
-    trainer.fit(model, datamodule=dm)
-    assert torch.equal(model.embedder.words.weight, words)
-    trained = model.embedder.trained_words.weight.detach()
-    assert trained[2:].abs().sum() > 0  # training words moved away from their zero start
-    assert torch.equal(trained[0], torch.zeros(4))  # padding
 
 
 class _RecordLearningRates(Callback):
@@ -286,7 +220,7 @@ def test_unfrozen_embeddings_follow_the_learning_rate_schedule_also_after_resumi
     def fit_until(max_epochs, ckpt_path=None):
         dm = ToyNERDataModule(num_train=64, num_val=16, num_test=16, batch_size=16)
         model = SequenceTagger(
-            dm.vocab, word_dim=8, hidden_size=8, char_encoder="none",
+            dm.vocab, **SMALL_PARTS, chars=None,
             optimizer=lambda params: torch.optim.SGD(params, lr=0.1, momentum=0.9),
             lr_scheduler=lambda opt: InverseTimeDecay(opt, decay=0.5),
         )
@@ -374,7 +308,7 @@ def test_tail_weight_averaging_validates_checkpoints_and_resumes_the_average(tmp
 
     def fit_until(max_epochs, ckpt_path=None):
         dm = ToyNERDataModule(num_train=64, num_val=16, num_test=16, batch_size=16)
-        model = SequenceTagger(dm.vocab, word_dim=8, hidden_size=8, char_encoder="none",
+        model = SequenceTagger(dm.vocab, **SMALL_PARTS, chars=None,
                                optimizer=lambda params: torch.optim.SGD(params, lr=0.1, momentum=0.9))
         trainer = Trainer(
             max_epochs=max_epochs, num_sanity_val_steps=0, default_root_dir=tmp_path, enable_progress_bar=False,

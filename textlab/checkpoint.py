@@ -12,6 +12,7 @@ from typing import Any
 import torch
 
 from textlab.errors import TextlabError
+from textlab.legacy import upgrade_checkpoint
 
 
 def check_checkpoint_path(path: str | os.PathLike) -> None:
@@ -21,8 +22,37 @@ def check_checkpoint_path(path: str | os.PathLike) -> None:
         raise TextlabError(f"{path}: no such checkpoint file")
 
 
+# The last checkpoint read, kept for the next reader: `textlab predict --ckpt_path C` needs its hyperparameters
+# (model class, options), its vocabularies (the data module) and its weights (Lightning, through
+# AtomicCheckpointIO.load_checkpoint), and each used to load all 98 MB of the CoNLL model again.
+_last: tuple[tuple, dict[str, Any]] | None = None
+
+
+def _identity(path: str | os.PathLike) -> tuple:
+    stat = os.stat(path)
+    return os.path.realpath(path), stat.st_mtime_ns, stat.st_size
+
+
 def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    """The checkpoint at ``path`` (old ones converted, see ``textlab.legacy``), read once for all its readers."""
+    global _last
     check_checkpoint_path(path)
+    identity = _identity(path)
+    if _last is None or _last[0] != identity:
+        _last = (identity, upgrade_checkpoint(_load(path), str(path)))
+    return _last[1]
+
+
+def taken_checkpoint(path: str | os.PathLike) -> dict[str, Any] | None:
+    """The kept copy of ``path``, handed over to the last reader (the one that loads the weights), or None."""
+    global _last
+    if _last is None or not os.path.isfile(path) or _last[0] != _identity(path):
+        return None
+    checkpoint, _last = _last[1], None
+    return checkpoint
+
+
+def _load(path: str | os.PathLike) -> dict[str, Any]:
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     # Bytes that are no checkpoint (a config given as --ckpt_path, a truncated file) fail inside torch's

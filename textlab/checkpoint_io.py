@@ -21,6 +21,9 @@ import torch
 from lightning.fabric.utilities.types import _PATH
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
+from textlab.checkpoint import taken_checkpoint
+from textlab.legacy import upgrade_checkpoint
+
 
 class AtomicCheckpointIO(TorchCheckpointIO):
     """``TorchCheckpointIO`` whose local saves go to ``.{name}.tmp`` in the target's folder, are fsync'ed,
@@ -53,6 +56,16 @@ class AtomicCheckpointIO(TorchCheckpointIO):
             raise
         _fsync_dir(folder)  # make the rename itself survive a crash of the machine
 
+    def load_checkpoint(self, path: _PATH, map_location: Any | None = None, weights_only: bool | None = None
+                        ) -> dict[str, Any]:
+        """The copy ``textlab.checkpoint.read_checkpoint`` kept, if textlab read this file for the run already
+        (`textlab predict/test --ckpt_path`: read once for every reader); else Lightning's own load. Either
+        way an old checkpoint comes converted to the parts' form."""
+        kept = taken_checkpoint(path)
+        if kept is not None and (map_location is None or callable(map_location)):  # Lightning's default: stay on CPU
+            return kept
+        kwargs = {} if map_location is None else {"map_location": map_location}
+        return upgrade_checkpoint(super().load_checkpoint(path, weights_only=weights_only, **kwargs), str(path))
 
 def _fsync_dir(folder: str) -> None:
     with contextlib.suppress(OSError):  # not every platform or file system can open a folder
@@ -61,3 +74,4 @@ def _fsync_dir(folder: str) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+

@@ -15,35 +15,33 @@ from __future__ import annotations
 
 import logging
 import os
-import re
-import signal
 import sys
 import warnings
-from pathlib import Path
 from typing import Any, Literal
 
-from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch import LightningDataModule, LightningModule
-from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
-from lightning.pytorch.utilities.exceptions import SIGTERMException
+from lightning.pytorch.cli import LightningArgumentParser, SaveConfigCallback
 
 from textlab.argument_errors import TextlabArgumentParser
 from textlab.callbacks.cpu_threads import CPUThreads
 from textlab.callbacks.rng_state import RestoreRNGState
 from textlab.checkpoint import check_checkpoint_path, read_hparams
 from textlab.errors import TextlabError
+from textlab.exits import not_an_advert, run_reporting_errors
+from textlab.lightning_compat import LightningInternals
 from textlab.predict import PredictionWriter, model_class
+from textlab.resume import checkpoint_into_the_resumed_folder, newest_last_checkpoint
 
 EVALUATE = ("validate", "test", "predict")
 log = logging.getLogger("textlab")
 
 
-class TextlabCLI(LightningCLI):
+class TextlabCLI(LightningInternals):
     def __init__(self, args: list[str] | None = None, run: bool = True) -> None:
         # Lightning advertises its cloud services on every run ("💡 Tip: ... try installing litlogger").
         # Here rather than in main() so that scripts running the CLI in-process are quiet too.
         for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
-            logging.getLogger(name).addFilter(_not_an_advert)  # once only: addFilter skips a filter it has
+            logging.getLogger(name).addFilter(not_an_advert)  # once only: addFilter skips a filter it has
         super().__init__(
             LightningModule,
             LightningDataModule,
@@ -78,12 +76,12 @@ class TextlabCLI(LightningCLI):
         super().setup_parser(add_subcommands, main_kwargs, subparser_kwargs)
         if not add_subcommands:
             return
-        fit = self._subcommand_parsers["fit"]
+        fit = self.subcommand_parser("fit")
         fit.add_argument(
             "--test_after_fit", type=bool, default=True,
             help="Test the best checkpoint (the last under --data.train_with_dev) when fit ends, if there is test data."
         )
-        predict = self._subcommand_parsers["predict"]
+        predict = self.subcommand_parser("predict")
         predict.add_argument("--output", type=str | None, default=None, help="Where to write predictions (default: stdout).")
         predict.add_argument(
             "--confidences", type=bool, default=False,
@@ -107,7 +105,7 @@ class TextlabCLI(LightningCLI):
         if isinstance(argv, list) and argv and argv[0] in EVALUATE:
             ckpt_path = _option(argv, "--ckpt_path")
             if ckpt_path:
-                self._defaults_from_checkpoint(self._subcommand_parsers[argv[0]], ckpt_path)
+                self._defaults_from_checkpoint(self.subcommand_parser(argv[0]), ckpt_path)
         super().parse_arguments(parser, args)
 
     @staticmethod
@@ -126,16 +124,10 @@ class TextlabCLI(LightningCLI):
             }
         )
 
-    def _parse_ckpt_path(self) -> None:
-        # Lightning's version parses all the checkpoint's hyperparameters *over* the parsed arguments:
-        # it would undo the user's --model overrides and push the vocabularies through the parser and a
-        # YAML dump (~45 s for 400k words). _defaults_from_checkpoint already did the job, as defaults.
-        return
-
     def before_instantiate_classes(self) -> None:
         config = self.config[self.subcommand]
         if self.subcommand == "fit" and config.get("ckpt_path") == "last":
-            config.ckpt_path = _newest_last_checkpoint(config.trainer.get("default_root_dir") or os.getcwd())
+            config.ckpt_path = newest_last_checkpoint(config.trainer.get("default_root_dir") or os.getcwd())
         # Trainer settings Lightning takes without a check and divides by once fit runs (ZeroDivisionError)
         for name in ("check_val_every_n_epoch", "accumulate_grad_batches"):
             value = config.trainer.get(name)
@@ -201,21 +193,14 @@ class TextlabCLI(LightningCLI):
             if hasattr(self.model, "predict_confidences"):  # a classifier's probabilities come with every prediction
                 self.model.predict_confidences = confidences
         if self.subcommand == "fit":
-            _checkpoint_into_the_resumed_folder(trainer, self.config.fit.get("ckpt_path"))
+            checkpoint_into_the_resumed_folder(trainer, self.config.fit.get("ckpt_path"))
         return trainer
-
-    def _run_subcommand(self, subcommand: str) -> None:
-        try:
-            super()._run_subcommand(subcommand)
-        except ValueError as e:
-            # Lightning checks val_check_interval against the batches of an epoch only once fit has loaded
-            # the data, and refuses a larger one with a ValueError: a setting, so one line.
-            if "`val_check_interval`" not in str(e):
-                raise
-            raise TextlabError(f"invalid trainer setting: {str(e).strip()}") from None
 
     def before_fit(self) -> None:
         self._log_hyperparameters()
+        if getattr(self.model, "ensemble", None) is not None:
+            # a part fitted on the training texts before the network trains: given them, explicitly
+            self.model.fit_ensemble(self.datamodule.examples("train"))
 
     def after_fit(self) -> None:
         config = self.config.fit
@@ -250,149 +235,8 @@ def _option(argv: list[str], name: str) -> str | None:
     return None
 
 
-def _newest_last_checkpoint(root: str) -> str | None:
-    """``--ckpt_path last``: the newest last.ckpt of an earlier run under ``root``.
-
-    Lightning itself looks for "last" only in the new run's own version folder, which a new run has
-    just created empty, so it would silently train from scratch.
-    """
-    # The run's own layout only (LOGGER_NAME/VERSION/checkpoints/, or checkpoints/ with a pinned logger folder), not
-    # any last.ckpt below: with the working folder as the root, that would resume some other config's run.
-    candidates = [*Path(root).glob("*/*/checkpoints/last.ckpt"), *Path(root).glob("checkpoints/last.ckpt")]
-    found = sorted(candidates, key=lambda p: p.stat().st_mtime)
-    if not found:
-        log.info("--ckpt_path last: no last.ckpt under %s, training from scratch", root)
-        return None
-    log.info("--ckpt_path last: resuming from %s", found[-1])
-    return str(found[-1])
-
-
-def _checkpoint_into_the_resumed_folder(trainer, ckpt_path: str | None) -> None:
-    """A fit resumed from a checkpoint of an earlier run under the same root goes on saving next to it.
-
-    The resumed run logs into a new ``version_N`` folder, and ModelCheckpoint, saving into that folder's
-    ``checkpoints/``, would restore its best score and path only from a checkpoint saved in the same folder
-    (else it warns that "the dirpath has changed"): it would forget the best epoch before the restart and
-    test a worse one at the end, while EarlyStopping, whose state always comes back, counts from the old
-    best. So the checkpoints stay in the folder they were in. The logs still start a new version: Lightning's
-    CSV logger deletes the metrics.csv of a folder it logs into again.
-    """
-    if not ckpt_path or not os.path.isfile(ckpt_path):
-        return
-    folder = Path(ckpt_path).resolve().parent
-    # ModelCheckpoint's own folder under this run's root (hpc_ckpt_N.ckpt sit one level up, in the version folder)
-    if folder.name != "checkpoints" or Path(trainer.default_root_dir).resolve() not in folder.parents:
-        return  # a checkpoint from elsewhere: the new run saves in its own folder, as usual
-    for callback in trainer.checkpoint_callbacks:
-        if callback.dirpath is None:  # where the config names a folder, it stays
-            callback.dirpath = str(folder)
-    log.info("resumed run: checkpoints go on in %s", folder)
-
-
-class _StderrHandler(logging.StreamHandler):
-    """Writes to whatever ``sys.stderr`` is when a record is emitted (callers may swap it, as pytest does)."""
-
-    @property
-    def stream(self):
-        return sys.stderr
-
-    @stream.setter
-    def stream(self, _):
-        pass
-
-
-def _not_an_advert(record: logging.LogRecord) -> bool:
-    return not str(record.msg).startswith("💡 Tip:")
-
-
 def main(args: list[str] | None = None) -> None:
-    log = logging.getLogger("textlab")
-    log.setLevel(logging.INFO)
-    if not log.handlers:
-        handler = _StderrHandler()
-        handler.setFormatter(logging.Formatter("textlab: %(message)s"))
-        log.addHandler(handler)
-    try:
-        TextlabCLI(args)
-    # Lightning stops at the next step on SIGTERM (SLURM's time limit, `kill`) by raising SIGTERMException, a
-    # SystemExit without a code: the process would exit 0, and a job script would take the fit as finished.
-    except SIGTERMException:
-        _error(f"stopped by SIGTERM before the end{_resume_hint(args)}")
-        sys.exit(128 + signal.SIGTERM)
-    # Ctrl-C: Lightning ends the run properly (callbacks told, the output's temporary file removed) and then
-    # calls sys.exit(1) while handling the KeyboardInterrupt. Exit as an interrupted command does, with the
-    # shell's 130, and say how to go on. A Ctrl-C before or after the trainer runs arrives bare.
-    except SystemExit as e:
-        if not isinstance(e.__context__, KeyboardInterrupt):
-            raise
-        _interrupted(args)
-    except KeyboardInterrupt:
-        _interrupted(args)
-    # MisconfigurationException: Lightning's word for settings that contradict each other (user input too)
-    except (TextlabError, MisconfigurationException) as e:
-        _error(str(e))
-        sys.exit(2)
-    # EarlyStopping (strict, its default) raises a bare RuntimeError when its metric was never logged: a
-    # misspelt name, or an epoch that ended before any validation ran (--trainer.max_steps within the
-    # epoch, --trainer.limit_val_batches 0). Both are the user's settings: one line.
-    except RuntimeError as e:
-        found = _EARLY_STOPPING_METRIC.match(str(e))
-        if found is None:
-            raise
-        monitor, logged = found.groups()
-        _error(f"EarlyStopping monitors {monitor}, which nothing had logged when it checked (logged: "
-               f"{logged.replace('`', '')}): a misspelt name, or no validation before the end of the epoch "
-               f"(--trainer.max_steps, --trainer.limit_val_batches 0); fix that, or remove the callback")
-        sys.exit(2)
-    # A file or folder the system refuses (read-only, not a folder, no permission), e.g. the run folder
-    # --trainer.default_root_dir names: the user's setting or machine, so one line. Others are bugs: traceback.
-    except OSError as e:
-        if e.filename is None:
-            raise
-        _error(f"{e.filename}: {e.strerror}")
-        sys.exit(2)
-    finally:
-        _leave_process_group()
-
-
-# Lightning's wording (lightning/pytorch/callbacks/early_stopping.py), matched to say it in one line
-_EARLY_STOPPING_METRIC = re.compile(r"Early stopping conditioned on metric `(.*?)` which is not available\..*following: (.*)$",
-                                    re.DOTALL)
-
-
-def _error(message: str) -> None:
-    """The one error line, on a line of its own. A run stopped mid-epoch leaves its progress bar's line open
-    (tqdm redraws it with carriage returns and ends it only when the bar closes), and on a terminal the bar,
-    on stdout, and this line, on stderr, would share it. (Lightning ends that line itself on Ctrl-C.)"""
-    tqdm = sys.modules.get("tqdm.std")  # imported only if a bar could have been drawn
-    if tqdm is not None and any(not getattr(bar, "disable", True) for bar in list(tqdm.tqdm._instances)):
-        sys.stdout.write("\n")
-        sys.stdout.flush()
-    print(f"textlab: error: {message}", file=sys.stderr)
-
-
-def _resume_hint(args: list[str] | None) -> str:
-    """What to do after a stopped fit; other commands are simply run again."""
-    argv = sys.argv[1:] if args is None else args
-    return "; resume with --ckpt_path last" if argv[:1] == ["fit"] else ""
-
-
-def _interrupted(args: list[str] | None) -> None:
-    print(f"textlab: error: interrupted (Ctrl-C) before the end{_resume_hint(args)}", file=sys.stderr)
-    sys.exit(128 + signal.SIGINT)
-
-
-def _leave_process_group() -> None:
-    """End the DDP process group while the interpreter is whole.
-
-    Lightning ends it at exit for NCCL only. A gloo group (DDP on CPUs) left to the interpreter's shutdown
-    has its worker threads destroyed mid-teardown, and the process can abort with "terminate called without
-    an active exception" (SIGABRT) after a run that succeeded (pytorch/pytorch#190489).
-    """
-    import torch.distributed as dist
-
-    if dist.is_available() and dist.is_initialized():
-        dist.destroy_process_group()
+    run_reporting_errors(TextlabCLI, args)
 
 
 if __name__ == "__main__":

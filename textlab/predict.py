@@ -1,113 +1,21 @@
-"""Using a trained model: ``load_model(ckpt)``, the prediction result types, and the prediction writer."""
+"""Using a trained model: ``load_model(ckpt)`` and the prediction writer."""
 
 from __future__ import annotations
 
 import importlib
-import json
 import os
 import sys
-from dataclasses import dataclass, field, replace
-from functools import cached_property
 from typing import Any
 
 from lightning.pytorch import LightningModule
 from lightning.pytorch.callbacks import BasePredictionWriter
 
-from textlab.checkpoint import read_hparams
-from textlab.data.conll import convert_tags
+from textlab.checkpoint import read_checkpoint
 from textlab.errors import TextlabError
-from textlab.metrics.span_f1 import extract_spans
+from textlab.lightning_compat import instantiate_from_hparams
 
 # Only these may be named by a checkpoint: a checkpoint must not make us import arbitrary code.
 MODEL_PACKAGE = "textlab.models."
-
-
-@dataclass(frozen=True)
-class Span:
-    label: str
-    start: int  # token index, inclusive
-    end: int  # token index, exclusive
-    text: str
-    # P(the tags mark this entity, with this type and these boundaries | the sentence) under the model;
-    # None unless confidences were asked for (``predict(..., confidences=True)``)
-    confidence: float | None = None
-
-
-@dataclass(frozen=True)
-class TaggedSentence:
-    tokens: list[str]
-    tags: list[str]
-    # per token, P(its tag | the sentence), the tag's marginal probability; None unless asked for
-    confidences: list[float] | None = None
-    # per span of ``spans``, in order; None unless asked for
-    span_confidences: list[float] | None = field(default=None, repr=False)
-
-    @cached_property
-    def spans(self) -> list[Span]:
-        """The entities the tags mark (seqeval's chunking, as the F1 counts them), with their confidences if any.
-
-        Computed when first asked for, since ``textlab predict`` writes only the tags (the spans of 20,000
-        toy sentences take about 0.25 s to build, some 2% of predicting them).
-        """
-        chunks = extract_spans(self.tags)
-        confidences = self.span_confidences if self.span_confidences is not None else [None] * len(chunks)
-        return [Span(label, s, e + 1, " ".join(self.tokens[s : e + 1]), confidence)
-                for (label, s, e), confidence in zip(chunks, confidences)]
-
-    def to_text(self, confidences: bool = False) -> str:
-        """CoNLL-style output: ``token<TAB>tag`` lines (``token<TAB>tag<TAB>confidence``), then a blank line."""
-        if not confidences:
-            return "".join(f"{tok}\t{tag}\n" for tok, tag in zip(self.tokens, self.tags)) + "\n"
-        if self.confidences is None:
-            raise ValueError("this result holds no confidences: predict with confidences=True")
-        return "".join(f"{tok}\t{tag}\t{p:.4f}\n" for tok, tag, p in zip(self.tokens, self.tags, self.confidences)) + "\n"
-
-    def in_scheme(self, source: str, target: str) -> TaggedSentence:
-        """The same result with its tags written in ``target`` (IOB2 or BIOES) instead of the model's ``source``
-        scheme. The entities, and their confidences, stay those of the decoded tags; each token's confidence
-        stays that of its decoded tag (``E-PER`` written as ``I-PER`` is the same decision)."""
-        if source == target:
-            return self
-        converted = replace(self, tags=convert_tags(self.tags, source, target))
-        converted.__dict__["spans"] = self.spans  # cached_property's slot: the spans as decoded
-        return converted
-
-    def to_json(self, confidences: bool = False) -> str:
-        """One JSON line: tokens, tags and the entities they mark (label, token start and end, exclusive, and
-        text); under ``confidences`` each entity's and each tag's probability as well."""
-        if confidences and self.confidences is None:
-            raise ValueError("this result holds no confidences: predict with confidences=True")
-        entities = [{"label": s.label, "start": s.start, "end": s.end, "text": s.text,
-                     **({"confidence": round(s.confidence, 4)} if confidences else {})} for s in self.spans]
-        record = {"tokens": self.tokens, "tags": self.tags, "entities": entities}
-        if confidences:
-            record["confidences"] = [round(p, 4) for p in self.confidences]
-        return json.dumps(record, ensure_ascii=False) + "\n"
-
-
-@dataclass(frozen=True)
-class Classification:
-    """One prediction: the label, every label's probability, and the text as given."""
-
-    label: str
-    probabilities: dict[str, float] = field(default_factory=dict)
-    text: str = ""
-
-    def to_text(self, confidences: bool = False) -> str:
-        """``label<TAB>text`` (``label<TAB>probability<TAB>text``); a line break inside the text becomes a space:
-        one line per input."""
-        text = " ".join(self.text.splitlines())
-        if confidences:
-            return f"{self.label}\t{self.probabilities[self.label]:.4f}\t{text}\n"
-        return f"{self.label}\t{text}\n"
-
-    def to_json(self, confidences: bool = False) -> str:
-        """One JSON line: the text as given, the label, and under ``confidences`` its probability and every label's."""
-        record: dict[str, Any] = {"text": self.text, "label": self.label}
-        if confidences:
-            record["confidence"] = round(self.probabilities[self.label], 4)
-            record["probabilities"] = {label: round(p, 4) for label, p in self.probabilities.items()}
-        return json.dumps(record, ensure_ascii=False) + "\n"
 
 
 def model_class(class_path: str, ckpt_path: str | os.PathLike) -> type[LightningModule]:
@@ -127,11 +35,16 @@ def model_class(class_path: str, ckpt_path: str | os.PathLike) -> type[Lightning
 def load_model(ckpt_path: str | os.PathLike, map_location: str = "cpu") -> LightningModule:
     """The model of a textlab checkpoint, in eval mode, ready for ``model.predict([...])``.
 
-    Needs nothing but the checkpoint: the vocabularies and all arguments are inside it.
+    Needs nothing but the checkpoint, read once: the vocabularies and the parts are inside it.
     """
-    cls = model_class(read_hparams(ckpt_path).get("_class_path", ""), ckpt_path)
-    model = cls.load_from_checkpoint(ckpt_path, map_location=map_location, weights_only=True)
-    return model.eval()
+    checkpoint = read_checkpoint(ckpt_path)
+    hparams = {k: v for k, v in checkpoint["hyper_parameters"].items() if k != "_instantiator"}
+    cls = model_class(hparams.get("_class_path", ""), ckpt_path)
+    # as Lightning's load_from_checkpoint builds a model the CLI made: the parts from their class_path configs
+    model = instantiate_from_hparams(cls, hparams)
+    model.on_load_checkpoint(checkpoint)
+    model.load_state_dict(checkpoint["state_dict"])
+    return model.to(map_location).eval()
 
 
 class PredictionWriter(BasePredictionWriter):

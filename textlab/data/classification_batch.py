@@ -6,68 +6,13 @@ text the same way.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
-from typing import Literal
 
 import torch
 
-from textlab.data.vocab import Vocab, WordVocab
-from textlab.errors import TextlabError
-
-Tokenizer = Literal["whitespace", "basic"]
-# Penn-Treebank-like, as GloVe's corpora were tokenised: "didn't" -> did n't, "film's" -> film 's
-_BASIC_TOKEN = re.compile(r"\w+(?=n't\b)|n't\b|'\w+|\w+|[^\w\s]")
-
-
-def tokenize(text: str, tokenizer: Tokenizer = "whitespace") -> list[str]:
-    """``whitespace`` splits on spaces (for pre-tokenised text); ``basic`` also splits off punctuation
-    and clitics as the Penn Treebank (and GloVe) do: "isn't great!" -> is, n't, great, !."""
-    if tokenizer == "basic":
-        return _BASIC_TOKEN.findall(text)
-    return text.split()
-
-
-@dataclass
-class ClassificationVocab:
-    """Everything a classifier needs to turn text into ids and ids back into labels.
-
-    It crosses from the data module to the model (and into the checkpoint) as a plain dict.
-    """
-
-    words: WordVocab
-    labels: Vocab  # no specials: every example has exactly one real label
-    tokenizer: Tokenizer = "whitespace"
-    max_tokens: int | None = None
-    label_counts: list[int] | None = None  # training examples per label, for class weights
-
-    def tokens(self, text: str) -> list[str]:
-        tokens = tokenize(text, self.tokenizer)
-        return tokens[: self.max_tokens] if self.max_tokens else tokens
-
-    def to_dict(self) -> dict:
-        return {
-            "words": self.words.itos,
-            "labels": self.labels.itos,
-            "lowercase": self.words.lowercase,
-            "digits": self.words.digits,
-            "tokenizer": self.tokenizer,
-            "max_tokens": self.max_tokens,
-            "label_counts": self.label_counts,
-        }
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "ClassificationVocab":
-        try:
-            return cls(
-                words=WordVocab(d["words"], d.get("lowercase", False), d.get("digits", False)),
-                labels=Vocab(d["labels"], specials=False),
-                tokenizer=d.get("tokenizer", "whitespace"),
-                max_tokens=d.get("max_tokens"),
-                label_counts=d.get("label_counts"),
-            )
-        except (KeyError, TypeError, ValueError) as e:
-            raise TextlabError(f"invalid vocabulary (expected words and labels of a classifier): {e}") from None
+# re-exported: the classifier and the tests import them from here
+from textlab.data.tokenizer import Tokenizer, tokenize  # noqa: F401
+from textlab.data.vocab import ClassificationVocab
 
 
 @dataclass

@@ -41,7 +41,7 @@ def detect_format(path: str, given: FileFormat = "auto", unlabelled_ok: bool = F
         return found
     if unlabelled_ok:
         return "text"
-    raise TextlabError(f"{path}: cannot tell the format from the extension: pass --data.file_format csv, tsv or jsonl")
+    raise TextlabError(f"{path}: cannot tell the format from the extension: pass --data.files.format csv, tsv or jsonl")
 
 
 def check_text(text, path: str, line: int, column: str) -> str:
@@ -88,7 +88,7 @@ def read_delimited(
                         if column is not None and column not in names:
                             raise DataFormatError(
                                 path, start, f"no column {column!r} (columns: {', '.join(names)}); "
-                                "pass --data.text_column / --data.label_column")
+                                "pass --data.files.text_column / --data.files.label_column")
                     continue
                 names = [str(i) for i in range(len(row))]
                 for column in (text_column, label_column):
@@ -129,18 +129,19 @@ def read_jsonl(path: str, text_field: str, label_field: str | None, encoding: st
         for name, option in ((text_field, "text_column"), (label_field, "label_column")):
             if name is not None and name not in obj:
                 fields = ", ".join(obj)
-                raise DataFormatError(path, lineno, f"no field {name!r} (fields: {fields}); pass --data.{option}")
+                raise DataFormatError(path, lineno, f"no field {name!r} (fields: {fields}); pass --data.files.{option}")
         text = check_text(obj[text_field], path, lineno, text_field)
         label = check_label(obj[label_field], path, lineno, label_field) if label_field in obj else None
         examples.append(Example(text, label, path, lineno))
     return examples
 
 
-def read_lines(path: str, label: str | None, encoding: str = "utf-8", allow_empty: bool = False) -> list[Example]:
+def read_lines(path: str, label: str | None, encoding: str = "utf-8", allow_empty: bool = False,
+               encoding_option: str = "--data.files.encoding") -> list[Example]:
     """One text a line, all with ``label`` (a file of one class) or unlabelled (prediction input, where
     empty lines are kept so output lines line up with input lines)."""
     examples = []
-    for lineno, line in decoded_lines(path, encoding):
+    for lineno, line in decoded_lines(path, encoding, encoding_option):
         text = line.rstrip("\r\n")
         if not text.strip() and not allow_empty:
             raise DataFormatError(path, lineno, "empty line: expected one text a line")

@@ -225,3 +225,9 @@ def scheme_tags(entity_types: Iterable[str], scheme: str) -> list[str]:
 def convert_tags(tags: list[str], source: str, target: str) -> list[str]:
     """Convert tags from ``source`` (IOB1, IOB2, BIOES) to ``target`` (IOB2, BIOES) via IOB2."""
     return from_iob2(to_iob2(tags, source), target)
+
+
+def tag_order(tag: str) -> tuple:
+    """Sort key of a tag vocabulary: O first, then by entity type, then B I E S, so tag ids are stable and
+    readable."""
+    return (tag != "O", tag[2:], "BIES".find(tag[:1]))

@@ -2,32 +2,24 @@
 
 from __future__ import annotations
 
-import inspect
 import logging
 import os
 from collections.abc import Sequence
-
-from functools import cached_property
 
 from lightning.pytorch import LightningDataModule
 from torch.utils.data import DataLoader
 
 from textlab.data.bucket_sampler import BucketBatchSampler
+from textlab.data.hub import HubUnavailable
 from textlab.errors import TextlabError
 
 log = logging.getLogger("textlab")
 
-# the names Hugging Face datasets give their splits
-HF_SPLITS = {"train": ("train",), "val": ("validation", "valid", "dev"), "test": ("test",)}
-
 
 class TextDataModule(LightningDataModule):
-    """Subclasses fill ``self.datasets[split]`` in ``setup`` and define ``collate`` and ``lengths``;
-    they set ``predict_file``, and those that read Hugging Face datasets ``hf_dataset``/``hf_config`` and
-    ``_no_data_message``."""
+    """Subclasses fill ``self.datasets[split]`` in ``setup`` and define ``collate``, ``lengths`` and
+    ``_no_data_message``; they set ``predict_file`` and ``vocab_from``."""
 
-    hf_dataset: str | None = None
-    hf_config: str | None = None
     predict_file: str | None = None
     vocab_from: str | None = None
 
@@ -45,44 +37,24 @@ class TextDataModule(LightningDataModule):
     def _no_data_message(self) -> str:
         raise NotImplementedError
 
-    def _warn_overruled(self, saved: dict, options: dict[str, str]) -> None:
-        """Warn about each option (data module argument -> key of the checkpoint's vocabulary) set away from its
-        default to something else than the checkpoint was trained with: the checkpoint's value is used, since
-        the model's ids only mean anything when text is read as in training."""
-        for name, key in options.items():
-            value = getattr(self, name)
-            # the toy modules take these options as **kwargs: their default is the base class's
-            default = next(p.default for c in type(self).__mro__ if "__init__" in vars(c)
-                           for n, p in inspect.signature(c.__init__).parameters.items() if n == name)
+    def _warn_overruled(self, saved: dict, options: list[tuple[str, object, object, str]]) -> None:
+        """Warn about each option (as written, its value, its default, its key in the checkpoint's vocabulary)
+        set away from its default to something else than the checkpoint was trained with: the checkpoint's
+        value is used, since the model's ids only mean anything when text is read as in training."""
+        for name, value, default, key in options:
             if value != default and key in saved and value != saved[key]:
                 # as a config spells them: true, false, null
                 shown = ["null" if v is None else str(v).lower() if isinstance(v, bool) else v
                          for v in (value, saved[key])]
                 log.warning("--data.%s %s: ignored, the checkpoint %s was trained with %s %s and reads text that way",
-                            name, shown[0], self.vocab_from, name, shown[1])
+                            name, shown[0], self.vocab_from, name.split(".")[-1], shown[1])
 
-    @cached_property
-    def _hf(self):
-        """The Hugging Face dataset: a ``save_to_disk`` folder, or a name ``datasets`` loads (hub or cache)."""
-        import datasets
-
-        name = self.hf_dataset
+    def _from_hub(self, read, *args):
+        """``read(*args)`` of the hub part; a dataset that cannot be loaded says what else was looked for."""
         try:
-            if os.path.isdir(name):
-                return datasets.load_from_disk(name)
-            return datasets.load_dataset(name, self.hf_config)
-        except Exception as e:  # offline, unknown name, bad files: datasets raises many kinds
-            reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise TextlabError(f"{self._no_data_message()} ({reason})") from None
-
-    def _hf_split(self, split: str):
-        """The Hugging Face dataset's part for ``split`` and its name for messages; None if it has none."""
-        names = [n for n in HF_SPLITS[split] if n in self._hf]
-        if not names:
-            if split == "train":
-                raise TextlabError(f"Hugging Face dataset {self.hf_dataset!r} has no train split")
-            return None
-        return self._hf[names[0]], f"{self.hf_dataset}[{names[0]}]"
+            return read(*args)
+        except HubUnavailable as e:
+            raise TextlabError(f"{self._no_data_message()} ({e})") from None
 
     def _predict_path(self) -> str:
         """``--data.predict_file``, checked to exist."""

@@ -6,7 +6,6 @@ Data flows one way: source -> ``Sentence`` lists (tags converted to ``tag_scheme
 
 from __future__ import annotations
 
-import inspect
 import itertools
 import logging
 import os
@@ -17,50 +16,39 @@ from typing import Literal
 
 import datasets
 
-
 from textlab.checkpoint import read_hparams
 from textlab.data.conll import (
     convert_tags, detect_scheme, entity_type, iter_conll, looks_like_conll, read_conll, read_text_lines, scheme_tags,
+    tag_order,
 )
 from textlab.data.corpus_cache import CorpusCache
 from textlab.data.datamodule import TextDataModule
+from textlab.data.hub import TaggingHub
 from textlab.data.sentence import Sentence
+from textlab.data.sources import CONLL_FILES, ConllFiles, Split
 from textlab.data.tagging_batch import EncodedSentence, TaggingBatch, collate_tagging, encode_sentence
 from textlab.data.toy_ner import generate_toy_ner
 from textlab.data.vectors import load_vectors
-from textlab.data.vocab import PAD, UNK, TaggingVocab, Vocab, WordVocab
+from textlab.data.vocab import PAD, UNK, TaggingVocab, Vocab, WordVocab, Words
 from textlab.errors import DataFormatError, TextlabError
 
 log = logging.getLogger("textlab")
 
-Split = Literal["train", "val", "test"]
-# data_dir layout: the file names of the CoNLL-2003 distribution
-DATA_DIR_FILES = {"train": "train.txt", "val": "valid.txt", "test": "test.txt"}
+DEFAULT_SCHEME = "BIOES"
+DEFAULT_WORDS = Words()
 
 
 class TaggingDataModule(TextDataModule):
     def __init__(
         self,
-        train_file: str | None = None,
-        val_file: str | None = None,
-        test_file: str | None = None,
-        data_dir: str | None = None,
-        predict_file: str | None = None,
+        files: ConllFiles | None = None,
+        hub: TaggingHub | None = None,
+        tag_scheme: Literal["IOB2", "BIOES"] = DEFAULT_SCHEME,
+        words: Words = DEFAULT_WORDS,
         train_with_dev: bool = False,
-        hf_dataset: str | None = None,
-        hf_config: str | None = None,
-        hf_tokens_column: str = "tokens",
-        hf_tags_column: str = "ner_tags",
-        tag_column: int = -1,
-        encoding: str = "utf-8",
+        predict_file: str | None = None,
         predict_format: Literal["auto", "conll", "text"] = "auto",
-        tag_scheme: Literal["IOB2", "BIOES"] = "BIOES",
-        min_word_freq: int = 1,
-        lowercase: bool = False,
-        normalize_digits: bool = False,
-        add_pretrained_words: str | None = None,
         vocab_from: str | None = None,
-        cache_dir: str | None = None,
         batch_size: int = 32,
         eval_batch_size: int = 128,
         bucket: bool = True,
@@ -68,76 +56,42 @@ class TaggingDataModule(TextDataModule):
     ) -> None:
         """
         Args:
-            train_file: CoNLL file to train on (one token a line, blank line between sentences).
-            val_file: CoNLL file for validation (model selection).
-            test_file: CoNLL file for the test.
-            data_dir: a folder with train.txt, valid.txt and test.txt (the CoNLL-2003 layout); files
-                given one by one take precedence.
-            predict_file: text to tag: one sentence a line (tokens split on whitespace), or a CoNLL file.
+            files: CoNLL files (or the folder of the CoNLL-2003 layout), how to read them, and a cache for
+                large corpora.
+            hub: a Hugging Face dataset with token and tag columns, for the splits no file is given or found for.
+            tag_scheme: the scheme the model is trained with; input in IOB1, IOB2 or BIOES is converted.
+            words: how the word vocabulary is built from the training sentences.
             train_with_dev: train on the validation sentences too, appended to the training ones (flair's
                 ``train_with_dev``; Chiu & Nichols 2016 report CoNLL-2003 this way, after tuning on dev).
                 Validation still runs on them, so its scores measure fit, not generalisation, and no
                 longer pick a model: train a fixed number of epochs and use ``last.ckpt``.
-            hf_dataset: a Hugging Face dataset name (or a folder written by ``save_to_disk``) with
-                token and tag columns; used when no files are given or found.
-            hf_config: the dataset's configuration name, if it has several.
-            hf_tokens_column: the dataset's column of token lists.
-            hf_tags_column: the dataset's column of tag lists (a ClassLabel sequence, or strings).
-            tag_column: which column of a CoNLL file holds the tags (Python index; -1 is the last).
-            encoding: text encoding of the input files.
+            predict_file: text to tag: one sentence a line (tokens split on whitespace), or a CoNLL file
+                (read with the files' tag_column and encoding).
             predict_format: ``auto`` sniffs CoNLL vs plain text.
-            tag_scheme: the scheme the model is trained with; input in IOB1, IOB2 or BIOES is converted.
-            min_word_freq: training words seen fewer times map to <unk> (they still get char features).
-            lowercase: store words lower-cased in the word vocabulary (characters keep their case).
-            normalize_digits: store words with every digit replaced by 0.
-            add_pretrained_words: pretrained vectors (a file or ``glove-6b-50d``) whose words join the
-                word vocabulary, so words unseen in training keep their pretrained vectors (fixed; the
-                training words' vectors are fine-tuned).
             vocab_from: a checkpoint whose vocabularies to use instead of building them from the
                 training data (textlab sets this from ``--ckpt_path``).
-            cache_dir: for corpora too large to hold in every process: stream the files once into
-                a vocabulary file and Arrow files here, which all processes memory-map and later
-                runs with the same files and options reuse.
             batch_size: sentences per training batch.
             eval_batch_size: sentences per validation, test and prediction batch.
             bucket: batch training sentences of similar length together (batch order still shuffled).
             num_workers: DataLoader worker processes.
         """
         super().__init__(batch_size, eval_batch_size, bucket, num_workers)
-        # the Hugging Face options only name a dataset's parts: without one they are ignored (harmless: a warning)
-        if not hf_dataset:
-            given = [f"--data.{name} {value}" for name, value, default in (
-                ("hf_config", hf_config, None), ("hf_tokens_column", hf_tokens_column, "tokens"),
-                ("hf_tags_column", hf_tags_column, "ner_tags")) if value != default]
-            if given:
-                log.warning("%s: no effect without --data.hf_dataset (ignored); name the dataset, or remove %s",
-                            ", ".join(given), "them" if len(given) > 1 else "it")
         # self.datasets holds per split a list of encoded sentences, or a memory-mapped Arrow dataset
-        self.files = {"train": train_file, "val": val_file, "test": test_file}
-        self.data_dir = data_dir
-        self.predict_file = predict_file
+        self.files, self.hub = files, hub
+        self.tag_scheme, self.words = tag_scheme, words
         self.train_with_dev = train_with_dev
-        self.hf_dataset, self.hf_config = hf_dataset, hf_config
-        self.hf_columns = (hf_tokens_column, hf_tags_column)
-        self.tag_column = tag_column
-        self.encoding = encoding
-        self.predict_format = predict_format
-        self.tag_scheme = tag_scheme
-        self.min_word_freq, self.lowercase, self.normalize_digits = min_word_freq, lowercase, normalize_digits
-        self.add_pretrained_words = add_pretrained_words
+        self.predict_file, self.predict_format = predict_file, predict_format
         self.vocab_from = vocab_from
-        self.cache_dir = cache_dir
+        self.cache_dir = files.cache_dir if files else None
+
+    @property
+    def add_pretrained_words(self) -> str | None:
+        return self.words.add_pretrained_words
 
     # -- sources -> sentences ---------------------------------------------------------------------
 
     def _split_file(self, split: Split) -> str | None:
-        if self.files[split]:
-            return self.files[split]
-        if self.data_dir:
-            path = os.path.join(self.data_dir, DATA_DIR_FILES[split])
-            if os.path.isfile(path):
-                return path
-        return None
+        return self.files.path(split) if self.files else None
 
     def _read_split(self, split: Split) -> tuple[Callable[[], Iterable[Sentence]], str]:
         """A way to read the split's sentences (tags as found), as often as needed, and its name.
@@ -147,10 +101,11 @@ class TaggingDataModule(TextDataModule):
         path = self._split_file(split)
         if path is not None:
             if not os.path.isfile(path):
-                raise TextlabError(f"{path}: no such file (--data.{split}_file)")
-            return (lambda: iter_conll(path, tag_column=self.tag_column, encoding=self.encoding)), path
-        if self.hf_dataset:
-            sentences, where = self._read_hf_split(split)
+                raise TextlabError(f"{path}: no such file (--data.files.{split}_file)")
+            files = self.files
+            return (lambda: iter_conll(path, tag_column=files.tag_column, encoding=files.encoding)), path
+        if self.hub:
+            sentences, where = self._from_hub(self.hub.sentences, split)
             return (lambda: sentences), where
         if split == "train":
             raise TextlabError(self._no_data_message())
@@ -165,45 +120,19 @@ class TaggingDataModule(TextDataModule):
         if not val_where:
             raise TextlabError(
                 "--data.train_with_dev: no validation data to add to the training data "
-                "(give --data.val_file, or --data.data_dir with valid.txt)"
+                "(give --data.files.val_file, or --data.files.data_dir with valid.txt)"
             )
         return (lambda: itertools.chain(read(), read_val())), f"{where} + {val_where}"
 
     def _no_data_message(self) -> str:
-        where = (
-            f"no {DATA_DIR_FILES['train']} in {self.data_dir}"
-            if self.data_dir
-            else "no training data given (--data.train_file or --data.data_dir)"
-        )
-        hub = f" and the Hugging Face dataset {self.hf_dataset!r} could not be loaded" if self.hf_dataset else ""
+        data_dir = self.files.data_dir if self.files else None
+        where = (f"no {CONLL_FILES['train']} in {data_dir}" if data_dir
+                 else "no training data given (--data.files.train_file or --data.files.data_dir)")
+        hub = f" and the Hugging Face dataset {self.hub.name!r} could not be loaded" if self.hub else ""
         return (
-            f"{where}{hub}: put train.txt, valid.txt and test.txt into --data.data_dir, "
-            "or go online and name a Hugging Face dataset with --data.hf_dataset"
+            f"{where}{hub}: put train.txt, valid.txt and test.txt into --data.files.data_dir, "
+            "or go online and name a Hugging Face dataset with --data.hub.name"
         )
-
-    def _read_hf_split(self, split: Split) -> tuple[list[Sentence], str]:
-        found = self._hf_split(split)
-        if found is None:
-            return [], ""
-        part, where = found
-        tokens_col, tags_col = self.hf_columns
-        for col in self.hf_columns:
-            if col not in part.column_names:
-                raise TextlabError(f"{where}: no column {col!r} (columns: {', '.join(part.column_names)})")
-        feature = part.features[tags_col]
-        label_names = getattr(getattr(feature, "feature", None), "names", None)
-        sentences = []
-        for i, row in enumerate(part):
-            tags = row[tags_col]
-            if tags and isinstance(tags[0], int):
-                if label_names is None:
-                    raise DataFormatError(where, i + 1, f"{tags_col!r} holds numbers but no ClassLabel names")
-                tags = [label_names[t] for t in tags]
-            if len(tags) != len(row[tokens_col]):
-                raise DataFormatError(where, i + 1, "expected as many tags as tokens")
-            if row[tokens_col]:
-                sentences.append(Sentence(list(row[tokens_col]), list(tags), line=i + 1))
-        return sentences, where
 
     def _converted(self, split: Split) -> tuple[Callable[[], Iterator[Sentence]], str]:
         """The split's sentences with tags converted to the training scheme (one pass to detect the input's)."""
@@ -238,15 +167,17 @@ class TaggingDataModule(TextDataModule):
 
     @cached_property
     def _cache(self) -> CorpusCache:
-        sources = {split: self._split_file(split) for split in self.files}
+        w = self.words
+        sources = {split: self._split_file(split) for split in CONLL_FILES}
         # the checkpoint whose vocabularies encode the corpus is a source too: overwritten, its ids change
         sources["vocab_from"] = self.vocab_from
         key = {
             "sources": {k: [os.path.abspath(p), os.path.getsize(p), os.path.getmtime(p)] if p else None
                         for k, p in sources.items()},
-            "hf_dataset": self.hf_dataset, "hf_config": self.hf_config, "toy": getattr(self, "toy", None),
-            "options": [self.tag_column, self.encoding, self.tag_scheme, self.min_word_freq, self.lowercase,
-                        self.normalize_digits, self.add_pretrained_words, self.vocab_from, self.train_with_dev],
+            "hf_dataset": self.hub.name if self.hub else None, "hf_config": self.hub.config if self.hub else None,
+            "toy": None,  # kept in the key so that caches made before still match; the toy set has no cache
+            "options": [self.files.tag_column, self.files.encoding, self.tag_scheme, w.min_word_freq, w.lowercase,
+                        w.normalize_digits, w.add_pretrained_words, self.vocab_from, self.train_with_dev],
         }
         return CorpusCache(self.cache_dir, key)
 
@@ -254,8 +185,11 @@ class TaggingDataModule(TextDataModule):
     def vocab(self) -> dict:
         """The vocabularies as a plain dict (linked to the model's ``vocab`` argument by the CLI)."""
         if self.vocab_from:
-            self._warn_overruled(self._checkpoint_vocab, {"tag_scheme": "tag_scheme", "lowercase": "lowercase",
-                                                          "normalize_digits": "digits"})
+            w = self.words
+            self._warn_overruled(self._checkpoint_vocab, [
+                ("tag_scheme", self.tag_scheme, DEFAULT_SCHEME, "tag_scheme"),
+                ("words.lowercase", w.lowercase, DEFAULT_WORDS.lowercase, "lowercase"),
+                ("words.normalize_digits", w.normalize_digits, DEFAULT_WORDS.normalize_digits, "digits")])
             return self._checkpoint_vocab
         if self.cache_dir:
             return self._cache.vocab(lambda: self._build_vocab(self._converted("train")[0]()))
@@ -263,21 +197,22 @@ class TaggingDataModule(TextDataModule):
 
     def _build_vocab(self, train: Iterable[Sentence]) -> dict:
         """Words, characters and tags of the training sentences, in one pass (the corpus may be streamed)."""
-        words = WordVocab([PAD, UNK], self.lowercase, self.normalize_digits)
+        w = self.words
+        words = WordVocab([PAD, UNK], w.lowercase, w.normalize_digits)
         word_counts, char_counts, types = Counter(), Counter(), set()
         for s in train:
             word_counts.update(words.key(t) for t in s.tokens)
             char_counts.update(c for t in s.tokens for c in t)
             types.update(kind for t in s.tags if (kind := entity_type(t)))
-        words = WordVocab.from_counts(word_counts, self.min_word_freq, self.lowercase, self.normalize_digits)
+        words = WordVocab.from_counts(word_counts, w.min_word_freq, w.lowercase, w.normalize_digits)
         before = None
-        if self.add_pretrained_words:
+        if w.add_pretrained_words:
             before = len(words)
-            words = words.extend(load_vectors(self.add_pretrained_words).words)
+            words = words.extend(load_vectors(w.add_pretrained_words).words)
             log.info("word vocabulary: %d from training + %d pretrained-only words", before, len(words) - before)
         # Every tag of the scheme for each entity type in training, not only the tags seen there: a type that
         # spans several tokens in every training sentence may still be a single token (S-) in dev or test.
-        tag_vocab = Vocab(sorted(scheme_tags(types, self.tag_scheme), key=_tag_order), specials=False)
+        tag_vocab = Vocab(sorted(scheme_tags(types, self.tag_scheme), key=tag_order), specials=False)
         return TaggingVocab(words, Vocab.build(char_counts), tag_vocab, self.tag_scheme, before).to_dict()
 
     # -- sentences -> ids -> batches -------------------------------------------------------------
@@ -299,7 +234,7 @@ class TaggingDataModule(TextDataModule):
         if stage == "predict":
             self.datasets["predict"] = [encode_sentence(s, vocab) for s in self._read_predict()]
         if stage in ("validate", "test") and not len(self.datasets[wanted[0]]):
-            raise TextlabError(f"no {wanted[0]} data: give --data.{wanted[0]}_file or --data.data_dir")
+            raise TextlabError(f"no {wanted[0]} data: give --data.files.{wanted[0]}_file or --data.files.data_dir")
 
     def _encoded(self, split: Split, vocab: TaggingVocab) -> Iterator[EncodedSentence]:
         if self.cache_dir:  # streamed from the file: the corpus never sits in memory
@@ -317,16 +252,16 @@ class TaggingDataModule(TextDataModule):
             yield encode_sentence(s, vocab)
 
     def _read_predict(self) -> list[Sentence]:
-        path = self._predict_path()
+        path, files = self._predict_path(), self.files or ConllFiles()
         conll = self.predict_format == "conll" or (
-            self.predict_format == "auto" and looks_like_conll(path, encoding=self.encoding)
+            self.predict_format == "auto" and looks_like_conll(path, encoding=files.encoding)
         )
         if self.predict_format == "auto":  # a guess: say what was guessed and how to overrule it
             guessed, other = ("CoNLL, a token a line", "text") if conll else ("plain text, a sentence a line", "conll")
             log.info("%s: read as %s (--data.predict_format %s to read it otherwise)", path, guessed, other)
         if conll:
-            return read_conll(path, tag_column=self.tag_column, encoding=self.encoding, require_tags=False)
-        return read_text_lines(path, encoding=self.encoding)
+            return read_conll(path, tag_column=files.tag_column, encoding=files.encoding, require_tags=False)
+        return read_text_lines(path, encoding=files.encoding)
 
     def collate(self, examples: list) -> TaggingBatch:
         return collate_tagging(examples)
@@ -335,11 +270,6 @@ class TaggingDataModule(TextDataModule):
         if isinstance(data, datasets.Dataset):  # one Arrow column to a list, not a lookup per row
             return data.data.column("n_tokens").to_pylist()
         return super().lengths(data)
-
-
-# TaggingDataModule options that name or read labelled data; the toy set generates its own
-TOY_NER_REFUSES = ("train_file", "val_file", "test_file", "data_dir", "hf_dataset", "hf_config", "hf_tokens_column",
-                   "hf_tags_column")
 
 
 class ToyNERDataModule(TaggingDataModule):
@@ -352,17 +282,10 @@ class ToyNERDataModule(TaggingDataModule):
             num_train: training sentences.
             num_val: validation sentences.
             num_test: test sentences.
-            **kwargs: the TaggingDataModule options that apply to a generated set (batch size, tag scheme,
-                predict_file, ...); those naming data files or data sets are refused.
+            **kwargs: the TaggingDataModule options other than its sources (batch size, tag scheme, words,
+                predict_file, ...).
         """
-        # The generated set replaces every data source: a user who named one meant their own data.
-        defaults = inspect.signature(TaggingDataModule.__init__).parameters
-        for name in TOY_NER_REFUSES:
-            if name in kwargs and kwargs[name] != defaults[name].default:
-                raise TextlabError(
-                    f"--data.{name}: the toy set (textlab.data.ToyNERDataModule) is generated and reads no data; "
-                    f"for your own data pass --data textlab.data.TaggingDataModule --data.{name} ...")
-        super().__init__(**kwargs)
+        super().__init__(files=None, hub=None, **kwargs)
         self.toy = dict(seed=seed, num_train=num_train, num_val=num_val, num_test=num_test)
 
     @cached_property
@@ -371,8 +294,3 @@ class ToyNERDataModule(TaggingDataModule):
 
     def _read_split(self, split: Split) -> tuple[Callable[[], Iterable[Sentence]], str]:
         return (lambda: self._generated[split]), f"toy NER set ({split})"
-
-
-def _tag_order(tag: str) -> tuple:
-    """O first, then by entity type, then B I E S: tag ids are stable and readable."""
-    return (tag != "O", tag[2:], "BIES".find(tag[:1]))

@@ -13,8 +13,10 @@ _CONVERT = "convert it to UTF-8, e.g. with iconv -f utf-16 -t utf-8"
 _SNIFF_BYTES = 1 << 16
 
 
-def decoded_lines(path: str | os.PathLike, encoding: str) -> Iterator[tuple[int, str]]:
-    """Yield ``(lineno, text)`` for each line, decoding line by line so an error names its line.
+def decoded_lines(path: str | os.PathLike, encoding: str,
+                  encoding_option: str = "--data.files.encoding") -> Iterator[tuple[int, str]]:
+    """Yield ``(lineno, text)`` for each line, decoding line by line so an error names its line (and
+    ``encoding_option``, the option that sets the encoding, when the bytes are not UTF-8).
 
     The file is split on ``\\n`` in binary, so ``encoding`` must be ASCII-compatible (UTF-8,
     Latin-1, cp1252, ...); a trailing ``\\r`` is whitespace and disappears when columns are split. A file
@@ -39,7 +41,7 @@ def decoded_lines(path: str | os.PathLike, encoding: str) -> Iterator[tuple[int,
                 text = raw.decode(encoding)
             except UnicodeDecodeError as err:
                 # the user's own choice of encoding failed: suggesting latin-1 (which decodes anything) would mislead
-                hint = "pass --data.encoding (e.g. latin-1)" if codec.name == "utf-8" else "is the file in another encoding?"
+                hint = f"pass {encoding_option} (e.g. latin-1)" if codec.name == "utf-8" else "is the file in another encoding?"
                 column = len(raw[: err.start].decode(encoding, errors="replace")) + 1  # characters, not bytes
                 raise DataFormatError(
                     path,

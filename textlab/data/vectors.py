@@ -36,7 +36,7 @@ def load_vectors(source: str, word_dim: int | None = None) -> PretrainedVectors:
     if word_dim is not None and vectors.dim != word_dim:
         raise TextlabError(
             f"pretrained vectors {source!r} have {vectors.dim} dimensions, the word embedding {word_dim}: "
-            f"set --model.init_args.word_dim {vectors.dim}"
+            f"set the words part's dim to {vectors.dim}"
         )
     return vectors
 

@@ -1,4 +1,5 @@
-"""Vocabularies: string <-> id maps for words, characters and tags.
+"""Vocabularies: string <-> id maps for words, characters, tags and labels, and the sets of them a tagger
+(``TaggingVocab``) and a classifier (``ClassificationVocab``) carry.
 
 A vocabulary is stored as its plain list of entries (``itos``), so it travels inside a checkpoint's
 hyperparameters and loads with ``torch.load(weights_only=True)`` with no data files present.
@@ -6,12 +7,17 @@ hyperparameters and loads with ``torch.load(weights_only=True)`` with no data fi
 
 from __future__ import annotations
 
+import logging
 import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Literal
 
+from textlab.data.tokenizer import Tokenizer, tokenize
 from textlab.errors import TextlabError
+
+log = logging.getLogger("textlab")
 
 PAD = "<pad>"
 UNK = "<unk>"
@@ -107,6 +113,57 @@ class WordVocab(Vocab):
         return WordVocab(self.itos + [k for k in dict.fromkeys(keys) if k not in self.stoi], self.lowercase, self.digits)
 
 
+@dataclass(frozen=True)
+class Words:
+    """How the data module builds the word vocabulary from the training data (a checkpoint's vocabulary,
+    ``vocab_from``, replaces it, and with it these options).
+
+    Args:
+        lowercase: store words lower-cased in the word vocabulary (a tagger's characters keep their case).
+        normalize_digits: store words with every digit replaced by 0.
+        min_word_freq: training words seen fewer times map to <unk> (a tagger still gives them char features).
+        add_pretrained_words: pretrained vectors (a file or ``glove-6b-50d``) whose words join the word
+            vocabulary, so words unseen in training keep their pretrained vectors (fixed; the training
+            words' vectors are fine-tuned).
+    """
+
+    lowercase: bool = False
+    normalize_digits: bool = False
+    min_word_freq: int = 1
+    add_pretrained_words: str | None = None
+
+
+@dataclass(frozen=True)
+class ClassificationWords(Words):
+    """How the data module splits texts into words and builds the word vocabulary from the training data
+    (a checkpoint's vocabulary, ``vocab_from``, replaces it, and with it these options).
+
+    Args:
+        lowercase: store words lower-cased in the word vocabulary.
+        normalize_digits: store words with every digit replaced by 0.
+        min_word_freq: training words seen fewer times map to <unk>.
+        add_pretrained_words: pretrained vectors (a file or ``glove-6b-50d``) whose words join the word
+            vocabulary, so words unseen in training keep their pretrained vectors.
+        tokenizer: whitespace (pre-tokenised text) or basic (also splits off punctuation and clitics).
+        max_tokens: keep only the first this many tokens of a text (null: all).
+        pretrained_words_scope: ``all`` adds every pretrained word; ``data`` only those occurring in the
+            texts of any split (labels unused), as Kim (2014) built his vocabulary: a much smaller embedding
+            matrix, but words first seen at prediction time stay <unk>.
+    """
+
+    tokenizer: Tokenizer = "whitespace"
+    max_tokens: int | None = None
+    pretrained_words_scope: Literal["all", "data"] = "all"
+
+    def __post_init__(self) -> None:
+        if self.max_tokens is not None and self.max_tokens < 1:
+            raise TextlabError(f"--data.words.max_tokens {self.max_tokens}: keep at least 1 token a text "
+                               "(null keeps them all)")
+        if self.pretrained_words_scope != "all" and not self.add_pretrained_words:
+            log.warning("--data.words.pretrained_words_scope %s: no effect without --data.words.add_pretrained_words, "
+                        "whose words it picks (ignored); set that too, or remove it", self.pretrained_words_scope)
+
+
 @dataclass
 class TaggingVocab:
     """Everything a tagger needs to turn text into ids and ids back into tags.
@@ -145,3 +202,49 @@ class TaggingVocab:
             )
         except (KeyError, TypeError, ValueError) as e:
             raise TextlabError(f"invalid vocabulary (expected words, chars, tags and tag_scheme): {e}") from None
+
+
+@dataclass
+class ClassificationVocab:
+    """Everything a classifier needs to turn text into ids and ids back into labels.
+
+    It crosses from the data module to the model (and into the checkpoint) as a plain dict.
+    """
+
+    words: WordVocab
+    labels: Vocab  # no specials: every example has exactly one real label
+    tokenizer: Tokenizer = "whitespace"
+    max_tokens: int | None = None
+    label_counts: list[int] | None = None  # training examples per label, for class weights
+    # words[:trainable_words] came from the training data; the rest only from a pretrained file. None: all of them.
+    trainable_words: int | None = None
+
+    def tokens(self, text: str) -> list[str]:
+        tokens = tokenize(text, self.tokenizer)
+        return tokens[: self.max_tokens] if self.max_tokens else tokens
+
+    def to_dict(self) -> dict:
+        return {
+            "words": self.words.itos,
+            "labels": self.labels.itos,
+            "lowercase": self.words.lowercase,
+            "digits": self.words.digits,
+            "tokenizer": self.tokenizer,
+            "max_tokens": self.max_tokens,
+            "label_counts": self.label_counts,
+            "trainable_words": self.trainable_words,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ClassificationVocab":
+        try:
+            return cls(
+                words=WordVocab(d["words"], d.get("lowercase", False), d.get("digits", False)),
+                labels=Vocab(d["labels"], specials=False),
+                tokenizer=d.get("tokenizer", "whitespace"),
+                max_tokens=d.get("max_tokens"),
+                label_counts=d.get("label_counts"),
+                trainable_words=d.get("trainable_words"),
+            )
+        except (KeyError, TypeError, ValueError) as e:
+            raise TextlabError(f"invalid vocabulary (expected words and labels of a classifier): {e}") from None

@@ -22,7 +22,7 @@ from seqeval.metrics.sequence_labeling import end_of_chunk, get_entities, start_
 from torch import Tensor
 from torchmetrics import Metric
 
-__all__ = ["SpanF1", "chunk_rules", "count_spans", "extract_spans", "types_from_tags"]
+__all__ = ["SpanF1", "chunk_rules", "count_span_sets", "count_spans", "extract_spans", "types_from_tags"]
 
 _ENTITY_TAG = re.compile(r"^[BIES]-(.+)$")
 
@@ -65,10 +65,23 @@ def chunk_rules(tags: Sequence[str]) -> tuple[Tensor, Tensor, list[str | None]]:
 def count_spans(
     preds: Sequence[Sequence[str]], targets: Sequence[Sequence[str]], types: Sequence[str]
 ) -> tuple[Tensor, Tensor, Tensor]:
-    """Per-type ``(tp, n_pred, n_gold)`` LongTensors of shape ``(len(types),)`` over a batch of sentences.
+    """Per-type ``(tp, n_pred, n_gold)`` LongTensors of shape ``(len(types),)`` over a batch of tag sentences.
 
     A true positive is a predicted span with exactly the type and boundaries of a gold span.
     """
+    if len(preds) != len(targets):
+        raise ValueError(f"got {len(preds)} predicted sentences but {len(targets)} target sentences")
+    for i, (pred, gold) in enumerate(zip(preds, targets)):
+        if len(pred) != len(gold):
+            raise ValueError(f"sentence {i}: {len(pred)} predicted tags but {len(gold)} target tags")
+    return count_span_sets([extract_spans(p) for p in preds], [extract_spans(g) for g in targets], types)
+
+
+def count_span_sets(
+    preds: Sequence[Sequence[tuple[str, int, int]]], targets: Sequence[Sequence[tuple[str, int, int]]],
+    types: Sequence[str],
+) -> tuple[Tensor, Tensor, Tensor]:
+    """``count_spans`` over sentences already chunked into ``(type, start, end)`` spans."""
     if len(preds) != len(targets):
         raise ValueError(f"got {len(preds)} predicted sentences but {len(targets)} target sentences")
     index = {t: i for i, t in enumerate(types)}
@@ -79,10 +92,8 @@ def count_spans(
         return index[span_type]
 
     tp, n_pred, n_gold = ([0] * len(types) for _ in range(3))
-    for i, (pred, gold) in enumerate(zip(preds, targets)):
-        if len(pred) != len(gold):
-            raise ValueError(f"sentence {i}: {len(pred)} predicted tags but {len(gold)} target tags")
-        pred_spans, gold_spans = set(extract_spans(pred)), set(extract_spans(gold))
+    for pred, gold in zip(preds, targets):
+        pred_spans, gold_spans = set(map(tuple, pred)), set(map(tuple, gold))
         for span in pred_spans:
             n_pred[col(span[0])] += 1
         for span in gold_spans:
@@ -126,7 +137,14 @@ class SpanF1(Metric):
             self.add_state(name, torch.zeros(len(self.types), dtype=torch.long), dist_reduce_fx="sum")
 
     def update(self, preds: Sequence[Sequence[str]], targets: Sequence[Sequence[str]]) -> None:
-        tp, n_pred, n_gold = count_spans(preds, targets, self.types)
+        self._add(*count_spans(preds, targets, self.types))
+
+    def update_spans(self, preds: Sequence[Sequence[tuple[str, int, int]]],
+                     targets: Sequence[Sequence[tuple[str, int, int]]]) -> None:
+        """``update`` from sentences already chunked into ``(type, start, end)`` spans (the tagger's own)."""
+        self._add(*count_span_sets(preds, targets, self.types))
+
+    def _add(self, tp: Tensor, n_pred: Tensor, n_gold: Tensor) -> None:
         self.tp += tp.to(self.tp.device)
         self.n_pred += n_pred.to(self.n_pred.device)
         self.n_gold += n_gold.to(self.n_gold.device)

@@ -1,4 +1,5 @@
-"""Character encoders: one vector per word from its characters (N words in, (N, output_dim) out).
+"""Character encoders, the tagger's ``chars`` part: one vector per word from its characters (N words in,
+(N, output_dim) out). The model builds them with the size of its character vocabulary (``num_chars``).
 
 Every encoder takes ``chars`` (N, L) with 0 as padding (real characters are left-aligned) and the
 number of real characters per word ``lengths`` (N,), every length >= 1. Padding never changes a
@@ -8,13 +9,9 @@ the max; the LSTMs see packed sequences.
 
 from __future__ import annotations
 
-from typing import Literal
-
 import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
-
-CharEncoderKind = Literal["cnn", "lstm", "both", "cnn_lstm", "none"]
 
 # The encoders hold several float vectors per character position (embedding, features, masked copy): about
 # 5 KB per word of 13 characters with the CNN, so a 100,000-token sentence took 0.6 GB, and 3 GB with one
@@ -35,31 +32,35 @@ def _in_slices(encode, chars: torch.Tensor, lengths: torch.Tensor) -> torch.Tens
 class CharCNN(nn.Module):
     """Ma & Hovy (2016): char embeddings, Conv1d of one or more widths, max over the real characters."""
 
-    def __init__(
-        self, num_chars: int, char_dim: int = 30, filters: int = 30, widths: tuple[int, ...] = (3,), dropout: float = 0.0
-    ) -> None:
+    def __init__(self, num_chars: int, dim: int = 30, filters: int = 30, widths: tuple[int, ...] = (3,),
+                 dropout: float = 0.0) -> None:
+        """
+        Args:
+            num_chars: the character vocabulary's size (given by the model).
+            dim: character embedding size.
+            filters: filters per width.
+            widths: filter widths, e.g. [3] or [2, 3, 4].
+            dropout: dropout on the character embeddings before the convolution (Ma & Hovy: 0.5).
+        """
         super().__init__()
         if filters < 1 or not widths or min(widths) < 1:
-            raise ValueError(f"the char CNN needs char_filters >= 1 and char_widths >= 1, got {filters} and {list(widths)}")
-        self.embedding = nn.Embedding(num_chars, char_dim, padding_idx=0)
+            raise ValueError(f"the char CNN needs filters >= 1 and widths >= 1, got {filters} and {list(widths)}")
+        _check_dropout(dropout)
+        self.embedding = nn.Embedding(num_chars, dim, padding_idx=0)
         # Ma & Hovy apply dropout to the character embeddings before the CNN; pads stay zero vectors
         self.dropout = nn.Dropout(dropout)
-        self.convs = nn.ModuleList(nn.Conv1d(char_dim, filters, w, padding=w // 2) for w in widths)
-        self.feature_dim = filters * len(widths)  # per character, before pooling
-        self.output_dim = self.feature_dim
-
-    def features(self, chars: torch.Tensor) -> torch.Tensor:
-        N, L = chars.shape
-        x = self.dropout(self.embedding(chars)).transpose(1, 2)  # (N, C, L)
-        # an even width yields L + 1 positions; keep the first L so every width lines up per character
-        return torch.cat([conv(x)[:, :, :L] for conv in self.convs], dim=1)  # (N, F, L)
+        self.convs = nn.ModuleList(nn.Conv1d(dim, filters, w, padding=w // 2) for w in widths)
+        self.output_dim = filters * len(widths)
 
     def forward(self, chars: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         return _in_slices(self._encode, chars, lengths)
 
     def _encode(self, chars: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        h = self.features(chars)  # (N, F, L)
-        real = torch.arange(chars.size(1), device=chars.device)[None, :] < lengths[:, None]  # (N, L)
+        N, L = chars.shape
+        x = self.dropout(self.embedding(chars)).transpose(1, 2)  # (N, C, L)
+        # an even width yields L + 1 positions; keep the first L so every width lines up per character
+        h = torch.cat([conv(x)[:, :, :L] for conv in self.convs], dim=1)  # (N, F, L)
+        real = torch.arange(L, device=chars.device)[None, :] < lengths[:, None]  # (N, L)
         h = h.masked_fill(~real[:, None, :], float("-inf"))
         return h.max(dim=2).values  # (N, F)
 
@@ -67,71 +68,55 @@ class CharCNN(nn.Module):
 class CharLSTM(nn.Module):
     """Lample et al. (2016): BiLSTM over the packed characters; final forward and backward states."""
 
-    def __init__(self, input_dim: int, hidden: int = 25, num_chars: int | None = None, dropout: float = 0.0) -> None:
+    def __init__(self, num_chars: int, dim: int = 30, hidden: int = 25, dropout: float = 0.0) -> None:
+        """
+        Args:
+            num_chars: the character vocabulary's size (given by the model).
+            dim: character embedding size.
+            hidden: LSTM hidden size per direction.
+            dropout: dropout on the character embeddings before the LSTM.
+        """
         super().__init__()
-        # Without num_chars the input is already a feature sequence (the cnn_lstm stack).
-        self.embedding = nn.Embedding(num_chars, input_dim, padding_idx=0) if num_chars else None
-        self.dropout = nn.Dropout(dropout)  # on the character embeddings, as in CharCNN
-        self.lstm = nn.LSTM(input_dim, hidden, batch_first=True, bidirectional=True)
+        _check_dropout(dropout)
+        self.embedding = nn.Embedding(num_chars, dim, padding_idx=0)
+        self.dropout = nn.Dropout(dropout)
+        self.lstm = nn.LSTM(dim, hidden, batch_first=True, bidirectional=True)
         self.output_dim = 2 * hidden
 
     def forward(self, chars: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         return _in_slices(self._encode, chars, lengths)
 
     def _encode(self, chars: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        x = self.dropout(self.embedding(chars)) if self.embedding is not None else chars  # (N, L, C)
+        x = self.dropout(self.embedding(chars))  # (N, L, C)
         packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
         _, (h, _) = self.lstm(packed)  # h: (2, N, H)
         return torch.cat([h[0], h[1]], dim=-1)  # (N, 2H)
 
 
 class CharCNNandLSTM(nn.Module):
-    """``both``: a CharCNN and a CharLSTM side by side, outputs concatenated."""
+    """A CharCNN and a CharLSTM side by side, each with its own character embeddings; outputs concatenated."""
 
-    def __init__(self, cnn: CharCNN, lstm: CharLSTM) -> None:
+    def __init__(self, num_chars: int, dim: int = 30, filters: int = 30, widths: tuple[int, ...] = (3,),
+                 hidden: int = 25, dropout: float = 0.0) -> None:
+        """
+        Args:
+            num_chars: the character vocabulary's size (given by the model).
+            dim: character embedding size (of each encoder's own embeddings).
+            filters: CNN filters per width.
+            widths: CNN filter widths.
+            hidden: LSTM hidden size per direction.
+            dropout: dropout on the character embeddings before each encoder.
+        """
         super().__init__()
-        self.cnn, self.lstm = cnn, lstm
-        self.output_dim = cnn.output_dim + lstm.output_dim
+        self.cnn = CharCNN(num_chars, dim, filters, widths, dropout)
+        self.lstm = CharLSTM(num_chars, dim, hidden, dropout)
+        self.output_dim = self.cnn.output_dim + self.lstm.output_dim
 
     def forward(self, chars: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         return torch.cat([self.cnn(chars, lengths), self.lstm(chars, lengths)], dim=-1)
 
 
-class CharCNNThenLSTM(nn.Module):
-    """``cnn_lstm``: the CNN's per-character features are the BiLSTM's input sequence."""
-
-    def __init__(self, cnn: CharCNN, hidden: int) -> None:
-        super().__init__()
-        self.cnn = cnn
-        self.lstm = CharLSTM(cnn.feature_dim, hidden)
-        self.output_dim = self.lstm.output_dim
-
-    def forward(self, chars: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        return _in_slices(self._encode, chars, lengths)
-
-    def _encode(self, chars: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        return self.lstm(self.cnn.features(chars).transpose(1, 2), lengths)  # (N, L, F) in
-
-
-def build_char_encoder(
-    kind: CharEncoderKind,
-    num_chars: int,
-    char_dim: int = 30,
-    filters: int = 30,
-    widths: tuple[int, ...] = (3,),
-    hidden: int = 25,
-    dropout: float = 0.0,
-) -> nn.Module | None:
-    """``dropout`` applies to the character embeddings, before the encoder reads them."""
-    if kind == "none":
-        return None
-    if kind == "lstm":
-        return CharLSTM(char_dim, hidden, num_chars=num_chars, dropout=dropout)
-    cnn = CharCNN(num_chars, char_dim, filters, tuple(widths), dropout)
-    if kind == "cnn":
-        return cnn
-    if kind == "both":
-        return CharCNNandLSTM(cnn, CharLSTM(char_dim, hidden, num_chars=num_chars, dropout=dropout))
-    if kind == "cnn_lstm":
-        return CharCNNThenLSTM(cnn, hidden)
-    raise ValueError(f"unknown char encoder {kind!r}: expected cnn, lstm, both, cnn_lstm or none")
+def _check_dropout(p: float) -> None:
+    # nn.Dropout refuses values outside [0, 1] itself, but takes 1.0, which zeroes every input in training
+    if p == 1.0:
+        raise ValueError("dropout 1.0 drops every character in training: use less than 1 (e.g. 0.5)")

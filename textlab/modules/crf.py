@@ -1,12 +1,14 @@
 """Tag decoders: a linear-chain CRF (pytorch-crf) with constrained batched Viterbi, and a softmax.
 
-The CRF's constraints (never ``O -> I-PER``) always act in Viterbi when on, and optionally in training
-(``constrained_training``: the loss's normaliser then sums over allowed paths only).
+They are the tagger's ``decoder`` part, built with the tag names and scheme. The CRF's constraints
+(never ``O -> I-PER``) act in Viterbi when on; training scores every path, as Ma & Hovy's did.
 
 Both take emissions (B, T, K) and a bool mask (B, T) whose True entries are left-aligned, and offer
 ``loss(emissions, tags, mask)`` (a mean, so its scale does not depend on the batch size) and
-``decode(emissions, mask) -> (B, T)`` tag ids (0 on padding), and ``lattice(emissions)``, the transition
-scores that decoding uses, for the probabilities of ``textlab.modules.tag_lattice``.
+``decode(emissions, mask, confidences) -> (B, T)`` tag ids (0 on padding) with their confidences when
+asked, and ``lattice(emissions)``, the transition scores that decoding uses, for the probabilities of
+``textlab.modules.tag_lattice``. ``min_entity_probability`` drops a decoded entity less probable than
+that under the model (its tags become ``O``).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import torch.nn.functional as F
 import torchcrf
 from torch import nn
 
-from textlab.errors import TextlabError
+from textlab.modules.tag_confidences import DecodedConfidences, tag_confidences
 
 
 def _split(tag: str) -> tuple[str, str | None]:
@@ -77,82 +79,104 @@ def viterbi_decode(
     return path  # (B, T)
 
 
-class CRFDecoder(nn.Module):
+class TagDecoder(nn.Module):
+    """What both decoders share: the tags, and dropping unlikely entities after decoding."""
+
+    def __init__(self, tags: list[str], scheme: str, min_entity_probability: float = 0.0) -> None:
+        super().__init__()
+        if not 0.0 <= min_entity_probability <= 1.0:
+            raise ValueError(f"min_entity_probability must be in [0, 1], not {min_entity_probability}")
+        if min_entity_probability and "O" not in tags:
+            raise ValueError("min_entity_probability turns dropped entities into O tags, and the training data "
+                             "has no O tag")
+        self.tags, self.scheme = list(tags), scheme
+        self.min_entity_probability = min_entity_probability
+
+    def best_paths(self, emissions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:  # pragma: no cover
+        raise NotImplementedError
+
+    def lattice(self, emissions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:  # pragma: no cover
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def decode(self, emissions: torch.Tensor, mask: torch.Tensor, confidences: bool = False
+               ) -> tuple[torch.Tensor, DecodedConfidences | None]:
+        """Tag ids (B, T), less the entities under ``min_entity_probability``, and their confidences if asked."""
+        paths = self.best_paths(emissions, mask)
+        if not (confidences or self.min_entity_probability):
+            return paths, None
+        scored = tag_confidences(emissions, mask, paths, self.tags, self.lattice(emissions), self.min_entity_probability)
+        return scored.paths, scored
+
+
+class CRFDecoder(TagDecoder):
     """pytorch-crf's CRF for the loss; constrained batched Viterbi to decode.
 
     Everything runs in float32 with autocast off: the forward algorithm's log-sum-exp loses too much
     in half precision.
     """
 
-    def __init__(self, tags: list[str], scheme: str, constrained: bool = True, constrained_training: bool = False) -> None:
-        super().__init__()
-        if constrained_training and not constrained:
-            # the forbidden transitions never get a gradient, so unconstrained decoding would use their random init
-            raise TextlabError("constrained_training needs constrained_decoding: a CRF trained on the allowed "
-                               "transitions only has not learnt the forbidden ones")
+    def __init__(self, tags: list[str], scheme: str, constrained: bool = True,
+                 min_entity_probability: float = 0.0) -> None:
+        """
+        Args:
+            tags: the tag names (given by the model).
+            scheme: their scheme, IOB2 or BIOES (given by the model).
+            constrained: forbid impossible transitions (e.g. O -> I-PER) in Viterbi.
+            min_entity_probability: drop a decoded entity whose probability under the model is below this (its
+                tags become O), in validation, test and prediction; training is unchanged. 0.5 keeps the
+                entities the model finds likelier than not: fewer false positives for some misses.
+        """
+        super().__init__(tags, scheme, min_entity_probability)
         self.crf = torchcrf.CRF(len(tags), batch_first=True)
-        self.constrained_training = constrained_training
         allowed, start, end = allowed_transitions(scheme, tags) if constrained else (None, None, None)
         K = len(tags)
         # Not persistent: the masks follow from the tags and the `constrained` argument, so a checkpoint
-        # can be decoded either way (`textlab test --ckpt_path C --model.constrained_decoding false`).
+        # can be decoded either way (`textlab test --ckpt_path C --model.decoder.constrained false`).
         self.register_buffer("allowed", allowed if constrained else torch.ones(K, K, dtype=torch.bool),
                              persistent=False)
         self.register_buffer("allowed_start", start if constrained else torch.ones(K, dtype=torch.bool),
                              persistent=False)
         self.register_buffer("allowed_end", end if constrained else torch.ones(K, dtype=torch.bool),
                              persistent=False)
-        self.register_load_state_dict_pre_hook(self._drop_stored_masks)
-
-    @staticmethod
-    def _drop_stored_masks(module, state_dict, prefix, *args) -> None:
-        # Checkpoints written before the masks became non-persistent still hold them.
-        for name in ("allowed", "allowed_start", "allowed_end"):
-            state_dict.pop(prefix + name, None)
 
     def loss(self, emissions: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         with torch.autocast(emissions.device.type, enabled=False):
-            args, kwargs = (emissions.float(), tags), dict(mask=mask, reduction="mean")
-            if self.constrained_training:
-                # pytorch-crf's own forward algorithm, with the forbidden transitions scored -1e4: the
-                # normaliser then sums over allowed paths only. Not -inf: pytorch-crf multiplies transitions
-                # into padded positions (tag 0 there, whichever tag that is) by a 0 mask, and -inf * 0 is nan.
-                nll = -torch.func.functional_call(self.crf, self._masked_transitions(-1e4), args, kwargs)
-            else:
-                nll = -self.crf(*args, **kwargs)
+            nll = -self.crf(emissions.float(), tags, mask=mask, reduction="mean")
         # A batch of one-token sentences (bucketing groups them: CoNLL has hundreds) never reaches
         # pytorch-crf's transition matrix, so it gets no gradient. Under DDP the rank holding such a batch
         # then never all-reduces that parameter's bucket while the other ranks wait for it: training hangs.
         # Adding it times zero keeps it in every step's graph there. Only there: in one process a zero
         # gradient is not the same as none, since SGD's momentum still moves a parameter with a zero
-        # gradient and skips one without: added everywhere, the term changed single-process CoNLL runs
-        # within their first 200 steps (README, "A change of arithmetic").
+        # gradient and skips one without (docs/conll2003_experiments.md, "A change of arithmetic").
         if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
             nll = nll + 0.0 * self.crf.transitions.sum()
         return nll
 
-    def _masked_transitions(self, forbidden: float = float("-inf")) -> dict[str, torch.Tensor]:
-        return {
-            "transitions": self.crf.transitions.float().masked_fill(~self.allowed, forbidden),
-            "start_transitions": self.crf.start_transitions.float().masked_fill(~self.allowed_start, forbidden),
-            "end_transitions": self.crf.end_transitions.float().masked_fill(~self.allowed_end, forbidden),
-        }
-
     def lattice(self, emissions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """The (transitions, start, end) scores decoding uses, forbidden ones at -inf (``textlab.modules.tag_lattice``)."""
-        masked = self._masked_transitions()
-        return masked["transitions"], masked["start_transitions"], masked["end_transitions"]
+        crf = self.crf
+        return (crf.transitions.float().masked_fill(~self.allowed, float("-inf")),
+                crf.start_transitions.float().masked_fill(~self.allowed_start, float("-inf")),
+                crf.end_transitions.float().masked_fill(~self.allowed_end, float("-inf")))
 
     @torch.no_grad()
-    def decode(self, emissions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def best_paths(self, emissions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         with torch.autocast(emissions.device.type, enabled=False):
-            masked = self._masked_transitions()
-            return viterbi_decode(emissions.float(), mask, masked["transitions"], masked["start_transitions"],
-                                  masked["end_transitions"])
+            return viterbi_decode(emissions.float(), mask, *self.lattice(emissions))
 
 
-class SoftmaxDecoder(nn.Module):
+class SoftmaxDecoder(TagDecoder):
     """Independent per-token softmax: token-mean cross-entropy, argmax decoding."""
+
+    def __init__(self, tags: list[str], scheme: str, min_entity_probability: float = 0.0) -> None:
+        """
+        Args:
+            tags: the tag names (given by the model).
+            scheme: their scheme, IOB2 or BIOES (given by the model).
+            min_entity_probability: drop a decoded entity whose probability under the model is below this.
+        """
+        super().__init__(tags, scheme, min_entity_probability)
 
     def loss(self, emissions: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         with torch.autocast(emissions.device.type, enabled=False):
@@ -166,5 +190,5 @@ class SoftmaxDecoder(nn.Module):
         return emissions.new_zeros(K, K, dtype=torch.float32), zeros, zeros
 
     @torch.no_grad()
-    def decode(self, emissions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def best_paths(self, emissions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         return emissions.argmax(dim=-1).masked_fill(~mask, 0)

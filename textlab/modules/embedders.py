@@ -1,5 +1,4 @@
-"""Token embedder: word embedding (+) trained word vectors (+) character encoding (+) casing embedding,
-one vector per token."""
+"""Word vectors, and the tagger's token embedder: word (+) character encoding (+) casing, one vector per token."""
 
 from __future__ import annotations
 
@@ -7,38 +6,46 @@ import numpy as np
 import torch
 from torch import nn
 
+from textlab.modules.pretrained import PretrainedWords
 
-class WordEmbedder(nn.Embedding):
-    """``nn.Embedding`` with padding id 0 that can be initialised from pretrained vectors.
 
-    With ``num_trainable`` < ``num_words`` the rows from ``num_trainable`` on (words the vocabulary
-    took from the pretrained file only, never seen in training) live in a frozen buffer. A word that
-    never occurs in a training batch gets a zero gradient anyway, so this changes no result (short of
-    weight decay); it only spares every step the dense gradient, clipping and optimiser update over
-    a 400k-row table, which was about half of the CoNLL step time on a CPU.
+class WordEmbeddings(nn.Embedding, PretrainedWords):
+    """Word vectors with padding id 0, random or started from pretrained vectors.
 
-    With ``frozen_copy`` each token gets its vector twice, fine-tuned and as it started (Kim 2014's
-    multichannel input). A word seen in training drifts away from the pretrained space while a word
-    never seen in training keeps its pretrained vector; the frozen half puts both in the same space.
-
-    With ``pretrained_swap`` p > 0, in training each occurrence of a training word that has a pretrained
-    vector gets that vector as loaded instead of its fine-tuned one, with probability p. The network then
-    also learns to read vectors from the pretrained space, which is all that a test word never seen in
-    training has (word dropout to ``<unk>`` teaches it to do without the word instead).
+    ``num_words`` and ``num_trainable`` come from the vocabulary when the model is built. With
+    ``num_trainable`` < ``num_words`` the rows from ``num_trainable`` on (words the vocabulary took from
+    the pretrained file only, never seen in training) live in a frozen buffer. A word that never occurs
+    in a training batch gets a zero gradient anyway, so this changes no result (short of weight decay);
+    it only spares every step the dense gradient, clipping and optimiser update over a 400k-row table,
+    which was about half of the CoNLL step time on a CPU.
     """
 
     def __init__(
         self,
         num_words: int,
-        dim: int,
-        max_norm: float | None = None,
-        scale_grad_by_freq: bool = False,
         num_trainable: int | None = None,
-        frozen_copy: bool = False,
-        pretrained_swap: float = 0.0,
-    ):
+        dim: int = 100,
+        pretrained: str | None = None,
+        normalize: bool = False,
+        max_norm: float | None = None,
+    ) -> None:
+        """
+        Args:
+            num_words: the vocabulary's size (given by the model).
+            num_trainable: how many of the first words are trained (given by the model; None: all).
+            dim: vector size; must equal the pretrained vectors' size when ``pretrained`` is set.
+            pretrained: vectors to start from: a GloVe/word2vec text file or ``glove-6b-50d``; null: random.
+            normalize: scale each pretrained vector to length 1 (NCRF++'s ``norm_word_emb``).
+            max_norm: renormalise vectors whose norm exceeds this (``nn.Embedding``'s max_norm); null: no limit.
+        """
+        if normalize and not pretrained:
+            raise ValueError("normalize scales the pretrained vectors: set pretrained (e.g. glove-6b-50d)")
+        # nn.Embedding takes any max_norm, and one <= 0 flips or zeroes the looked-up vectors in place
+        if max_norm is not None and not max_norm > 0:
+            raise ValueError(f"max_norm must be > 0 (null: no limit), not {max_norm}")
         trainable = num_words if num_trainable is None else min(num_trainable, num_words)
-        super().__init__(trainable, dim, padding_idx=0, max_norm=max_norm, scale_grad_by_freq=scale_grad_by_freq)
+        super().__init__(trainable, dim, padding_idx=0, max_norm=max_norm)
+        self.pretrained, self.normalize = pretrained, normalize
         # Uniform +-sqrt(3/dim) (Ma & Hovy) keeps random rows on the scale of typical pretrained vectors.
         bound = float(np.sqrt(3.0 / dim))
         nn.init.uniform_(self.weight, -bound, bound)
@@ -46,44 +53,24 @@ class WordEmbedder(nn.Embedding):
             self.weight[0].zero_()
         # saved in the checkpoint: prediction must see the same vectors without the pretrained file
         self.register_buffer("pretrained_only", torch.zeros(num_words - trainable, dim))
-        self.frozen_copy = frozen_copy
-        self.pretrained_swap = pretrained_swap
-        if frozen_copy or pretrained_swap:  # only then, so that checkpoints without them keep loading
-            # the trained rows' starting vectors; the pretrained-only rows are frozen already
-            self.register_buffer("initial", self.weight.detach().clone())
-        if pretrained_swap:
-            # which trained rows started from a pretrained vector: only those are swapped
-            self.register_buffer("has_pretrained", torch.zeros(trainable, dtype=torch.bool))
 
     @property
     def output_dim(self) -> int:
-        return self.embedding_dim * (2 if self.frozen_copy else 1)
+        return self.embedding_dim
+
+    @property
+    def word_dim(self) -> int:
+        return self.embedding_dim
 
     @property
     def num_words(self) -> int:
         return self.num_embeddings + len(self.pretrained_only)
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        vectors = self._lookup(ids, super().forward)
-        if self.training and self.pretrained_swap > 0:
-            vectors = self._swap_in_pretrained(ids, vectors)
-        if self.frozen_copy:
-            started = self._lookup(ids, lambda rows: nn.functional.embedding(rows, self.initial))
-            vectors = torch.cat([vectors, started], dim=-1)
-        return vectors
-
-    def _swap_in_pretrained(self, ids: torch.Tensor, vectors: torch.Tensor) -> torch.Tensor:
-        trained_rows = ids.clamp(max=self.num_embeddings - 1)
-        swappable = (ids < self.num_embeddings) & self.has_pretrained[trained_rows]
-        swap = swappable & (torch.rand(ids.shape, device=ids.device) < self.pretrained_swap)
-        started = nn.functional.embedding(trained_rows, self.initial)
-        return torch.where(swap.unsqueeze(-1), started, vectors)
-
-    def _lookup(self, ids: torch.Tensor, trainable_rows) -> torch.Tensor:
         if not len(self.pretrained_only):
-            return trainable_rows(ids)
+            return super().forward(ids)
         trainable = ids < self.num_embeddings
-        tuned = trainable_rows(ids.masked_fill(~trainable, 0))  # id 0 is padding: no gradient flows there
+        tuned = super().forward(ids.masked_fill(~trainable, 0))  # id 0 is padding: no gradient flows there
         fixed = nn.functional.embedding((ids - self.num_embeddings).clamp(min=0), self.pretrained_only)
         if self.max_norm is not None:
             # nn.Embedding applies max_norm to the trained rows only; without this the pretrained-only words
@@ -97,57 +84,31 @@ class WordEmbedder(nn.Embedding):
     def load_pretrained(self, matrix: np.ndarray, found: np.ndarray) -> None:
         """Copy the rows marked ``found``; the others keep their random init."""
         if matrix.shape != (self.num_words, self.embedding_dim):
-            raise ValueError(
-                f"pretrained vectors have dimension {matrix.shape[1]}, the word embedding {self.embedding_dim}: "
-                f"set word_dim to {matrix.shape[1]}"
-            )
+            raise ValueError(f"pretrained vectors have dimension {matrix.shape[1]}, the word embedding "
+                             f"{self.embedding_dim}: set the words part's dim to {matrix.shape[1]}")
         n = self.num_embeddings
         rows = torch.from_numpy(np.flatnonzero(found[:n]))
         self.weight[rows] = torch.from_numpy(matrix[:n][found[:n]]).to(self.weight.dtype)
-        if self.frozen_copy or self.pretrained_swap:
-            self.initial.copy_(self.weight)
-        if self.pretrained_swap:
-            self.has_pretrained.copy_(torch.from_numpy(found[:n]))
         # a pretrained-only word the file lacks (it cannot happen when the words came from that file) gets zeros
         self.pretrained_only.copy_(torch.from_numpy(matrix[n:] * found[n:, None]))
 
 
-class TrainedWordVectors(nn.Embedding):
-    """A second, always trained vector for each training word, to stack beside the pretrained one
-    (flair's trainable OneHotEmbeddings next to its WordEmbeddings).
-
-    It starts from zeros and has rows for the first ``num_words`` ids only, the words seen in training:
-    a word the vocabulary took from the pretrained file alone (an id past them) and padding get zeros.
-    So a word never seen in training is its pretrained vector alone, as it would be without this part.
-    """
-
-    def __init__(self, num_words: int, dim: int):
-        super().__init__(num_words, dim, padding_idx=0)
-        nn.init.zeros_(self.weight)
-
-    def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        return super().forward(ids.masked_fill(ids >= self.num_embeddings, 0))
-
-
 class TokenEmbedder(nn.Module):
-    def __init__(self, words: WordEmbedder, chars: nn.Module | None, num_casings: int = 0, casing_dim: int = 0,
-                 trained_words: TrainedWordVectors | None = None):
+    """Word vector (+) character encoding (+) casing embedding: (B, T) ids -> (B, T, output_dim)."""
+
+    def __init__(self, words: WordEmbeddings, chars: nn.Module | None, num_casings: int = 0, casing_dim: int = 0):
         super().__init__()
         self.words = words
-        self.trained_words = trained_words
         self.chars = chars
         self.casing = nn.Embedding(num_casings, casing_dim, padding_idx=0) if casing_dim else None
-        self.output_dim = (words.output_dim + (trained_words.embedding_dim if trained_words else 0)
-                           + (chars.output_dim if chars else 0) + casing_dim)
+        self.output_dim = words.output_dim + (chars.output_dim if chars else 0) + casing_dim
 
     def forward(self, words: torch.Tensor, chars: torch.Tensor, casing: torch.Tensor, mask: torch.Tensor):
         parts = [self.words(words)]  # (B, T, W)
-        if self.trained_words is not None:
-            parts.append(self.trained_words(words))  # (B, T, X)
         if self.chars is not None:
-            parts.append(self._encode_chars(chars, mask))
+            parts.append(self._encode_chars(chars, mask))  # (B, T, C)
         if self.casing is not None:
-            parts.append(self.casing(casing))
+            parts.append(self.casing(casing))  # (B, T, casing_dim)
         return torch.cat(parts, dim=-1)  # (B, T, output_dim)
 
     def _encode_chars(self, chars: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

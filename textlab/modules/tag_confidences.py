@@ -21,7 +21,8 @@ from textlab.modules.tag_lattice import Lattice
 class DecodedConfidences:
     paths: torch.Tensor  # (B, T) tag ids, the decoded ones less any entity dropped for its low probability
     tokens: list[list[float]]  # per sentence, each token's P(its tag in ``paths`` | sentence)
-    entities: list[list[float]]  # per sentence, P(entity | sentence) of each entity left in ``paths``, in order
+    spans: list[list[tuple[str, int, int]]]  # per sentence, the entities left in ``paths`` (end inclusive)
+    entities: list[list[float]]  # per sentence, P(entity | sentence) of each of ``spans``, in order
 
 
 def tag_confidences(emissions: torch.Tensor, mask: torch.Tensor, paths: torch.Tensor, tags: list[str],
@@ -42,9 +43,10 @@ def tag_confidences(emissions: torch.Tensor, mask: torch.Tensor, paths: torch.Te
         for b, (spans, ps) in enumerate(zip(entities, probabilities)):
             for _, s, e in (span for span, p in zip(spans, ps) if p < min_entity_probability):
                 paths[b, s : e + 1] = outside
+            entities[b] = [span for span, p in zip(spans, ps) if p >= min_entity_probability]
             probabilities[b] = [p for p in ps if p >= min_entity_probability]
     per_token = sums.marginals().gather(2, paths[:, :, None]).squeeze(2).tolist()
-    return DecodedConfidences(paths, [row[:n] for row, n in zip(per_token, lengths)], probabilities)
+    return DecodedConfidences(paths, [row[:n] for row, n in zip(per_token, lengths)], entities, probabilities)
 
 
 def _entity_probabilities(sums: Lattice, entities: list[list[tuple[str, int, int]]], tags: list[str]
