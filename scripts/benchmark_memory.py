@@ -57,8 +57,8 @@ def run(corpus: Path, mode: str, processes: int, root: Path, steps: int) -> dict
     probe.mkdir(parents=True, exist_ok=True)
     args = [
         sys.executable, "-m", "textlab", "fit",
-        "--model", "textlab.models.SequenceTagger", "--model.init_args.word_dim", "50",
-        "--model.init_args.hidden_size", "100",
+        "--model", "textlab.models.SequenceTagger", "--model.init_args.words.init_args.dim", "50",
+        "--model.init_args.encoder.init_args.hidden_size", "100",
         "--data", "textlab.data.TaggingDataModule", "--data.init_args.files.data_dir", str(corpus),
         "--data.init_args.batch_size", "32",
         "--trainer.max_epochs", "1", "--trainer.limit_train_batches", str(steps),

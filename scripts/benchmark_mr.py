@@ -31,6 +31,7 @@ CONFIG = ROOT / "configs" / "cls_textcnn_mr.yaml"
 # Kim (2014), Table 2, MR column (word2vec 300d for the pretrained variants).
 KIM = {"rand": 76.1, "static": 81.0, "non-static": 81.5, "multichannel": 81.1}
 VARIANTS = list(KIM)
+EMBEDDER = "--model.init_args.embedder.init_args"  # the word vectors part (textlab.modules.WordChannels)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -46,7 +47,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=1, help="training seed (the folds use data.split_seed 0)")
     parser.add_argument("--threads", type=int, default=1, help="CPU threads (OMP_NUM_THREADS)")
     parser.add_argument("--textlab-args", default="", help="more `textlab fit` arguments for every fold, e.g. "
-                        "'--model.init_args.filters 200'")
+                        "'--model.init_args.encoder.init_args.filters 200'")
     parser.add_argument("--out", default="runs/benchmark_mr",
                         help="folder for checkpoints, results.json and results.md")
     args = parser.parse_args(argv)
@@ -73,7 +74,7 @@ def fit_args(args: argparse.Namespace, variant: str, fold: int, root_dir: Path) 
         "fit", "--config", str(CONFIG), "--seed_everything", str(args.seed),
         "--data.init_args.class_files.data_dir", args.data,
         "--data.init_args.splits.num_folds", str(args.folds), "--data.init_args.splits.fold", str(fold),
-        "--model.init_args.embedding_mode", variant,
+        f"{EMBEDDER}.mode", variant,
         *(["--trainer.max_epochs", str(args.max_epochs)] if args.max_epochs is not None else []),
         "--trainer.default_root_dir", str(root_dir),
         "--trainer.logger", "false", "--trainer.enable_progress_bar", "false",
@@ -82,14 +83,16 @@ def fit_args(args: argparse.Namespace, variant: str, fold: int, root_dir: Path) 
     ]
     # after --textlab-args, so that they set the variant's own vectors whatever those say
     if variant == "rand":
-        # Kim's CNN-rand: one random vector of rand_dim per word, no second (extra) part, no linear bag
-        cli += ["--model.init_args.embeddings", "null", "--data.init_args.words.add_pretrained_words", "null",
-                "--data.init_args.words.pretrained_words_scope", "all",  # the default: "data" picks among words not added
-                "--model.init_args.word_dim", str(args.rand_dim), "--model.init_args.extra_word_dim", "0",
-                "--model.init_args.linear_ngrams", "0", "--model.init_args.linear_weighting", "none",
-                "--model.init_args.linear_training", "joint"]
+        # Kim's CNN-rand: one random vector of rand_dim per word, no second (extra) part, no ensemble
+        # The nulls go in as JSON: jsonargparse 4.53 reads `--a.init_args.b.c null` (an option of a part, or of a
+        # group like the data's words, that may be null) as the string 'None', a file name that does not exist.
+        cli += ["--model.init_args.embedder", json.dumps({"init_args": {"pretrained": None}}),
+                # pretrained_words_scope: the default; "data" picks among words not added
+                "--data.init_args.words", json.dumps({"add_pretrained_words": None, "pretrained_words_scope": "all"}),
+                f"{EMBEDDER}.dim", str(args.rand_dim), f"{EMBEDDER}.extra_dim", "0",
+                "--model.init_args.ensemble", "null"]
     else:
-        cli += ["--model.init_args.embeddings", args.embeddings,
+        cli += [f"{EMBEDDER}.pretrained", args.embeddings,
                 "--data.init_args.words.add_pretrained_words", args.embeddings]
     return cli
 
@@ -106,6 +109,7 @@ def run_fold(args: argparse.Namespace, variant: str, fold: int) -> dict:
         sys.argv = argv
     seconds = time.perf_counter() - start
     checkpoint = cli.trainer.checkpoint_callback
+    embedder = _init_args(cli.model.hparams.get("embedder"))
     # train_with_dev: the validation part is trained on too, so it picks nothing and the last epoch is tested
     refit = bool(getattr(cli.datamodule, "train_with_dev", False))
     return {
@@ -119,21 +123,28 @@ def run_fold(args: argparse.Namespace, variant: str, fold: int) -> dict:
         "epochs": cli.trainer.current_epoch,
         "seconds": round(seconds, 1),
         # what the word vectors were, for the table: the config or --textlab-args may add trained dims
-        "word_dim": cli.model.hparams["word_dim"],
-        "extra_word_dim": cli.model.hparams.get("extra_word_dim", 0),
-        "linear_ngrams": cli.model.hparams.get("linear_ngrams", 0),
-        "linear_training": cli.model.hparams.get("linear_training", "joint"),
+        "word_dim": embedder.get("dim"),
+        "extra_word_dim": embedder.get("extra_dim", 0),
+        # the n-gram length of the logistic regression averaged with the network (0: none)
+        "ensemble_ngrams": _init_args(cli.model.hparams.get("ensemble")).get("ngrams", 0),
         "model": model_name(cli.model.hparams),
     }
 
 
+def _init_args(part) -> dict:
+    """A part's settings as the model's hyperparameters hold them ({class_path, init_args}); {} for none."""
+    return dict(part.get("init_args") or {}) if isinstance(part, dict) else {}
+
+
 def model_name(hparams) -> str:
     """The table's name for the classifier, which --textlab-args may change: CNN, BiLSTM-max, Bag, ..."""
-    encoder = hparams.get("encoder", "cnn")
-    if encoder == "rnn":
-        return f"{'Bi' if hparams.get('bidirectional', True) else ''}{hparams.get('cell', 'lstm').upper()}-" \
-               f"{hparams.get('pooling', 'max')}"
-    return {"cnn": "CNN", "bag": "Bag"}.get(encoder, encoder)
+    encoder = hparams.get("encoder") or {"class_path": "textlab.modules.TextCNN"}
+    name = encoder["class_path"].rsplit(".", 1)[-1]
+    if name == "PooledRNN":
+        settings = _init_args(encoder)
+        return f"{'Bi' if settings.get('bidirectional', True) else ''}{settings.get('cell', 'lstm').upper()}-" \
+               f"{settings.get('pooling', 'max')}"
+    return {"TextCNN": "CNN", "NgramBag": "Bag"}.get(name, name)
 
 
 def summarise(results: list[dict], variants: list[str]) -> list[dict]:
@@ -152,8 +163,7 @@ def summarise(results: list[dict], variants: list[str]) -> list[dict]:
             "minutes": sum(r["seconds"] for r in results if r["variant"] == variant) / 60,
             "word_dim": mine[-1].get("word_dim"),
             "extra_word_dim": mine[-1].get("extra_word_dim", 0),
-            "linear_ngrams": mine[-1].get("linear_ngrams", 0),
-            "linear_training": mine[-1].get("linear_training", "joint"),
+            "ensemble_ngrams": mine[-1].get("ensemble_ngrams", 0),
             "model": mine[-1].get("model", "CNN"),  # results from before this key were all TextCNN
         })
     return rows
@@ -168,13 +178,10 @@ def markdown_table(rows: list[dict], embeddings: str, rand_dim: int) -> str:
         vectors = f"{r.get('word_dim') or rand_dim}d" if r["variant"] == "rand" else embeddings
         if r.get("extra_word_dim"):
             vectors += f" + {r['extra_word_dim']} trained dims"
-        if r.get("linear_ngrams"):
-            n = r["linear_ngrams"]
+        if r.get("ensemble_ngrams"):
+            n = r["ensemble_ngrams"]
             grams = "words" if n == 1 else f"1-{n}-grams"
-            if r.get("linear_training") == "separate":
-                vectors += f"; averaged with a logistic regression on {grams}"
-            else:
-                vectors += f"; linear bag of {grams}"
+            vectors += f"; averaged with a logistic regression on {grams}"
         name = f"{r.get('model', 'CNN')}-{r['variant']} ({vectors})"
         accuracy = f"{r['mean']:.1f} ± {r['std']:.1f}"
         lines.append(f"| {name} | {r['folds']} | {accuracy} | {r['kim']:.1f} | {r['minutes']:.1f} |")

@@ -3,6 +3,7 @@
 import json
 import shlex
 import subprocess
+import sys
 
 import pytest
 import torch
@@ -15,9 +16,12 @@ from textlab.data.toy_ner import generate_toy_ner, write_conll
 # the shipped CoNLL recipe, made tiny: no GloVe (its 400k words would dominate the run)
 # Every entity kept: a 2-epoch tagger this small is below 0.5 sure of nearly all of them, so the config's
 # min_entity_probability would drop them all and leave the F1 checks comparing zeros.
-SMALL = ("--model.init_args.embeddings null --data.init_args.words.add_pretrained_words null "
-         "--model.init_args.hidden_size 16 --model.init_args.optimizer.init_args.lr 0.1 "
-         "--model.init_args.min_entity_probability 0")
+# (the words part whole: jsonargparse reads `--model.init_args.words.init_args.pretrained null` as the string "None")
+NO_GLOVE = ("--model.init_args.words '{\"class_path\": \"textlab.modules.WordEmbeddings\", "
+            "\"init_args\": {\"dim\": 50, \"pretrained\": null}}' --data.init_args.words.add_pretrained_words null")
+SMALL = (NO_GLOVE + " "
+         "--model.init_args.encoder.init_args.hidden_size 16 --model.init_args.optimizer.init_args.lr 0.1 "
+         "--model.init_args.decoder.init_args.min_entity_probability 0")
 
 
 def toy_conll_folder(tmp_path, num_train, num_val, num_test):
@@ -47,21 +51,25 @@ def test_seqeval_check_reads_both_files_in_their_own_scheme(tmp_path):
 def test_benchmark_runs_the_user_commands_and_writes_its_tables(tmp_path, capsys):
     data = toy_conll_folder(tmp_path, 400, 30, 30)
     out = tmp_path / "out"
-    argv = ["--data-dir", str(data), "--seeds", "1", "--variants", "char-cnn,constrained-training", "--max-epochs", "2",
+    # char-lstm stacks configs/ner_char_lstm.yaml on the recipe: its runs must still land under --out
+    argv = ["--data-dir", str(data), "--seeds", "1", "--variants", "char-cnn,char-lstm", "--max-epochs", "2",
             "--textlab-args", SMALL, "--out", str(out)]
     load_script("benchmark_conll").main(argv)
     saved = json.loads((out / "results.json").read_text())
     runs = {r["variant"]: r for r in saved["runs"]}
-    assert set(runs) == {"char-cnn", "constrained-training"}
+    assert set(runs) == {"char-cnn", "char-lstm"}
     for r in runs.values():
         assert r["epochs"] == 2 and 1 <= r["best_epoch"] <= 2
         assert abs(r["test_f1"] - r["seqeval_f1"]) <= 1e-4
         assert (out / r["variant"] / "seed_1" / "test_predictions.txt").is_file()
-    assert 0 < runs["char-cnn"]["unconstrained_test_f1"] <= 1  # the same checkpoint, decoded without constraints
-    assert runs["constrained-training"]["unconstrained_test_f1"] is None  # it cannot decode without them
+        assert 0 < r["unconstrained_test_f1"] <= 1  # the same checkpoint, decoded without constraints
+    from textlab.checkpoint import read_hparams
+
+    chars = {v: read_hparams(r["checkpoint"])["chars"]["class_path"] for v, r in runs.items()}
+    assert chars == {"char-cnn": "textlab.modules.CharCNN", "char-lstm": "textlab.modules.CharLSTM"}
     table = (out / "results.md").read_text()
-    assert "| char-cnn | the config" in table and "| constrained-training |" in table and "Command:" in table
-    assert "| constrained-training | 1 | 2 |" in table and "| – |" in table
+    assert "| char-cnn | the config" in table and "| char-lstm | char-BiLSTM" in table and "Command:" in table
+    assert "| char-lstm | 1 | 2 |" in table
     assert shlex.split(saved["command"])[2:] == argv  # the command printed runs again as given, quotes included
     assert "Data: valid: " in table and "entities unseen in training" in table
     assert "char-cnn seed 1:" in capsys.readouterr().out
@@ -75,13 +83,13 @@ def test_benchmark_runs_the_user_commands_and_writes_its_tables(tmp_path, capsys
     assert ": training" not in printed and "char-cnn seed 1: trained already, testing" in printed
     retested = {r["variant"]: r for r in json.loads((out / "results.json").read_text())["runs"]}
     assert retested == runs
-    # --extend continues char-cnn from its last.ckpt to a third epoch; constrained-training is not asked for
+    # --extend continues char-cnn from its last.ckpt to a third epoch; char-lstm is not asked for
     longer = [a if a != "2" else "3" for a in argv]
-    longer[longer.index("char-cnn,constrained-training")] = "char-cnn"
+    longer[longer.index("char-cnn,char-lstm")] = "char-cnn"
     load_script("benchmark_conll").main([*longer, "--extend"])
     assert "char-cnn seed 1: continuing" in capsys.readouterr().out
     extended = {r["variant"]: r for r in json.loads((out / "results.json").read_text())["runs"]}
-    assert len(extended) == 2 and extended["constrained-training"] == runs["constrained-training"]
+    assert len(extended) == 2 and extended["char-lstm"] == runs["char-lstm"]
     cnn = extended["char-cnn"]
     assert cnn["epochs"] == 3 and 1 <= cnn["best_epoch"] <= 3 and cnn["minutes"] > runs["char-cnn"]["minutes"]
     assert cnn["dev_f1"] >= runs["char-cnn"]["dev_f1"]  # the best over both parts
@@ -90,13 +98,37 @@ def test_benchmark_runs_the_user_commands_and_writes_its_tables(tmp_path, capsys
     assert last.parent.parent.name == "version_0" and torch.load(last, weights_only=True)["epoch"] == 2
 
 
+@pytest.mark.parametrize("decoder, expected", [
+    ({"class_path": "textlab.modules.CRFDecoder", "init_args": {"constrained": True}}, True),
+    ("textlab.modules.CRFDecoder", True),  # its default: constrained
+    ({"class_path": "textlab.modules.CRFDecoder", "init_args": {"constrained": False}}, False),
+    ({"class_path": "textlab.modules.SoftmaxDecoder", "init_args": {}}, False),
+])
+def test_unconstrained_decoding_is_measured_only_for_a_constrained_crf(decoder, expected, monkeypatch):
+    import textlab.checkpoint
+
+    bench = load_script("benchmark_conll")
+    monkeypatch.setattr(textlab.checkpoint, "read_hparams", lambda path: {"decoder": decoder})
+    assert bench.decodes_with_constraints("best.ckpt") is expected
+
+
+def test_every_variant_names_only_options_the_model_and_data_take(tmp_path):
+    # `textlab fit --print_config` parses every override without training: a removed option fails here
+    bench = load_script("benchmark_conll")
+    for variant, (_, overrides) in bench.VARIANTS.items():
+        proc = subprocess.run([sys.executable, "-m", "textlab", "fit", "--config", str(bench.CONFIG), *overrides,
+                               "--print_config"], capture_output=True, text=True, cwd=tmp_path)
+        assert proc.returncode == 0, (variant, proc.stderr[-2000:])
+
+
 def test_a_failed_run_ends_the_script_with_one_line_naming_the_run_and_textlabs_error(tmp_path):
     data = toy_conll_folder(tmp_path, 40, 10, 10)
     lines = (data / "train.txt").read_text().splitlines()
     lines[2] = "Zanzibar B-LOC extra columns here and a bad tag Q-LOC"
     (data / "train.txt").write_text("\n".join(lines) + "\n")
     argv = ["--data-dir", str(data), "--seeds", "1", "--max-epochs", "1", "--out", str(tmp_path / "out"),
-            "--textlab-args", "--model.init_args.embeddings null --data.init_args.words.add_pretrained_words null"]
+            "--textlab-args",
+            NO_GLOVE]
     with pytest.raises(SystemExit) as stopped:
         load_script("benchmark_conll").main(argv)
     message = str(stopped.value.code)

@@ -27,25 +27,26 @@ def test_benchmark_runs_every_fold_resumes_and_names_the_vectors(tmp_path, capfd
     out = tmp_path / "out"
     argv = ["--data", str(data), "--folds", "2", "--variants", "rand,non-static", "--max-epochs", "1",
             "--rand-dim", "6", "--embeddings", str(data / "vectors.txt"), "--out", str(out),
-            "--textlab-args", "--model.init_args.word_dim 4 --model.init_args.filters 3 "
-                              "--model.init_args.extra_word_dim 5 --data.init_args.batch_size 16"]
+            "--textlab-args", "--model.init_args.embedder.init_args.dim 4 "
+                              "--model.init_args.encoder.init_args.filters 3 "
+                              "--model.init_args.embedder.init_args.extra_dim 5 --data.init_args.batch_size 16"]
     bench = load_script("benchmark_mr")
     bench.main(argv)
     results = json.loads((out / "results.json").read_text())
     assert sorted((r["variant"], r["fold"]) for r in results["folds"]) == [
         ("non-static", 0), ("non-static", 1), ("rand", 0), ("rand", 1)]
     assert all(0.0 <= r["test_acc"] <= 1.0 for r in results["folds"])
-    # rand never gets the extra part or the config's linear bag (Kim's CNN-rand); the pretrained variants
-    # do, and the table says so
-    assert {(r["variant"], r["extra_word_dim"], r["linear_ngrams"]) for r in results["folds"]} == {
-        ("rand", 0, 0), ("non-static", 5, 3)}
+    # rand never gets the extra part or the config's ensemble (Kim's CNN-rand), and its own word_dim; the
+    # pretrained variants do, and the table says so
+    assert {(r["variant"], r["word_dim"], r["extra_word_dim"], r["ensemble_ngrams"]) for r in results["folds"]} == {
+        ("rand", 6, 0, 0), ("non-static", 4, 5, 3)}
     report = table = (out / "results.md").read_text()
     assert ("| CNN-non-static (" + str(data / "vectors.txt") + " + 5 trained dims; averaged with a logistic regression "
             "on 1-3-grams) | 2 |") in table
     # the config trains on the validation part too and tests the last epoch; the report says so
     assert all(r["train_with_dev"] and r["best_val_acc"] is None and r["epochs"] == 1 for r in results["folds"])
     assert "their validation part included (train_with_dev), for 1 epochs, and its last epoch was tested" in report
-    assert "| CNN-rand (" in table and "| 76.1 |" in table
+    assert "| CNN-rand (6d) | 2 |" in table and "| 76.1 |" in table
     assert shlex.split(results["command"])[2:] == argv  # the command printed runs again as given, quotes included
     printed = capfd.readouterr()
     assert printed.out.count("benchmark_mr: ") == 4
@@ -67,18 +68,25 @@ def test_table_names_the_classifier_that_textlab_args_chose(tmp_path, monkeypatc
     bench = load_script("benchmark_mr")
     bench.main(["--data", str(data), "--folds", "2", "--run-folds", "0", "--variants", "non-static",
                 "--max-epochs", "1", "--embeddings", str(data / "vectors.txt"), "--out", str(out),
-                "--textlab-args", "--model.init_args.word_dim 4 --model.init_args.extra_word_dim 0 "
-                                  "--model.init_args.encoder rnn --model.init_args.hidden_size 3 "
-                                  "--model.init_args.pooling mean --model.init_args.linear_ngrams 1 "
-                                  "--model.init_args.linear_training joint --model.init_args.buckets 200000 "
+                "--textlab-args", "--model.init_args.embedder.init_args.dim 4 "
+                                  "--model.init_args.embedder.init_args.extra_dim 0 "
+                                  "--model.init_args.encoder textlab.modules.PooledRNN "
+                                  "--model.init_args.encoder.init_args.hidden_size 3 "
+                                  "--model.init_args.encoder.init_args.pooling mean "
+                                  "--model.init_args.ensemble.init_args.ngrams 1 "
+                                  "--model.init_args.ensemble.init_args.buckets 200000 "
                                   "--data.init_args.batch_size 16 --data.init_args.splits.train_with_dev false"])
     (fold,) = json.loads((out / "results.json").read_text())["folds"]
     assert fold["model"] == "BiLSTM-mean" and not fold["train_with_dev"] and 0 <= fold["best_val_acc"] <= 1
     report = (out / "results.md").read_text()
-    assert "| BiLSTM-mean-non-static (" + str(data / "vectors.txt") + "; linear bag of words) | 1 |" in report
+    assert ("| BiLSTM-mean-non-static (" + str(data / "vectors.txt") + "; averaged with a logistic regression on "
+            "words) | 1 |") in report
     assert "less a validation part for 1 epochs; the epoch with the best val/acc was tested" in report
-    assert bench.model_name({"encoder": "rnn", "bidirectional": False, "cell": "gru", "pooling": "last"}) == "GRU-last"
-    assert bench.model_name({"encoder": "bag"}) == "Bag"
+    rnn = {"class_path": "textlab.modules.PooledRNN", "init_args": {"bidirectional": False, "cell": "gru",
+                                                                      "pooling": "last"}}
+    assert bench.model_name({"encoder": rnn}) == "GRU-last"
+    assert bench.model_name({"encoder": {"class_path": "textlab.modules.NgramBag", "init_args": {"dim": 4}}}) == "Bag"
+    assert bench.model_name({"encoder": {"class_path": "textlab.modules.TextCNN"}}) == "CNN"
 
 
 def test_bad_data_and_arguments_stop_with_one_line(tmp_path, monkeypatch, capsys):
@@ -99,4 +107,4 @@ def test_bad_data_and_arguments_stop_with_one_line(tmp_path, monkeypatch, capsys
     with pytest.raises(SystemExit, match=r"^benchmark_mr: rand fold 0: textlab: error: invalid model setting: "
                                          r"filters must be >= 1, got 0$"):
         bench.main(["--data", str(data), "--folds", "2", "--variants", "rand", "--max-epochs", "1", "--out", str(out),
-                    "--textlab-args", "--model.init_args.filters 0"])
+                    "--textlab-args", "--model.init_args.encoder.init_args.filters 0"])

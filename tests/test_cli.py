@@ -119,6 +119,7 @@ def test_checkpoint_in_a_fresh_process_predicts_what_the_trained_model_predicted
     cli = TextlabCLI(["fit", "--config", str(TOY_CONFIG), *TINY, "--trainer.default_root_dir", str(tmp_path / "run"),
                       "--test_after_fit", "false", "--trainer.enable_progress_bar", "false"])
     sentences = TEXT.strip().split("\n") + ["Karl Anderson joined Quintech Group in Port Avon ."]
+    cli.model.eval()  # predict() needs eval mode; fit leaves the model in training mode
     before = [r.tags for r in cli.model.predict(sentences)]  # the trained model, still in memory
     last = next((tmp_path / "run").rglob("last.ckpt"))
     # a fresh interpreter in an empty folder: nothing but the checkpoint

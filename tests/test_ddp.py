@@ -72,8 +72,11 @@ def test_ddp_trains_when_one_process_gets_a_batch_of_one_token_sentences(tmp_pat
     seed = _seed_with_a_one_token_batch_on_rank_0_only(tmp_path, 2, monkeypatch)
     command = [sys.executable, "-m", "textlab", "fit", "--config", str(ROOT / "configs" / "ner_bilstm_crf.yaml"),
                "--seed_everything", str(seed), "--data.files.data_dir", str(tmp_path), "--data.batch_size", "2",
-               "--model.init_args.embeddings", "null", "--data.init_args.words.add_pretrained_words", "null",
-               "--model.init_args.word_dim", "8", "--model.init_args.hidden_size", "8",
+               # the words part whole: jsonargparse reads `--model.init_args.words.init_args.pretrained null` as "None"
+               "--model.init_args.words", json.dumps({"class_path": "textlab.modules.WordEmbeddings",
+                                                      "init_args": {"dim": 8, "pretrained": None}}),
+               "--data.init_args.words.add_pretrained_words", "null",
+               "--model.init_args.encoder.init_args.hidden_size", "8",
                "--trainer.max_epochs", "1", "--trainer.default_root_dir", str(tmp_path), *DDP]
     # its own session, so that a hang can be ended with both processes (Lightning starts the second)
     proc = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

@@ -97,8 +97,8 @@ def test_resuming_from_a_checkpoint_that_does_not_fit_is_one_line(trained_tagger
     assert fit_error([*fit, "--ckpt_path", str(tmp_path / "nope.ckpt")], capsys) == (
         f"textlab: error: {tmp_path / 'nope.ckpt'}: no such checkpoint file")
     # another hidden size: Lightning's own error lists every mismatched tensor, over dozens of lines
-    line = fit_error([*fit, "--ckpt_path", str(trained_tagger["last"]), "--model.init_args.encoder.init_args.hidden_size", "7"],
-                     capsys)
+    line = fit_error([*fit, "--ckpt_path", str(trained_tagger["last"]),
+                      "--model.init_args.encoder.init_args.hidden_size", "7"], capsys)
     assert line.startswith(f"textlab: error: {trained_tagger['last']}: encoder.rnn.weight_ih_l0 is (")
     assert line.endswith("in the model these settings build; use the model settings and training data it was trained with")
     line = fit_error(["test", "--ckpt_path", str(trained_tagger["best"]), "--model.init_args.chars", "null",

@@ -152,9 +152,10 @@ def test_pretrained_only_words_without_pretrained_vectors_are_refused(capsys, tm
     (tmp_path / "vectors.txt").write_text("zanzibarqx 1 2 3 4\nquokkaqx 5 6 7 8\n")
     line = error_of(["fit", "--config", TOY_CONFIG, *SMALL_NER, "--data.init_args.words.add_pretrained_words",
                      tmp_path / "vectors.txt", "--trainer.default_root_dir", tmp_path], capsys)
-    assert line == ("textlab: error: the word vocabulary holds 2 pretrained-only words (the data's "
-                    "add_pretrained_words) but the model loads no pretrained vectors: set the word part's pretrained "
-                    "to the same vectors, or the data's add_pretrained_words to null")
+    assert line == ("textlab: error: the word vocabulary holds 2 pretrained-only words "
+                    "(--data.init_args.words.add_pretrained_words) but the model loads no pretrained vectors: set the "
+                    "word part's pretrained (e.g. --model.init_args.words.init_args.pretrained) to the same vectors, "
+                    "or --data.init_args.words.add_pretrained_words null")
 
 
 def test_pretrained_only_words_for_a_classifier_without_pretrained_vectors_are_refused(capsys, tmp_path):
@@ -162,7 +163,8 @@ def test_pretrained_only_words_for_a_classifier_without_pretrained_vectors_are_r
     (tmp_path / "vectors.txt").write_text("zanzibarqx 1 2 3 4\nquokkaqx 5 6 7 8\n")
     line = error_of(["fit", "--config", config("cls_textcnn"), *SMALL_CLS,
                      "--data.init_args.words.add_pretrained_words", tmp_path / "vectors.txt", "--trainer.default_root_dir", tmp_path], capsys)
-    assert line.startswith("textlab: error: ") and "loads no pretrained vectors" in line, line
+    assert line.startswith("textlab: error: the word vocabulary holds 2 pretrained-only words ") and (
+        "loads no pretrained vectors" in line), line
 
 
 def test_max_norm_also_caps_the_pretrained_only_words():
@@ -239,12 +241,12 @@ def test_classifier_settings_that_do_not_fit_together_are_refused(options, messa
     # the bag's own optimiser is tried on a sparse gradient before training; the model's on dense ones
     ("cls_bag", [f"{M}encoder.init_args.sparse_optimizer", "torch.optim.Adam"],
      re.compile(r"sparse_optimizer Adam cannot train the bag's sparse gradients \(.+\): use torch\.optim\.SparseAdam, "
-                r"or sparse_optimizer null")),
+                r"or no sparse_optimizer \(dense gradients\)")),
     ("cls_bag", [f"{M}encoder.init_args.sparse_optimizer", "torch.optim.SGD",
                  f"{M}encoder.init_args.sparse_optimizer.init_args.lr", "0.1",
                  f"{M}encoder.init_args.sparse_optimizer.init_args.weight_decay", "0.01"],
      re.compile(r"sparse_optimizer SGD cannot train the bag's sparse gradients \(.+\): use torch\.optim\.SparseAdam, "
-                r"or sparse_optimizer null")),
+                r"or no sparse_optimizer \(dense gradients\)")),
     ("cls_textcnn", [f"{M}optimizer", "torch.optim.SparseAdam"],
      "optimizer SparseAdam takes sparse gradients only, and this model's are dense: use e.g. torch.optim.Adam (an "
      "NgramBag's sparse ones go to sparse_optimizer)"),
@@ -295,8 +297,8 @@ def test_freezing_the_word_embeddings_of_the_bag_is_one_line(capsys, tmp_path):
     line = error_of(["fit", "--config", config("cls_textcnn"), "--config", config("cls_bag"), *SMALL_CLS,
                      "--trainer.callbacks+=textlab.callbacks.FreezeWordEmbeddings",
                      "--trainer.default_root_dir", tmp_path], capsys)
-    assert line == ("textlab: error: FreezeWordEmbeddings freezes the word embeddings of a tagger or of a cnn or rnn "
-                    "classifier; the bag encoder's rows hold its n-grams too: remove the callback")
+    assert line == ("textlab: error: FreezeWordEmbeddings freezes the word embeddings of a tagger or of a TextCNN or "
+                    "PooledRNN classifier; an NgramBag's rows hold its n-grams too: remove the callback")
 
 
 def test_a_negative_unfreeze_epoch_is_refused(capsys, tmp_path):

@@ -50,12 +50,14 @@ def emissions(model, token_lists: list[list[str]]) -> torch.Tensor:
     return model(collate_tagging([encode_sentence(Sentence(tokens), model.vocab) for tokens in token_lists]))
 
 
-@pytest.fixture(scope="module", params=["cls_textcnn", "cls_lstm"])
+@pytest.fixture(scope="module", params=[["cls_textcnn"], ["cls_textcnn", "cls_lstm"]], ids=["cls_textcnn", "cls_lstm"])
 def classifier(request, tmp_path_factory):
-    """A classifier that pads its batches, fitted by `textlab fit --config configs/<name>.yaml` (tiny settings)."""
-    run_dir = tmp_path_factory.mktemp(request.param)
-    run_textlab("fit", "--config", ROOT / "configs" / f"{request.param}.yaml", *TINY_CLS, "--test_after_fit", "false",
-                "--trainer.default_root_dir", run_dir, cwd=run_dir)
+    """A classifier that pads its batches, fitted by `textlab fit --config configs/cls_textcnn.yaml` (with the
+    cls_lstm.yaml variant stacked on it for the LSTM; tiny settings)."""
+    run_dir = tmp_path_factory.mktemp(request.param[-1])
+    configs = [arg for name in request.param for arg in ("--config", ROOT / "configs" / f"{name}.yaml")]
+    run_textlab("fit", *configs, *TINY_CLS, "--test_after_fit", "false", "--trainer.default_root_dir", run_dir,
+                cwd=run_dir)
     return next(run_dir.rglob("last.ckpt"))
 
 

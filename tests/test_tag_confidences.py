@@ -148,3 +148,32 @@ def test_entities_under_the_minimum_probability_become_o_with_the_o_confidences(
         assert after == [span for span, p in zip(before, everything.entities[b]) if p >= threshold]
         assert kept.entities[b] == [p for p in everything.entities[b] if p >= threshold]
         assert kept.tokens[b] == pytest.approx([marginals[b, t, i].item() for t, i in enumerate(kept.paths[b, :n])])
+
+
+@pytest.mark.parametrize("confidences", [False, True])
+def test_the_tagger_s_spans_are_the_chunks_of_its_tags_with_and_without_a_minimum_probability(trained_tagger,
+                                                                                              confidences):
+    # TaggedSentence.spans is found once, at decoding: by the chunker on the tags, or from the decoder's own
+    # chunks when it scored them (min_entity_probability, confidences); either way they must be the tags' chunks
+    from textlab import load_model
+    from textlab.data.toy_ner import generate_toy_ner
+
+    sentences = [s.tokens for s in generate_toy_ner(seed=7, num_train=1, num_val=1, num_test=80)["test"]]
+    model = load_model(trained_tagger["best"])
+    assert type(model.decoder) is CRFDecoder and model.decoder.min_entity_probability == 0
+    found = {}
+    for minimum in (0.0, 0.5):
+        decoder = CRFDecoder(model.tags, model.vocab.tag_scheme, min_entity_probability=minimum)
+        decoder.load_state_dict(model.decoder.state_dict())
+        model.decoder = decoder.eval()
+        results = model.predict(sentences, batch_size=16, confidences=confidences)
+        for tokens, result in zip(sentences, results):
+            assert result.tokens == tokens
+            assert [(s.label, s.start, s.end - 1) for s in result.spans] == extract_spans(result.tags)
+            assert all(s.text == " ".join(tokens[s.start : s.end]) for s in result.spans)
+            assert all((s.confidence is not None) == confidences for s in result.spans)
+        found[minimum] = [set((s.label, s.start, s.end) for s in r.spans) for r in results]
+    # the threshold dropped some entities, and only dropped: every entity kept was found without it
+    assert sum(map(len, found[0.5])) < sum(map(len, found[0.0]))
+    assert sum(map(len, found[0.5])) > 0
+    assert all(kept <= every for kept, every in zip(found[0.5], found[0.0]))

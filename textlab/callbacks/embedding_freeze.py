@@ -48,21 +48,20 @@ class FreezeWordEmbeddings(BaseFinetuning):
         super().setup(trainer, pl_module, stage)
 
     def _check_model(self, pl_module) -> None:
-        if getattr(pl_module, "embedder", None) is None:  # the classifier's bag has no separate word embeddings
-            raise TextlabError("FreezeWordEmbeddings freezes the word embeddings of a tagger or of a cnn or rnn "
-                               "classifier; the bag encoder's rows hold its n-grams too: remove the callback")
+        if getattr(pl_module, "embedder", None) is None:  # the classifier's NgramBag has no separate word embeddings
+            raise TextlabError("FreezeWordEmbeddings freezes the word embeddings of a tagger or of a TextCNN or "
+                               "PooledRNN classifier; an NgramBag's rows hold its n-grams too: remove the callback")
         # Frozen random vectors are no starting point worth keeping: a user who froze them meant pretrained ones.
-        # A warning, not an error: the model still learns (characters, extra_word_dim), and tests freeze random
+        # A warning, not an error: the model still learns (characters, extra_dim), and tests freeze random
         # vectors to watch the mechanism.
-        if not getattr(pl_module, "embeddings", None):
+        if not pl_module.pretrained_parts():
             log.warning("FreezeWordEmbeddings keeps the pretrained word vectors as loaded, and the model loads none "
-                        "(--model.init_args.embeddings null): it freezes random vectors; set embeddings, or remove "
+                        "(its word part's pretrained is null): it freezes random vectors; set pretrained, or remove "
                         "the callback")
-        hparams = getattr(pl_module, "hparams", {})
-        if hparams.get("embedding_mode") == "static" and self.unfreeze_at_epoch is not None:
+        if getattr(pl_module.embedder, "mode", None) == "static" and self.unfreeze_at_epoch is not None:
             raise TextlabError(f"FreezeWordEmbeddings(unfreeze_at_epoch={self.unfreeze_at_epoch}) would train the "
-                               "word vectors that embedding_mode static keeps frozen: choose embedding_mode "
-                               "non-static, or unfreeze_at_epoch null")
+                               "word vectors that mode static keeps frozen: choose mode non-static, or "
+                               "unfreeze_at_epoch null")
 
     def on_fit_start(self, trainer, pl_module) -> None:
         super().on_fit_start(trainer, pl_module)  # a resumed run gets back the groups added before its checkpoint

@@ -73,4 +73,4 @@ def _check_takes_sparse_gradients(sparse_optimizer) -> None:
     except RuntimeError as error:
         reason = str(error).strip().splitlines()[0].rstrip(".") if str(error).strip() else type(error).__name__
         raise TextlabError(f"sparse_optimizer {type(optimizer).__name__} cannot train the bag's sparse gradients "
-                           f"({reason}): use torch.optim.SparseAdam, or sparse_optimizer null") from None
+                           f"({reason}): use torch.optim.SparseAdam, or no sparse_optimizer (dense gradients)") from None

@@ -38,14 +38,14 @@ class WordEmbeddings(nn.Embedding, PretrainedWords):
             normalize: scale each pretrained vector to length 1 (NCRF++'s ``norm_word_emb``).
             max_norm: renormalise vectors whose norm exceeds this (``nn.Embedding``'s max_norm); null: no limit.
         """
-        if normalize and not pretrained:
-            raise ValueError("normalize scales the pretrained vectors: set pretrained (e.g. glove-6b-50d)")
+        if dim < 1:
+            raise ValueError(f"dim must be at least 1, not {dim}")
         # nn.Embedding takes any max_norm, and one <= 0 flips or zeroes the looked-up vectors in place
         if max_norm is not None and not max_norm > 0:
             raise ValueError(f"max_norm must be > 0 (null: no limit), not {max_norm}")
         trainable = num_words if num_trainable is None else min(num_trainable, num_words)
         super().__init__(trainable, dim, padding_idx=0, max_norm=max_norm)
-        self.pretrained, self.normalize = pretrained, normalize
+        self.use_pretrained(pretrained, normalize)
         # Uniform +-sqrt(3/dim) (Ma & Hovy) keeps random rows on the scale of typical pretrained vectors.
         bound = float(np.sqrt(3.0 / dim))
         nn.init.uniform_(self.weight, -bound, bound)

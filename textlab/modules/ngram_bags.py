@@ -83,9 +83,7 @@ class NgramBag(nn.Module, PretrainedWords):
             normalize: scale each pretrained vector to length 1.
         """
         super().__init__()
-        if normalize and not pretrained:
-            raise ValueError("normalize scales the pretrained vectors: set pretrained (e.g. glove-6b-50d)")
-        self.pretrained, self.normalize = pretrained, normalize
+        self.use_pretrained(pretrained, normalize)
         if ngrams < 1:
             raise ValueError("ngrams must be >= 1")
         if ngrams > 1 and buckets < 1:

@@ -25,6 +25,12 @@ class PretrainedWords:
         """The size of the word vectors the pretrained ones go into."""
         raise NotImplementedError
 
+    def use_pretrained(self, pretrained: str | None, normalize: bool) -> None:
+        """Set the part's two pretrained options, after the checks they share."""
+        if normalize and not pretrained:
+            raise ValueError("normalize scales the pretrained vectors: set pretrained (e.g. glove-6b-50d)")
+        self.pretrained, self.normalize = pretrained, normalize
+
     def load_pretrained(self, matrix: np.ndarray, found: np.ndarray) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 

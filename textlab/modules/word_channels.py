@@ -67,9 +67,8 @@ class WordChannels(nn.Module, PretrainedWords):
                              "or choose static, non-static or multichannel")
         if mode != "rand" and not pretrained:
             raise ValueError(f"mode {mode!r} needs pretrained vectors: set pretrained (e.g. glove-6b-50d)")
-        if normalize and not pretrained:
-            raise ValueError("normalize scales the pretrained vectors: set pretrained (e.g. glove-6b-50d)")
-        self.mode, self.pretrained, self.normalize = mode, pretrained, normalize
+        self.mode = mode
+        self.use_pretrained(pretrained, normalize)
         self.words = WordEmbeddings(num_words, dim=dim)
         self.words.weight.requires_grad_(mode != "static")
         self.static = WordEmbeddings(num_words, dim=dim) if mode == "multichannel" else None
