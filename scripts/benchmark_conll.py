@@ -49,7 +49,8 @@ D = "--data.init_args."
 T = "--trainer."
 # Random word vectors: the words part whole. `--model.init_args.words.init_args.pretrained null` would be shorter,
 # but jsonargparse (4.53) reads that null as the string "None" inside the model's parts.
-RANDOM_WORDS = json.dumps({"class_path": "textlab.modules.WordEmbeddings", "init_args": {"dim": 50, "pretrained": None}})
+RANDOM_WORDS = json.dumps({"class_path": "textlab.modules.WordEmbeddings",
+                           "init_args": {"dim": 50, "pretrained": None}})
 # name -> (what it changes, `textlab fit` overrides); "char-cnn" is the config as shipped. The variants whose
 # results the README reports; the recipes of options since removed, and their results, are in
 # docs/conll2003_experiments.md (and this script's git history).

@@ -212,8 +212,9 @@ def test_fit_with_an_ensemble_fits_it_first_saves_it_and_tests_and_predicts_from
     assert state["ensemble.bias"].abs().sum() > 0 and bool(state["ensemble.fitted"])
     assert not torch.equal(state["ensemble.scale"], torch.ones_like(state["ensemble.scale"]))  # naive_bayes: true
     assert state["output.weight"].norm(dim=1).max() <= 3.0 + 1e-4
-    # the checkpoint alone, in a fresh process, gives the accuracy the fit measured
-    test = run_textlab("test", *config("cls_textcnn"), *TINY, "--ckpt_path", best,
+    # the fit's command as `textlab test`, in a fresh process: the checkpoint's weights give the accuracy the fit
+    # measured (the settings are the fit's: the config's would conflict, e.g. its mode rand with the vectors)
+    test = run_textlab("test", *config("cls_textcnn"), *TINY, *options, "--ckpt_path", best,
                        "--trainer.default_root_dir", tmp_path / "test", cwd=tmp_path)
     assert metric_from_table(test.stdout, "test/acc") == metric_from_table(fit.stdout, "test/acc") >= 0.6
     assert "fitted alone" not in test.stderr  # nothing refitted: the checkpoint holds the fitted part

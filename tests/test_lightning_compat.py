@@ -5,6 +5,7 @@ rather than leaving a user with a traceback or a silently ignored setting.
 """
 
 import inspect
+from pathlib import Path
 
 import pytest
 import torch
@@ -65,3 +66,24 @@ def test_a_loaded_model_keeps_plain_hyperparameters(tmp_path):
     assert model.embedder.words.embedding_dim == 4
     assert model.hparams["words"] == hparams["words"], "the model's hyperparameters are no longer the plain config"
     assert not isinstance(model.hparams["words"], partial)
+
+
+@pytest.mark.parametrize("option, key, expected", [
+    ("--model.init_args.words.init_args.pretrained", ("model", "init_args", "words", "init_args", "pretrained"), None),
+    ("--model.words.max_norm", ("model", "init_args", "words", "init_args", "max_norm"), None),
+    ("--data.init_args.words.add_pretrained_words", ("data", "init_args", "words", "add_pretrained_words"), None),
+])
+def test_null_two_parts_down_is_none(option, key, expected, capsys):
+    """jsonargparse would hand it on as the text "None" (textlab.lightning_compat._keep_nested_nulls)."""
+    import yaml
+
+    from textlab.cli import main
+
+    config = str(Path(__file__).resolve().parents[1] / "configs" / "ner_bilstm_crf.yaml")
+    with pytest.raises(SystemExit) as exited:
+        main(["fit", "--config", config, option, "null", "--print_config"])
+    assert exited.value.code in (0, None)
+    value = yaml.safe_load(capsys.readouterr().out)
+    for k in key:
+        value = value[k]
+    assert value is expected

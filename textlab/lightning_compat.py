@@ -61,3 +61,27 @@ def instantiate_from_hparams(cls: type, hparams: dict[str, Any]) -> Any:
     instantiator = "lightning.pytorch.cli.instantiate_module"
     with _given_hyperparameters_context(hparams=hparams, instantiator=instantiator):
         return instantiate_module(cls, hparams)
+
+
+def _keep_nested_nulls() -> None:
+    """``--model.init_args.words.init_args.pretrained null``: jsonargparse (4.53) reads the ``null`` of an option
+    two parts down as None, then hands it on to the part's own parser as the text ``--pretrained=None``, and the
+    part gets the string "None" (a float option refuses it). Handing it on as ``null`` keeps it None."""
+    from jsonargparse import _typehints
+    from jsonargparse._util import NestedArg
+
+    read = _typehints.parse_value_or_config
+    if getattr(read, "keeps_nested_nulls", False):
+        return
+
+    def parse_value_or_config(value, *args, **kwargs):
+        parsed, path = read(value, *args, **kwargs)
+        if isinstance(parsed, NestedArg) and parsed.val is None and "." in parsed.key:
+            parsed = NestedArg(key=parsed.key, val="null")
+        return parsed, path
+
+    parse_value_or_config.keeps_nested_nulls = True
+    _typehints.parse_value_or_config = parse_value_or_config
+
+
+_keep_nested_nulls()

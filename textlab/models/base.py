@@ -8,6 +8,8 @@ calls each part with the sizes only the vocabulary knows. Subclasses say how tex
 
 from __future__ import annotations
 
+import functools
+import inspect
 import logging
 from typing import Any, ClassVar
 
@@ -40,7 +42,8 @@ class TextModel(LightningModule):
     def __init__(self, optimizer: OptimizerCallable, lr_scheduler: LRSchedulerCallable | None) -> None:
         super().__init__()
         # Hyperparameters are logged by the CLI in a short form: the vocabularies would flood the logs.
-        self.save_hyperparameters(logger=False, ignore=())
+        self.save_hyperparameters(logger=False)
+        _plain_parts(self.hparams, type(self))
         self.optimizer, self.lr_scheduler = optimizer, lr_scheduler
         # `textlab predict --confidences` sets this before the run; predict() passes its own argument instead
         self.predict_confidences = False
@@ -134,3 +137,24 @@ class TextModel(LightningModule):
                 results[i] = result
         return results
 
+
+
+def _plain_parts(hparams: Any, model_class: type) -> None:
+    """Parts given in Python (classes, ``functools.partial``) as the CLI writes them, ``class_path`` and
+    ``init_args``, so that the checkpoint holds plain values only (it is read with ``weights_only``) and is
+    rebuilt from them as a CLI-made one is. A model the CLI built has its config as hyperparameters already."""
+    if "_instantiator" in hparams:
+        return
+    for name, value in list(hparams.items()):
+        hparams[name] = _as_config(value)
+    hparams["_class_path"] = f"{model_class.__module__}.{model_class.__qualname__}"
+    hparams["_instantiator"] = "lightning.pytorch.cli.instantiate_module"
+
+
+def _as_config(value: Any) -> Any:
+    if isinstance(value, functools.partial) and not value.args and inspect.isclass(value.func):
+        return {"class_path": f"{value.func.__module__}.{value.func.__qualname__}",
+                "init_args": {k: _as_config(v) for k, v in value.keywords.items()}}
+    if inspect.isclass(value):
+        return {"class_path": f"{value.__module__}.{value.__qualname__}", "init_args": {}}
+    return value
