@@ -47,10 +47,6 @@ CONFIG = ROOT / "configs" / "ner_bilstm_crf.yaml"
 M = "--model.init_args."
 D = "--data.init_args."
 T = "--trainer."
-# Random word vectors: the words part whole. `--model.init_args.words.init_args.pretrained null` would be shorter,
-# but jsonargparse (4.53) reads that null as the string "None" inside the model's parts.
-RANDOM_WORDS = json.dumps({"class_path": "textlab.modules.WordEmbeddings",
-                           "init_args": {"dim": 50, "pretrained": None}})
 # name -> (what it changes, `textlab fit` overrides); "char-cnn" is the config as shipped. The variants whose
 # results the README reports; the recipes of options since removed, and their results, are in
 # docs/conll2003_experiments.md (and this script's git history).
@@ -63,7 +59,7 @@ VARIANTS = {
     "both": ("char-CNN and char-BiLSTM side by side", ["--config", str(ROOT / "configs" / "ner_char_both.yaml")]),
     "iob2": ("IOB2 tags instead of BIOES", [D + "tag_scheme", "IOB2"]),
     "random-words": ("random-init word vectors, training words only",
-                     [M + "words", RANDOM_WORDS, D + "words.add_pretrained_words", "null"]),
+                     [M + "words.init_args.pretrained", "null", D + "words.add_pretrained_words", "null"]),
     "min-entity-0": ("every decoded entity kept (no minimum probability), as before the config dropped those "
                      "under 0.5", [M + "decoder.init_args.min_entity_probability", "0"]),
     # EarlyStopping's patience raised past max_epochs (it is the config's last callback): its val/f1 is then

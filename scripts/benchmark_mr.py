@@ -84,11 +84,10 @@ def fit_args(args: argparse.Namespace, variant: str, fold: int, root_dir: Path) 
     # after --textlab-args, so that they set the variant's own vectors whatever those say
     if variant == "rand":
         # Kim's CNN-rand: one random vector of rand_dim per word, no second (extra) part, no ensemble
-        # The nulls go in as JSON: jsonargparse 4.53 reads `--a.init_args.b.c null` (an option of a part, or of a
-        # group like the data's words, that may be null) as the string 'None', a file name that does not exist.
-        cli += ["--model.init_args.embedder", json.dumps({"init_args": {"pretrained": None}}),
+        cli += [f"{EMBEDDER}.pretrained", "null",
                 # pretrained_words_scope: the default; "data" picks among words not added
-                "--data.init_args.words", json.dumps({"add_pretrained_words": None, "pretrained_words_scope": "all"}),
+                "--data.init_args.words.add_pretrained_words", "null",
+                "--data.init_args.words.pretrained_words_scope", "all",
                 f"{EMBEDDER}.dim", str(args.rand_dim), f"{EMBEDDER}.extra_dim", "0",
                 "--model.init_args.ensemble", "null"]
     else:

@@ -360,7 +360,7 @@ def test_tail_weight_averaging_checkpoint_tests_in_a_fresh_process_as_fit_tested
 
 
 def test_ckpt_path_last_looks_in_the_runs_of_the_root_only(tmp_path):
-    from textlab.cli import _newest_last_checkpoint
+    from textlab.resume import newest_last_checkpoint as _newest_last_checkpoint
 
     other = tmp_path / "runs" / "ner_toy" / "lightning_logs" / "version_0" / "checkpoints" / "last.ckpt"
     other.parent.mkdir(parents=True)
