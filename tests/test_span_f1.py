@@ -213,3 +213,14 @@ def test_a_tagged_sentence_gives_the_spans_its_tags_mark():
     assert given.spans == [Span("ORG", 0, 1, "EU", 0.7)] and given.confidences == [0.9, 0.8]
     # a field, not recomputed from the tags: the plain constructor holds the spans it is given
     assert TaggedSentence(tokens[:1], ["S-ORG"]).spans == []
+
+
+def test_update_spans_counts_as_an_update_for_torchmetrics():
+    # torchmetrics counts calls of update() (compute warns without one, and forgets a cached result on one)
+    from textlab.metrics.span_f1 import SpanF1
+
+    metric = SpanF1(["PER"])
+    metric.update_spans([[("PER", 0, 0)]], [[("PER", 0, 0)]])
+    assert metric.update_called and metric.compute()["f1"].item() == 1.0
+    metric.update_spans([[("PER", 1, 1)]], [[("PER", 0, 0)]])
+    assert metric.compute()["f1"].item() == 0.5

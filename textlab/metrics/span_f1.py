@@ -136,13 +136,16 @@ class SpanF1(Metric):
         for name in ("tp", "n_pred", "n_gold"):
             self.add_state(name, torch.zeros(len(self.types), dtype=torch.long), dist_reduce_fx="sum")
 
-    def update(self, preds: Sequence[Sequence[str]], targets: Sequence[Sequence[str]]) -> None:
-        self._add(*count_spans(preds, targets, self.types))
+    def update(self, preds: Sequence[Sequence], targets: Sequence[Sequence], chunked: bool = False) -> None:
+        """``preds`` and ``targets``: sentences of string tags; with ``chunked``, sentences already chunked into
+        ``(type, start, end)`` spans (the tagger's own, found once when it decodes)."""
+        counts = count_span_sets if chunked else count_spans
+        self._add(*counts(preds, targets, self.types))
 
     def update_spans(self, preds: Sequence[Sequence[tuple[str, int, int]]],
                      targets: Sequence[Sequence[tuple[str, int, int]]]) -> None:
-        """``update`` from sentences already chunked into ``(type, start, end)`` spans (the tagger's own)."""
-        self._add(*count_span_sets(preds, targets, self.types))
+        """``update`` from sentences already chunked into spans; through ``update``, which torchmetrics counts."""
+        self.update(preds, targets, chunked=True)
 
     def _add(self, tp: Tensor, n_pred: Tensor, n_gold: Tensor) -> None:
         self.tp += tp.to(self.tp.device)
