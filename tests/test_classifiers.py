@@ -55,20 +55,20 @@ def test_masked_pool_never_lets_pads_into_a_max_or_a_mean():
 def test_pooled_rnn_output_does_not_depend_on_padding(pooling, cell, bidirectional, layers):
     torch.manual_seed(0)
     rnn = PooledRNN(6, hidden_size=5, num_layers=layers, bidirectional=bidirectional, cell=cell, pooling=pooling).eval()
-    x, _, lengths = padded([2, 7, 4], pad_value=0.0)
+    x, mask, lengths = padded([2, 7, 4], pad_value=0.0)
     x_noisy, _, _ = padded([2, 7, 4], pad_value=123.0)  # the same texts, garbage in the pads
-    out = rnn(x, lengths)  # (3, dirs * H)
+    out = rnn(x, mask)  # (3, dirs * H)
     assert out.shape == (3, rnn.output_dim) and rnn.output_dim == 5 * (2 if bidirectional else 1)
-    assert torch.allclose(out, rnn(x_noisy, lengths), atol=1e-6)
+    assert torch.allclose(out, rnn(x_noisy, mask), atol=1e-6)
     for b, n in enumerate(lengths.tolist()):  # each text alone, unpadded
-        assert torch.allclose(out[b], rnn(x[b : b + 1, :n], lengths[b : b + 1])[0], atol=1e-5)
+        assert torch.allclose(out[b], rnn(x[b : b + 1, :n], mask[b : b + 1, :n])[0], atol=1e-5)
 
 
 def test_last_pooling_is_the_forward_state_at_the_last_real_token_and_the_backward_state_at_the_first():
     torch.manual_seed(0)
     rnn = PooledRNN(6, hidden_size=4, num_layers=1, bidirectional=True, cell="lstm", pooling="last").eval()
-    x, _, lengths = padded([3, 5])
-    out = rnn(x, lengths)
+    x, mask, _ = padded([3, 5])
+    out = rnn(x, mask)
     full, _ = rnn.rnn(x[:1, :3])  # (1, 3, 8) the unpadded first text
     assert torch.allclose(out[0, :4], full[0, 2, :4], atol=1e-6)  # forward after token 3
     assert torch.allclose(out[0, 4:], full[0, 0, 4:], atol=1e-6)  # backward after token 1

@@ -12,6 +12,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import torch
+
 from textlab.errors import TextlabError
 
 log = logging.getLogger("textlab")
@@ -39,8 +41,6 @@ def upgrade_checkpoint(checkpoint: dict[str, Any], source: str) -> dict[str, Any
         for name in [n for n in state if n.startswith("linear_bag.")]:
             state["ensemble." + name.removeprefix("linear_bag.")] = state.pop(name)
         if any(n.startswith("ensemble.") for n in state):
-            import torch
-
             state["ensemble.fitted"] = torch.tensor(True)
     state = checkpoint.get("state_dict", {})
     for name in [n for n in state if n.startswith(("neighbour_words.", "embedder.words.initial",

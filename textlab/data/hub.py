@@ -54,6 +54,12 @@ class HubDataset:
             return None
         return self.dataset[names[0]], f"{self.name}[{names[0]}]"
 
+    @staticmethod
+    def check_columns(part, where: str, columns: tuple[str, ...], hint: str = "") -> None:
+        for column in columns:
+            if column not in part.column_names:
+                raise TextlabError(f"{where}: no column {column!r} (columns: {', '.join(part.column_names)}){hint}")
+
 
 @dataclass
 class TaggingHub(HubDataset):
@@ -75,9 +81,7 @@ class TaggingHub(HubDataset):
         if found is None:
             return [], ""
         part, where = found
-        for col in (self.tokens_column, self.tags_column):
-            if col not in part.column_names:
-                raise TextlabError(f"{where}: no column {col!r} (columns: {', '.join(part.column_names)})")
+        self.check_columns(part, where, (self.tokens_column, self.tags_column))
         feature = part.features[self.tags_column]
         label_names = getattr(getattr(feature, "feature", None), "names", None)
         sentences = []
@@ -114,10 +118,8 @@ class ClassificationHub(HubDataset):
         if found is None:
             return None
         part, where = found
-        for column in (self.text_column, self.label_column):
-            if column not in part.column_names:
-                raise TextlabError(f"{where}: no column {column!r} (columns: {', '.join(part.column_names)}); "
-                                   "pass --data.hub.text_column / --data.hub.label_column")
+        self.check_columns(part, where, (self.text_column, self.label_column),
+                           "; pass --data.hub.text_column / --data.hub.label_column")
         label_names = getattr(part.features[self.label_column], "names", None)
         labels = part[self.label_column]
         # -1 is how datasets marks a missing ClassLabel: GLUE and SST-2 ship their test splits that way

@@ -128,10 +128,8 @@ class TextClassifier(SparseBagTraining, TextModel):
         """The network's class scores (B, K), without the ensemble."""
         if self.embedder is None:
             h = self.encoder(batch.flat, batch.offsets)  # (B, D): the bag reads word ids
-        elif isinstance(self.encoder, TextCNN):
-            h = self.encoder(self.embedder(batch.words), batch.mask)  # (B, F * widths), pads are zero vectors
         else:
-            h = self.encoder(self.embedder(batch.words), batch.lengths)  # (B, dirs * H)
+            h = self.encoder(self.embedder(batch.words), batch.mask)  # (B, D): TextCNN or PooledRNN
         return self.output(self.dropout(h))  # (B, K)
 
     def fit_ensemble(self, examples: list[Example], size: int = 1000) -> None:

@@ -1,7 +1,7 @@
 """The classifier's sentence encoders over token vectors, its ``encoder`` part: one vector per text, (B, output_dim).
 
 ``TextCNN`` (Kim 2014) and ``PooledRNN`` ((bi)LSTM/GRU pooled over the real tokens) read the embedder's
-token vectors (B, T, D) with the batch's mask or lengths. (``NgramBag``, in ``ngram_bags.py``, reads word
+token vectors (B, T, D) with the batch's mask (B, T). (``NgramBag``, in ``ngram_bags.py``, reads word
 ids instead.) Padding never changes a text's vector: TextCNN masks every window that holds no real token
 out of its max, PooledRNN packs its input and pools over the real positions only. Every text has at least
 one token.
@@ -71,7 +71,7 @@ class PooledRNN(nn.Module):
 
     """(Bi)directional LSTM or GRU over packed sequences, pooled into one vector per text.
 
-    (B, T, input_dim), lengths (B,) -> (B, hidden_size * directions). ``max``/``mean`` pool the last
+    (B, T, input_dim), mask (B, T) -> (B, hidden_size * directions). ``max``/``mean`` pool the last
     layer's outputs over the real tokens only; ``last`` takes the final states (forward after the last
     real token, backward after the first).
     """
@@ -106,8 +106,9 @@ class PooledRNN(nn.Module):
         self.directions = 2 if bidirectional else 1
         self.output_dim = hidden_size * self.directions
 
-    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         B, T, _ = x.shape
+        lengths = mask.sum(dim=1)  # (B,): the real tokens are left-aligned
         packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
         out, state = self.rnn(packed)
         if self.pooling == "last":
@@ -115,5 +116,4 @@ class PooledRNN(nn.Module):
             h = h.view(-1, self.directions, B, h.size(-1))[-1]  # (dirs, B, H): the last layer
             return h.transpose(0, 1).reshape(B, self.output_dim)  # (B, dirs * H)
         out, _ = pad_packed_sequence(out, batch_first=True, total_length=T)  # (B, T, dirs * H)
-        mask = torch.arange(T, device=x.device)[None, :] < lengths.to(x.device)[:, None]  # (B, T)
         return masked_pool(out, mask, self.pooling)  # (B, dirs * H)
