@@ -13,6 +13,7 @@ What textlab adds to LightningCLI:
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import sys
@@ -235,7 +236,16 @@ def _option(argv: list[str], name: str) -> str | None:
     return None
 
 
+# Commands that are not a Trainer method, each with its own parser in its own module (``main(args)``).
+COMMANDS = {"serve": "textlab.serve.command", "report": "textlab.report.command"}
+
+
 def main(args: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if args is None else args
+    if argv and argv[0] in COMMANDS:
+        command = importlib.import_module(COMMANDS[argv[0]])
+        run_reporting_errors(command.main, argv[1:])
+        return
     run_reporting_errors(TextlabCLI, args)
 
 

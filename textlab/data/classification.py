@@ -25,7 +25,7 @@ from textlab.data.datamodule import TextDataModule
 from textlab.data.hub import ClassificationHub
 from textlab.data.sources import ClassFiles, LabelledFiles, Split
 from textlab.data.splits import Splits, kfold_split, stratified_split
-from textlab.data.tokenizer import tokenize
+from textlab.data.plain_text import tokenize
 from textlab.data.toy_classification import generate_toy_classification
 from textlab.data.vectors import load_vectors
 from textlab.data.vocab import ClassificationVocab, ClassificationWords, Vocab, WordVocab

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import torch
 
 # re-exported: the classifier and the tests import them from here
-from textlab.data.tokenizer import Tokenizer, tokenize  # noqa: F401
+from textlab.data.plain_text import Tokenizer, tokenize  # noqa: F401
 from textlab.data.vocab import ClassificationVocab
 
 

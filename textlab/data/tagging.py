@@ -18,15 +18,16 @@ import datasets
 
 from textlab.checkpoint import read_hparams
 from textlab.data.conll import (
-    convert_tags, detect_scheme, entity_type, iter_conll, looks_like_conll, read_conll, read_text_lines, scheme_tags,
-    tag_order,
+    convert_tags, detect_scheme, entity_type, iter_conll, looks_like_conll, scheme_tags, tag_order,
 )
 from textlab.data.corpus_cache import CorpusCache
 from textlab.data.datamodule import TextDataModule
 from textlab.data.hub import TaggingHub
+from textlab.data.plain_text import jsonl_documents, looks_like_jsonl, stream_document
 from textlab.data.sentence import Sentence
 from textlab.data.sources import CONLL_FILES, ConllFiles, Split
 from textlab.data.tagging_batch import EncodedSentence, TaggingBatch, collate_tagging, encode_sentence
+from textlab.data.text_files import decoded_lines
 from textlab.data.toy_ner import generate_toy_ner
 from textlab.data.vectors import load_vectors
 from textlab.data.vocab import PAD, UNK, TaggingVocab, Vocab, WordVocab, Words
@@ -35,6 +36,7 @@ from textlab.errors import DataFormatError, TextlabError
 log = logging.getLogger("textlab")
 
 DEFAULT_SCHEME = "BIOES"
+DEFAULT_TOKENIZER = "syntok"
 DEFAULT_WORDS = Words()
 
 
@@ -46,8 +48,9 @@ class TaggingDataModule(TextDataModule):
         tag_scheme: Literal["IOB2", "BIOES"] = DEFAULT_SCHEME,
         words: Words = DEFAULT_WORDS,
         train_with_dev: bool = False,
+        tokenizer: Literal["syntok", "whitespace"] = "syntok",
         predict_file: str | None = None,
-        predict_format: Literal["auto", "conll", "text"] = "auto",
+        predict_format: Literal["auto", "text", "tokenized", "jsonl", "conll"] = "auto",
         vocab_from: str | None = None,
         batch_size: int = 32,
         eval_batch_size: int = 128,
@@ -65,9 +68,14 @@ class TaggingDataModule(TextDataModule):
                 ``train_with_dev``; Chiu & Nichols 2016 report CoNLL-2003 this way, after tuning on dev).
                 Validation still runs on them, so its scores measure fit, not generalisation, and no
                 longer pick a model: train a fixed number of epochs and use ``last.ckpt``.
-            predict_file: text to tag: one sentence a line (tokens split on whitespace), or a CoNLL file
-                (read with the files' tag_column and encoding).
-            predict_format: ``auto`` sniffs CoNLL vs plain text.
+            tokenizer: how plain text is cut into sentences and tokens, kept in the checkpoint: ``syntok``
+                (sentences and tokens as in CoNLL-2003), or ``whitespace`` (one pre-tokenised sentence a line).
+            predict_file: what to tag (read with the files' encoding): plain text (a document; entities get
+                character offsets into it), pre-tokenised text, JSON lines (a ``{"text": ..., "id": ...}``
+                document a line) or CoNLL (read with the files' tag_column).
+            predict_format: ``text``, ``tokenized`` (one sentence a line, tokens split on whitespace), ``jsonl``,
+                ``conll``, or ``auto``: JSON lines if the first line is a JSON object, CoNLL if the file looks
+                like it, plain text otherwise.
             vocab_from: a checkpoint whose vocabularies to use instead of building them from the
                 training data (textlab sets this from ``--ckpt_path``).
             batch_size: sentences per training batch.
@@ -78,7 +86,7 @@ class TaggingDataModule(TextDataModule):
         super().__init__(batch_size, eval_batch_size, bucket, num_workers)
         # self.datasets holds per split a list of encoded sentences, or a memory-mapped Arrow dataset
         self.files, self.hub = files, hub
-        self.tag_scheme, self.words = tag_scheme, words
+        self.tag_scheme, self.words, self.tokenizer = tag_scheme, words, tokenizer
         self.train_with_dev = train_with_dev
         self.predict_file, self.predict_format = predict_file, predict_format
         self.vocab_from = vocab_from
@@ -177,7 +185,9 @@ class TaggingDataModule(TextDataModule):
             "hf_dataset": self.hub.name if self.hub else None, "hf_config": self.hub.config if self.hub else None,
             "toy": None,  # kept in the key so that caches made before still match; the toy set has no cache
             "options": [self.files.tag_column, self.files.encoding, self.tag_scheme, w.min_word_freq, w.lowercase,
-                        w.normalize_digits, w.add_pretrained_words, self.vocab_from, self.train_with_dev],
+                        w.normalize_digits, w.add_pretrained_words, self.vocab_from, self.train_with_dev]
+                       # the tokenizer is in the cached vocabulary; a cache made before it was one still matches
+                       + ([self.tokenizer] if self.tokenizer != DEFAULT_TOKENIZER else []),
         }
         return CorpusCache(self.cache_dir, key)
 
@@ -188,6 +198,7 @@ class TaggingDataModule(TextDataModule):
             w = self.words
             self._warn_overruled(self._checkpoint_vocab, [
                 ("tag_scheme", self.tag_scheme, DEFAULT_SCHEME, "tag_scheme"),
+                ("tokenizer", self.tokenizer, DEFAULT_TOKENIZER, "tokenizer"),
                 ("words.lowercase", w.lowercase, DEFAULT_WORDS.lowercase, "lowercase"),
                 ("words.normalize_digits", w.normalize_digits, DEFAULT_WORDS.normalize_digits, "digits")])
             return self._checkpoint_vocab
@@ -213,7 +224,8 @@ class TaggingDataModule(TextDataModule):
         # Every tag of the scheme for each entity type in training, not only the tags seen there: a type that
         # spans several tokens in every training sentence may still be a single token (S-) in dev or test.
         tag_vocab = Vocab(sorted(scheme_tags(types, self.tag_scheme), key=tag_order), specials=False)
-        return TaggingVocab(words, Vocab.build(char_counts), tag_vocab, self.tag_scheme, before).to_dict()
+        return TaggingVocab(words, Vocab.build(char_counts), tag_vocab, self.tag_scheme, before,
+                            self.tokenizer).to_dict()
 
     # -- sentences -> ids -> batches -------------------------------------------------------------
 
@@ -232,7 +244,7 @@ class TaggingDataModule(TextDataModule):
                 self.datasets[split] = data
                 log.info("%s: %d sentences", split, len(data))
         if stage == "predict":
-            self.datasets["predict"] = [encode_sentence(s, vocab) for s in self._read_predict()]
+            self.datasets["predict"] = [encode_sentence(s, vocab) for s in self._read_predict(vocab.tokenizer)]
         if stage in ("validate", "test") and not len(self.datasets[wanted[0]]):
             raise TextlabError(f"no {wanted[0]} data: give --data.files.{wanted[0]}_file or --data.files.data_dir")
 
@@ -251,17 +263,24 @@ class TaggingDataModule(TextDataModule):
                                       f"{s.tokens[unknown]!r}) never occurs in the training data")
             yield encode_sentence(s, vocab)
 
-    def _read_predict(self) -> list[Sentence]:
+    def _read_predict(self, tokenizer: str) -> Iterator[Sentence]:
+        """The sentences to tag, read as they are needed; plain text is cut by the model's ``tokenizer``."""
         path, files = self._predict_path(), self.files or ConllFiles()
-        conll = self.predict_format == "conll" or (
-            self.predict_format == "auto" and looks_like_conll(path, encoding=files.encoding)
-        )
-        if self.predict_format == "auto":  # a guess: say what was guessed and how to overrule it
-            guessed, other = ("CoNLL, a token a line", "text") if conll else ("plain text, a sentence a line", "conll")
-            log.info("%s: read as %s (--data.predict_format %s to read it otherwise)", path, guessed, other)
-        if conll:
-            return read_conll(path, tag_column=files.tag_column, encoding=files.encoding, require_tags=False)
-        return read_text_lines(path, encoding=files.encoding)
+        form = self.predict_format
+        if form == "auto":  # a guess: say what was guessed and how to overrule it
+            first = next((line for _, line in decoded_lines(path, files.encoding) if line.strip()), None)
+            form = ("jsonl" if looks_like_jsonl(first) else
+                    "conll" if looks_like_conll(path, encoding=files.encoding) else "text")
+            read_as = {"jsonl": "JSON lines, a document a line", "conll": "CoNLL, a token a line",
+                       "text": f"plain text, sentences and tokens by {tokenizer}"}[form]
+            log.info("%s: read as %s (--data.predict_format text|tokenized|jsonl|conll to read it otherwise)",
+                     path, read_as)
+        if form == "conll":
+            return iter_conll(path, tag_column=files.tag_column, encoding=files.encoding, require_tags=False)
+        lines = decoded_lines(path, files.encoding, "--data.files.encoding")
+        if form == "jsonl":
+            return jsonl_documents(lines, path, tokenizer)
+        return stream_document((line for _, line in lines), "whitespace" if form == "tokenized" else tokenizer)
 
     def collate(self, examples: list) -> TaggingBatch:
         return collate_tagging(examples)

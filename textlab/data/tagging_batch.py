@@ -12,7 +12,7 @@ from itertools import chain
 
 import torch
 
-from textlab.data.sentence import Sentence
+from textlab.data.sentence import Origin, Sentence
 from textlab.data.vocab import UNK, TaggingVocab, Vocab
 
 # Longer tokens (URLs, hashes) are cut: one 500-character token would widen every word of its batch.
@@ -48,6 +48,7 @@ class EncodedSentence:
     chars: list[list[int]]  # per token; tuples when made by encode_sentence, shared by equal tokens
     casing: list[int]
     tags: list[int] | None
+    origin: Origin | None = None  # where a sentence of plain text came from (for character offsets)
 
 
 # Per character vocabulary: token -> (its character ids, its casing class). Equal tokens then share one
@@ -87,6 +88,7 @@ def encode_sentence(sentence: Sentence, vocab: TaggingVocab) -> EncodedSentence:
         chars=[c for c, _ in encoded],
         casing=[k for _, k in encoded],
         tags=None if sentence.tags is None else [vocab.tags.id(t) for t in sentence.tags],
+        origin=sentence.origin,
     )
 
 
@@ -104,11 +106,13 @@ class TaggingBatch:
     # to the device, keeps such fields as they are. It would otherwise visit every token string of the
     # batch, one Python call each: a fifth of the prediction loop's time on a CPU.
     tokens: list[list[str]] = field(init=False)
+    origins: list[Origin | None] = field(init=False)  # per sentence, as tokens
 
-    def __init__(self, words, chars, casing, mask, lengths, tags, tokens) -> None:
+    def __init__(self, words, chars, casing, mask, lengths, tags, tokens, origins=None) -> None:
         self.words, self.chars, self.casing, self.mask = words, chars, casing, mask
         self.lengths, self.tags = lengths, tags
         self.tokens = tokens
+        self.origins = origins if origins is not None else [None] * len(tokens)
 
     def __len__(self) -> int:
         return len(self.tokens)
@@ -144,4 +148,5 @@ def collate_tagging(sentences: list[EncodedSentence | dict]) -> TaggingBatch:
                                                                                dtype=torch.long)
     chars = torch.zeros(B, T, L, dtype=torch.long)
     chars[mask] = real_chars
-    return TaggingBatch(words, chars, casing, mask, lengths, tags, [s.tokens for s in sentences])
+    return TaggingBatch(words, chars, casing, mask, lengths, tags, [s.tokens for s in sentences],
+                        [s.origin for s in sentences])

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-from textlab.data.tokenizer import Tokenizer, tokenize
+from textlab.data.plain_text import Tokenizer, tokenize
 from textlab.errors import TextlabError
 
 log = logging.getLogger("textlab")
@@ -178,6 +178,8 @@ class TaggingVocab:
     # words[:trainable_words] came from the training data; the rest only from a pretrained file
     # (their vectors stay fixed: see WordEmbedder). None: all of them came from training.
     trainable_words: int | None = None
+    # how plain text is cut into sentences and tokens for this model (textlab.data.plain_text)
+    tokenizer: Tokenizer = "syntok"
 
     def to_dict(self) -> dict:
         return {
@@ -188,6 +190,7 @@ class TaggingVocab:
             "lowercase": self.words.lowercase,
             "digits": self.words.digits,
             "trainable_words": self.trainable_words,
+            "tokenizer": self.tokenizer,
         }
 
     @classmethod
@@ -199,6 +202,8 @@ class TaggingVocab:
                 tags=Vocab(d["tags"], specials=False),
                 tag_scheme=d["tag_scheme"],
                 trainable_words=d.get("trainable_words"),
+                # checkpoints made before plain text was tokenised: read as the default reads it now
+                tokenizer=d.get("tokenizer", "syntok"),
             )
         except (KeyError, TypeError, ValueError) as e:
             raise TextlabError(f"invalid vocabulary (expected words, chars, tags and tag_scheme): {e}") from None

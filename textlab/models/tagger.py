@@ -25,7 +25,8 @@ from textlab.modules.crf import CRFDecoder, TagDecoder
 from textlab.modules.dropout import VariationalDropout
 from textlab.modules.embedders import TokenEmbedder, WordEmbeddings
 from textlab.modules.encoders import RNNEncoder
-from textlab.results import TaggedSentence
+from textlab.data.plain_text import document_sentences
+from textlab.results import TaggedDocument, TaggedSentence
 
 # The parts, as the model calls them: with the sizes that only the vocabulary knows.
 WordsPart = Callable[[int, int], WordEmbeddings]  # (words in the vocabulary, of them trained) -> word vectors
@@ -109,11 +110,12 @@ class SequenceTagger(TextModel):
         lengths = batch.lengths.tolist()
         names = [[self.tags[i] for i in path[:n]] for path, n in zip(paths.tolist(), lengths)]
         if scored is None:
-            return [TaggedSentence.from_tags(tokens, tags) for tokens, tags in zip(batch.tokens, names)]
+            return [TaggedSentence.from_tags(tokens, tags, origin=origin)
+                    for tokens, tags, origin in zip(batch.tokens, names, batch.origins)]
         return [TaggedSentence.from_tags(tokens, tags, spans, token_ps if confidences else None,
-                                         entity_ps if confidences else None)
-                for tokens, tags, spans, token_ps, entity_ps
-                in zip(batch.tokens, names, scored.spans, scored.tokens, scored.entities)]
+                                         entity_ps if confidences else None, origin)
+                for tokens, tags, spans, token_ps, entity_ps, origin
+                in zip(batch.tokens, names, scored.spans, scored.tokens, scored.entities, batch.origins)]
 
     # -- Lightning hooks -----------------------------------------------------------------------------
 
@@ -154,8 +156,8 @@ class SequenceTagger(TextModel):
 
     # -- the Python API ------------------------------------------------------------------------------
 
-    def encode(self, tokens: list[str]):
-        return encode_sentence(Sentence(tokens), self.vocab)
+    def encode(self, sentence: list[str] | Sentence):
+        return encode_sentence(sentence if isinstance(sentence, Sentence) else Sentence(sentence), self.vocab)
 
     def collate(self, encoded: list) -> TaggingBatch:
         return collate_tagging(encoded)
@@ -176,3 +178,17 @@ class SequenceTagger(TextModel):
         for i, result in zip(todo, tagged):
             results[i] = result
         return results
+
+    def tag_text(self, text: str, confidences: bool = False) -> TaggedDocument:
+        """Tag a document given as plain text: cut into sentences and tokens as the model was set up to (its
+        ``tokenizer``), each entity with ``start_char``/``end_char`` into ``text`` (``text[start_char:end_char]``
+        is ``span.text``)."""
+        return self.tag_texts([text], confidences=confidences)[0]
+
+    def tag_texts(self, texts: list[str], batch_size: int = 64, confidences: bool = False) -> list[TaggedDocument]:
+        """``tag_text`` for several documents, their sentences batched together."""
+        if isinstance(texts, str):  # iterating it would tag each character as a document
+            raise TypeError("tag_texts takes a list of documents, not a string: tag_text(text) or tag_texts([text])")
+        documents = [list(document_sentences(text, self.vocab.tokenizer, i)) for i, text in enumerate(texts)]
+        tagged = iter(self.predict_texts([s for sentences in documents for s in sentences], batch_size, confidences))
+        return [TaggedDocument(text, [next(tagged) for _ in sentences]) for text, sentences in zip(texts, documents)]
