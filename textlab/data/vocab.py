@@ -144,7 +144,8 @@ class ClassificationWords(Words):
         min_word_freq: training words seen fewer times map to <unk>.
         add_pretrained_words: pretrained vectors (a file or ``glove-6b-50d``) whose words join the word
             vocabulary, so words unseen in training keep their pretrained vectors.
-        tokenizer: whitespace (pre-tokenised text) or basic (also splits off punctuation and clitics).
+        tokenizer: whitespace (pre-tokenised text), basic (also splits off punctuation and clitics by a regular
+            expression), or syntok (as a tagger reads plain text; see textlab/data/plain_text.py).
         max_tokens: keep only the first this many tokens of a text (null: all).
         pretrained_words_scope: ``all`` adds every pretrained word; ``data`` only those occurring in the
             texts of any split (labels unused), as Kim (2014) built his vocabulary: a much smaller embedding
