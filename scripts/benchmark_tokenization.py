@@ -214,7 +214,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
             rows.append(dict(text=f"sentences joined by a {joiner_name}", tokenizer=name, token_match=match,
                              p=p, r=r, f1=f, seconds=seconds))
 
-    print(f"\n| input | tokenizer | token match | precision | recall | F1 | F1 vs gold tokens | tagging s |")
+    print("\n| input | tokenizer | token match | precision | recall | F1 | F1 vs gold tokens | tagging s |")
     print("|---|---|---:|---:|---:|---:|---:|---:|")
     for row in rows:
         seconds = f"{row['seconds']:.1f}" if row["seconds"] is not None else ""

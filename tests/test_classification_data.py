@@ -415,14 +415,16 @@ def test_the_toy_module_refuses_split_fractions_it_would_ignore_and_keeps_folds(
 
 
 def test_predict_file_keeps_empty_lines_and_reads_csv_without_labels(tmp_path):
-    dm = ToyClassificationDataModule(num_train=100, num_val=10, num_test=10, predict_file=write(tmp_path / "in.txt", "good\n\nbad\n"))
-    dm.setup("predict")
-    assert [e.text for e in dm.datasets["predict"]] == ["good", "", "bad"]
-    dm = ToyClassificationDataModule(num_train=100, num_val=10, num_test=10, predict_file=write(tmp_path / "in.csv", "id,text\n1,good\n"))
-    dm.setup("predict")
-    assert [e.text for e in dm.datasets["predict"]] == ["good"]
-    loader = dm.predict_dataloader()
-    assert len(next(iter(loader))) == 1
+    def predicted_texts(dm):
+        dm.setup("predict")
+        return [text for batch in dm.predict_dataloader() for text in batch.texts]
+
+    texts = write(tmp_path / "in.txt", "good\n\nbad\n")
+    assert predicted_texts(ToyClassificationDataModule(num_train=100, num_val=10, num_test=10, predict_file=texts)) == [
+        "good", "", "bad"]
+    csv = write(tmp_path / "in.csv", "id,text\n1,good\n")
+    dm = ToyClassificationDataModule(num_train=100, num_val=10, num_test=10, predict_file=csv, eval_batch_size=2)
+    assert predicted_texts(dm) == ["good"]
 
 
 def test_a_checkpoint_evaluates_a_test_file_without_training_data(tmp_path):

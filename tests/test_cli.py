@@ -193,21 +193,21 @@ def test_predict_as_json_lines_gives_tokens_tags_and_entities_with_offsets(train
     common = ("predict", "--ckpt_path", trained_tagger["best"], "--data.predict_file", "in.txt", "--output_format", "jsonl")
     plain = [json.loads(line) for line in run_textlab(*common, cwd=tmp_path).stdout.splitlines()]
     scored = [json.loads(line) for line in run_textlab(*common, "--confidences", "true", cwd=tmp_path).stdout.splitlines()]
-    api = load_model(trained_tagger["best"]).predict(TEXT.splitlines(), confidences=True)
+    api = load_model(trained_tagger["best"]).tag_text(TEXT, confidences=True).sentences  # plain text, as the file
     assert [r["tokens"] for r in plain] == [line.split() for line in TEXT.splitlines()]
     assert [r["tags"] for r in plain] == [r.tags for r in api]
     assert any(r["entities"] for r in plain)  # the shared tagger tags entities: the offsets below are checked
     for record, result in zip(plain, api):
-        assert record["entities"] == [{"label": s.label, "start": s.start, "end": s.end, "text": s.text}
-                                      for s in result.spans]
+        assert record["entities"] == [s.to_dict() for s in result.spans]
         for entity in record["entities"]:
             assert " ".join(record["tokens"][entity["start"] : entity["end"]]) == entity["text"]
+            assert TEXT[entity["start_char"] : entity["end_char"]] == entity["text"]  # character offsets into the input
         assert "confidences" not in record
     for record, result in zip(scored, api):
         assert record["confidences"] == pytest.approx(result.confidences, abs=1e-4)
         assert [e["confidence"] for e in record["entities"]] == pytest.approx([s.confidence for s in result.spans], abs=1e-4)
         assert [{k: v for k, v in e.items() if k != "confidence"} for e in record["entities"]] == [
-            {"label": s.label, "start": s.start, "end": s.end, "text": s.text} for s in result.spans]
+            s.to_dict() for s in result.spans]
 
 
 
@@ -228,8 +228,9 @@ def test_predict_writes_the_tags_in_the_scheme_asked_for(trained_tagger, tmp_pat
     assert tags("--tag_scheme", model_scheme) == own
     assert converted == [convert_tags(t, model_scheme, other) for t in own] != own  # entities of several tokens
     assert [extract_spans(t) for t in converted] == [extract_spans(t) for t in own]
-    entities = [json.loads(line)["entities"] for line in run_textlab(
-        *common, "--tag_scheme", other, "--output_format", "jsonl", cwd=tmp_path).stdout.splitlines()]
+    entities = [[{k: v for k, v in e.items() if k not in ("start_char", "end_char")} for e in json.loads(line)["entities"]]
+                for line in run_textlab(*common, "--tag_scheme", other, "--output_format", "jsonl",
+                                        cwd=tmp_path).stdout.splitlines()]
     assert entities == [[{"label": k, "start": s, "end": e + 1, "text": " ".join(line.split()[s : e + 1])}
                          for k, s, e in extract_spans(t)] for t, line in zip(own, TEXT.splitlines())]
 

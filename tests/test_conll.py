@@ -9,16 +9,18 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from textlab.data.conll import (
+    SNIFF_LINES,
+    conll_sentences,
     convert_tags,
     detect_scheme,
     entity_type,
     from_iob2,
     looks_like_conll,
     read_conll,
-    read_text_lines,
     to_iob2,
 )
 from textlab.data.sentence import Sentence
+from textlab.data.text_files import decoded_lines
 from textlab.errors import DataFormatError
 
 
@@ -90,7 +92,7 @@ def test_a_no_break_space_inside_a_token_is_not_a_column_break(tmp_path: Path) -
     # "10 000" written with U+00A0: str.split() would make it two columns and read the tag from the wrong one
     path = write(tmp_path, "Paris\tB-LOC\n10\u00a0000\tO\nfans\u3000club O\n")
     assert read_conll(path) == [Sentence(["Paris", "10\u00a0000", "fans\u3000club"], ["B-LOC", "O", "O"])]
-    assert looks_like_conll(path)
+    assert looks_like_conll(text for _, text in decoded_lines(path, "utf-8"))
 
 
 def test_read_conll_without_tags(tmp_path: Path) -> None:
@@ -138,23 +140,17 @@ def test_read_conll_malformed(
     assert_error(path, line, fragment, lambda p: read_conll(p, **kwargs))
 
 
-# --- read_text_lines / looks_like_conll ---------------------------------------------------------
+# --- reading lines / conll_sentences / looks_like_conll ------------------------------------------------
 
 
-def test_read_text_lines(tmp_path: Path) -> None:
-    path = write(tmp_path, "Peter  went\tto Paris .\n\n   \nHello\n", name="in.txt")
-    assert read_text_lines(path) == [
-        Sentence(["Peter", "went", "to", "Paris", "."]),
-        Sentence(["Hello"]),
-    ]
+def read_lines(path: Path, encoding: str = "utf-8") -> list[tuple[int, str]]:
+    return list(decoded_lines(path, encoding))
 
 
-def test_read_text_lines_errors(tmp_path: Path) -> None:
-    empty = write(tmp_path, "\n \n", name="in.txt")
-    assert_error(empty, 1, "no sentences found: expected one sentence per line", read_text_lines)
+def test_decoding_errors_name_the_line(tmp_path: Path) -> None:
     path = write(tmp_path, b"fine\nna\xefve\n", name="bad.txt")
-    assert_error(path, 2, "cannot decode byte 0xef at column 3 as utf-8", read_text_lines)
-    assert read_text_lines(path, encoding="latin-1")[1].tokens == ["na\u00efve"]
+    assert_error(path, 2, "cannot decode byte 0xef at column 3 as utf-8", read_lines)
+    assert read_lines(path, encoding="latin-1")[1] == (2, "na\u00efve\n")
 
 
 def test_text_files_in_encodings_that_do_not_keep_ascii(tmp_path: Path) -> None:
@@ -162,17 +158,26 @@ def test_text_files_in_encodings_that_do_not_keep_ascii(tmp_path: Path) -> None:
     path = write(tmp_path, "Peter went\n".encode("utf-16"), name="in.txt")
     for encoding in ("utf-8", "latin-1"):
         assert_error(path, 1, "the file is UTF-16 (it starts with a UTF-16 byte-order mark); convert it to UTF-8",
-                     lambda p: read_text_lines(p, encoding=encoding))
+                     lambda p: read_lines(p, encoding=encoding))
     with pytest.raises(DataFormatError, match=r"in.txt: encoding 'utf-16' is not supported: textlab reads encodings"):
-        read_text_lines(path, encoding="utf-16")
+        read_lines(path, encoding="utf-16")
     no_mark = write(tmp_path, "Peter went\n".encode("utf-16-le"), name="le.txt")
-    assert_error(no_mark, 1, "NUL byte at column 2: not a text file, or UTF-16 without a byte-order mark", read_text_lines)
+    assert_error(no_mark, 1, "NUL byte at column 2: not a text file, or UTF-16 without a byte-order mark", read_lines)
     # the encoding the user chose fails: no advice to try latin-1 (which decodes anything)
     euro = write(tmp_path, "caf\u00e9 \u20ac\n".encode("latin-1", errors="replace"), name="l1.txt")
     with pytest.raises(DataFormatError, match=r"l1.txt:1: cannot decode byte 0xe9 at column 4 as ascii; is the file in another"):
-        read_text_lines(euro, encoding="ascii")
+        read_lines(euro, encoding="ascii")
     accented = write(tmp_path, b"na\xc3\xafve caf\xe9\n", name="mixed.txt")  # UTF-8 ending in a latin-1 byte
-    assert_error(accented, 1, "cannot decode byte 0xe9 at column 10 as utf-8", read_text_lines)  # characters, not bytes
+    assert_error(accented, 1, "cannot decode byte 0xe9 at column 10 as utf-8", read_lines)  # characters, not bytes
+
+
+def test_conll_sentences_of_lines_name_their_input_and_may_be_none() -> None:
+    lines = [(1, "EU B-ORG\n"), (2, "rejects O\n"), (3, "\n"), (4, "Peter B-PER\n")]
+    assert list(conll_sentences(lines, "<stdin>")) == [Sentence(["EU", "rejects"], ["B-ORG", "O"]),
+                                                      Sentence(["Peter"], ["B-PER"])]
+    assert list(conll_sentences([(1, "\n"), (2, "-DOCSTART- O\n")], "<stdin>")) == []  # prediction input may be empty
+    with pytest.raises(DataFormatError, match=r"^<stdin>:2: expected 2 columns \(as on line 1\), found 3$"):
+        list(conll_sentences([(1, "EU B-ORG\n"), (2, "rejects x O\n")], "<stdin>"))
 
 
 @pytest.mark.parametrize(
@@ -194,14 +199,15 @@ def test_text_files_in_encodings_that_do_not_keep_ascii(tmp_path: Path) -> None:
         ("\n\n", False),
     ],
 )
-def test_looks_like_conll(tmp_path: Path, content: str, expected: bool) -> None:
-    assert looks_like_conll(write(tmp_path, content)) is expected
+def test_looks_like_conll(content: str, expected: bool) -> None:
+    assert looks_like_conll(content.splitlines(keepends=True)) is expected
 
 
-def test_looks_like_conll_only_sniffs_the_start(tmp_path: Path) -> None:
-    path = write(tmp_path, "a O\n" * 300 + "this line is plain text\n")
-    assert looks_like_conll(path)
-    assert not looks_like_conll(write(tmp_path, "a O\n" * 150 + "plain text\n", name="b.txt"))
+def test_looks_like_conll_only_sniffs_the_start() -> None:
+    lines = iter(["a O\n"] * 300 + ["this line is plain text\n"])
+    assert looks_like_conll(lines)
+    assert len(list(lines)) == 301 - SNIFF_LINES  # the rest is left to be read (standard input is read once)
+    assert not looks_like_conll(["a O\n"] * 150 + ["plain text\n"])
 
 
 # --- tag schemes ----------------------------------------------------------------------------------

@@ -24,6 +24,8 @@ from textlab.modules import char_encoders
 TOY_TEST = [" ".join(s.tokens) for s in generate_toy_ner(seed=0, num_train=10, num_val=10, num_test=40)["test"]]
 REVIEWS = [text for text, _ in generate_toy_classification(seed=0, num_train=10, num_val=10, num_test=40)["test"]]
 TINY_CLS = ["--data.num_train", "300", "--data.num_val", "50", "--data.num_test", "50", "--trainer.max_epochs", "1"]
+# The tagger's input here is a pre-tokenised sentence a line, as model.predict takes it (plain text is cut by syntok)
+TOKENIZED = ["--data.predict_format", "tokenized"]
 
 
 def predict_file(ckpt, tmp_path, name, lines, *options):
@@ -67,7 +69,7 @@ def test_a_very_long_sentence_among_short_ones_is_tagged_as_if_each_were_alone(t
     long_sentence = " ".join(rng.choice(TOY_TEST).split()[rng.randrange(5)] for _ in range(3000))
     lines = TOY_TEST[:5] + [long_sentence] + TOY_TEST[5:20]
     # its batch would hold 8 x 3000 positions: it is cut, and every sentence still comes back once, in order
-    out = blocks(predict_file(trained_tagger["best"], tmp_path, "all.txt", lines, "--data.eval_batch_size", "8"))
+    out = blocks(predict_file(trained_tagger["best"], tmp_path, "all.txt", lines, "--data.eval_batch_size", "8", *TOKENIZED))
     model = load_model(trained_tagger["best"])
     alone = [list(zip(r.tokens, r.tags)) for line in lines for r in model.predict([line])]
     assert [[token for token, _ in b] for b in out] == [line.split() for line in lines]
@@ -95,7 +97,7 @@ def test_a_token_of_50000_characters_reads_its_first_characters_only(trained_tag
     words = TOY_TEST[3].split()
     with_blob, with_prefix = [" ".join([*words[:2], token, *words[2:]]) for token in (blob, blob[:MAX_WORD_CHARS])]
     out = blocks(predict_file(trained_tagger["best"], tmp_path, "in.txt", [TOY_TEST[0], with_blob, TOY_TEST[1],
-                                                                            with_prefix]))
+                                                                            with_prefix], *TOKENIZED))
     assert [[token for token, _ in b] for b in out] == [TOY_TEST[0].split(), with_blob.split(), TOY_TEST[1].split(),
                                                         with_prefix.split()]
     assert out[1][2][0] == blob  # given back whole
@@ -123,7 +125,7 @@ ODD_LINES = [
 
 
 def test_unicode_oddities_come_back_token_for_token_as_the_python_api_tags_them(trained_tagger, tmp_path):
-    out = blocks(predict_file(trained_tagger["best"], tmp_path, "odd.txt", ODD_LINES))
+    out = blocks(predict_file(trained_tagger["best"], tmp_path, "odd.txt", ODD_LINES, *TOKENIZED))
     assert [[token for token, _ in b] for b in out] == [line.split() for line in ODD_LINES]
     model = load_model(trained_tagger["best"])
     assert [[tag for _, tag in b] for b in out] == [r.tags for r in model.predict(ODD_LINES)]
@@ -134,7 +136,7 @@ def test_unicode_oddities_come_back_token_for_token_as_the_python_api_tags_them(
 
 def test_many_ordinary_sentences_get_the_tags_the_api_gives_each_one_alone(trained_tagger, tmp_path):
     lines = TOY_TEST * 25  # 1,000 sentences: many batches, each padded
-    out = blocks(predict_file(trained_tagger["best"], tmp_path, "many.txt", lines))
+    out = blocks(predict_file(trained_tagger["best"], tmp_path, "many.txt", lines, *TOKENIZED))
     model = load_model(trained_tagger["best"])
     alone = [model.predict([line], batch_size=1)[0] for line in TOY_TEST]
     assert [list(b) for b in out] == [list(zip(r.tokens, r.tags)) for r in alone] * 25

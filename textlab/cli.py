@@ -5,9 +5,12 @@ What textlab adds to LightningCLI:
 - with ``--ckpt_path`` the checkpoint is the source of truth: its model arguments and vocabularies
   are used, so ``textlab predict --ckpt_path CKPT --data.predict_file IN`` needs no config at all;
 - ``fit`` tests the best checkpoint at the end when there is test data (``--test_after_fit``);
+- ``test`` and ``validate`` write an evaluation report beside the run's logs, ``fit`` its learning curves
+  (``--report``, textlab.callbacks.evaluation_report and learning_curves);
 - ``predict`` writes each result's text form (``token<TAB>tag`` lines for a tagger, ``label<TAB>text``
   for a classifier, each with its probability under ``--confidences``; or JSON lines, ``--output_format
-  jsonl``) to stdout or ``--output``;
+  jsonl``) to stdout or ``--output``, as the input (a file, or ``-``: stdin) is read, and shows its speed on
+  a terminal;
 - user errors (bad files, bad checkpoints) end with one line on stderr and exit status 2.
 """
 
@@ -21,12 +24,17 @@ import warnings
 from typing import Any, Literal
 
 from lightning.pytorch import LightningDataModule, LightningModule
+from lightning.pytorch.callbacks import Checkpoint, ProgressBar, TQDMProgressBar
 from lightning.pytorch.cli import LightningArgumentParser, SaveConfigCallback
 
 from textlab.argument_errors import TextlabArgumentParser
 from textlab.callbacks.cpu_threads import CPUThreads
+from textlab.callbacks.evaluation_report import EvaluationReport
+from textlab.callbacks.learning_curves import LearningCurves
 from textlab.callbacks.rng_state import RestoreRNGState
+from textlab.callbacks.throughput import Throughput
 from textlab.checkpoint import check_checkpoint_path, read_hparams
+from textlab.data.datamodule import check_predict_processes
 from textlab.errors import TextlabError
 from textlab.exits import not_an_advert, run_reporting_errors
 from textlab.lightning_compat import LightningInternals
@@ -34,6 +42,7 @@ from textlab.predict import PredictionWriter, model_class
 from textlab.resume import checkpoint_into_the_resumed_folder, newest_last_checkpoint
 
 EVALUATE = ("validate", "test", "predict")
+REPORTING = ("fit", "validate", "test")  # the subcommands that write an evaluation report (--report)
 log = logging.getLogger("textlab")
 
 
@@ -82,8 +91,15 @@ class TextlabCLI(LightningInternals):
             "--test_after_fit", type=bool, default=True,
             help="Test the best checkpoint (the last under --data.train_with_dev) when fit ends, if there is test data."
         )
+        for name in REPORTING:
+            self.subcommand_parser(name).add_argument(
+                "--report", type=bool, default=True,
+                help="Write an evaluation report (report.json, report.md, figures) into <stage>_report in the run's log "
+                     "folder and print a short table; fit: the learning curves and the report of the test at the end.",
+            )
         predict = self.subcommand_parser("predict")
-        predict.add_argument("--output", type=str | None, default=None, help="Where to write predictions (default: stdout).")
+        predict.add_argument("--output", type=str | None, default=None,
+                             help="Where to write predictions (default, or -: stdout, flushed after every batch).")
         predict.add_argument(
             "--confidences", type=bool, default=False,
             help="Add each prediction's probability: a tagger writes token<TAB>tag<TAB>P(tag), a classifier "
@@ -115,7 +131,8 @@ class TextlabCLI(LightningInternals):
         # The vocabularies are left out: the data module reads them from the checkpoint (vocab_from) and
         # the link hands them to the model. As a parser default they would be checked and dumped to YAML,
         # which took ~45 s for a 400k-word vocabulary.
-        hparams = {k: v for k, v in read_hparams(ckpt_path).items() if k not in ("_instantiator", "vocab")}
+        saved = read_hparams(ckpt_path)
+        hparams = {k: v for k, v in saved.items() if k not in ("_instantiator", "vocab")}
         class_path = hparams.pop("_class_path", "")
         model_cls = model_class(class_path, ckpt_path)
         parser.set_defaults(
@@ -124,6 +141,8 @@ class TextlabCLI(LightningInternals):
                 "data": {"class_path": model_cls.default_datamodule},
             }
         )
+        # `textlab predict --ckpt_path CKPT --help` says how this model reads text
+        parser.description = f"{ckpt_path}: {describe_input(class_path, saved.get('vocab') or {})}"
 
     def before_instantiate_classes(self) -> None:
         config = self.config[self.subcommand]
@@ -143,9 +162,10 @@ class TextlabCLI(LightningInternals):
         if is_file and data_args is not None and "vocab_from" in data_args and not data_args.vocab_from:
             # encode with the checkpoint's vocabularies, whatever training data the config names
             data_args.vocab_from = ckpt_path
-        if self.subcommand == "predict" and config.get("output") in (None, "-"):
-            config.trainer.enable_progress_bar = False  # stdout carries the predictions
         if self.subcommand == "predict":
+            # Lightning's bar writes to stdout, which may carry the predictions, and counts batches of an input of
+            # unknown length: textlab's Throughput line on stderr replaces it (instantiate_trainer)
+            config.trainer.enable_progress_bar = False
             config.trainer.logger = False
 
     def instantiate_classes(self) -> None:
@@ -173,6 +193,8 @@ class TextlabCLI(LightningInternals):
             raise
 
     def instantiate_trainer(self, **kwargs: Any):
+        config = self.config_init[self.subcommand] if self.subcommand else self.config_init
+        kwargs = {**_tqdm_progress_bar(config.trainer), **kwargs}
         try:
             trainer = super().instantiate_trainer(**kwargs)
         except ValueError as e:
@@ -188,13 +210,20 @@ class TextlabCLI(LightningInternals):
             for message in ("Be aware that when using `ckpt_path`", "The dirpath has changed from"):
                 warnings.filterwarnings("ignore", message=message)
         if self.subcommand == "predict":
+            # here, before the processes are started: each would fail alike, and say so once each
+            check_predict_processes(getattr(self.datamodule, "predict_file", None), trainer.num_devices * trainer.num_nodes)
+            output = self.config.predict.output
             confidences = self.config.predict.confidences
-            trainer.callbacks.append(PredictionWriter(self.config.predict.output, confidences,
-                                                      self.config.predict.output_format, self.config.predict.tag_scheme))
+            trainer.callbacks.append(PredictionWriter(output, confidences, self.config.predict.output_format,
+                                                      self.config.predict.tag_scheme))
+            # predictions written to the terminal would run into a line rewritten in place: the final line only
+            trainer.callbacks.append(Throughput(progress=not (output in (None, "-") and sys.stdout.isatty())))
             if hasattr(self.model, "predict_confidences"):  # a classifier's probabilities come with every prediction
                 self.model.predict_confidences = confidences
         if self.subcommand == "fit":
             checkpoint_into_the_resumed_folder(trainer, self.config.fit.get("ckpt_path"))
+        if self.subcommand in REPORTING and self.config[self.subcommand].report:
+            _add_before_checkpoints(trainer, [EvaluationReport(), *([LearningCurves()] if self.subcommand == "fit" else [])])
         return trainer
 
     def before_fit(self) -> None:
@@ -225,6 +254,47 @@ class TextlabCLI(LightningInternals):
         hparams.update({f"vocab/{k}": len(v) for k, v in vocab.items() if k in sizes and isinstance(v, list)})
         for logger in self.trainer.loggers:
             logger.log_hyperparams(hparams)
+
+
+def _tqdm_progress_bar(trainer_config) -> dict:
+    """Trainer arguments that keep Lightning's tqdm progress bar: with rich installed (the report's table needs it)
+    Lightning would draw a rich one, and a one-line error must start a line of its own after an open tqdm bar
+    (textlab.exits). A progress bar the config names, or none, stays as it is."""
+    if trainer_config.get("enable_progress_bar") is False or trainer_config.get("barebones"):
+        return {}
+    callbacks = trainer_config.get("callbacks") or []
+    callbacks = callbacks if isinstance(callbacks, list) else [callbacks]
+    if any(isinstance(c, ProgressBar) for c in callbacks):
+        return {}
+    return {"callbacks": [*callbacks, TQDMProgressBar()]}
+
+
+def _add_before_checkpoints(trainer, callbacks: list) -> None:
+    """Lightning runs the checkpoint callbacks last, so that they save what the others have done in the same hook
+    (the learning curves' row of the epoch); added after the Trainer was built, ours must go before them too."""
+    first = next((i for i, c in enumerate(trainer.callbacks) if isinstance(c, Checkpoint)), len(trainer.callbacks))
+    trainer.callbacks[first:first] = callbacks
+
+
+def describe_input(class_path: str, vocab: dict) -> str:
+    """What a checkpoint's model is and how it reads text, in a sentence or two."""
+    model = class_path.rpartition(".")[2]
+    tokenizer = vocab.get("tokenizer") or ("syntok" if "tags" in vocab else "whitespace")
+    reads = {
+        "syntok": "plain text is cut into sentences (a line break ends one) and tokens by syntok, as CoNLL-2003 "
+                  "tokenises",
+        "whitespace": "plain text is read one pre-tokenised text a line, tokens split on whitespace",
+        "basic": "plain text is read one text a line, punctuation and clitics split off",
+    }.get(tokenizer, f"plain text is tokenised by {tokenizer}")
+    if "tags" in vocab:
+        types = sorted({t.split("-", 1)[1] for t in vocab["tags"] if "-" in t})
+        what = f"a {model} tagging {', '.join(types)} ({vocab.get('tag_scheme')} tags)"
+        formats = "--data.predict_format: text (default for plain text), tokenized (one sentence a line), jsonl " \
+                  '({"text": ...} a line), conll'
+    else:
+        what = f"a {model} with the labels {', '.join(map(str, vocab.get('labels', [])))}"
+        formats = "--data.predict_format: text (a text a line), jsonl ({\"text\": ...} a line)"
+    return f"{what}; {reads} (tokenizer: {tokenizer}). {formats}."
 
 
 def _option(argv: list[str], name: str) -> str | None:

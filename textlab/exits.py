@@ -4,6 +4,7 @@ shell's codes and how to go on; everything else (a bug) as a traceback."""
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 from typing import Callable
@@ -56,6 +57,11 @@ def run_reporting_errors(run: Callable[[list[str] | None], object], args: list[s
         _interrupted(args)
     except KeyboardInterrupt:
         _interrupted(args)
+    # `textlab predict ... | head`: the reader of stdout has gone, as it may. End quietly, as Unix tools do; the
+    # interpreter would otherwise report the same error again when it flushes stdout at exit.
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(128 + signal.SIGPIPE)
     # MisconfigurationException: Lightning's word for settings that contradict each other (user input too)
     except (TextlabError, MisconfigurationException) as e:
         _error(str(e))

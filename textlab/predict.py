@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import importlib
+import itertools
 import os
+import shutil
+import struct
 import sys
+import tempfile
+from collections.abc import Callable
 from typing import Any
 
-from lightning.pytorch import LightningModule
-from lightning.pytorch.callbacks import BasePredictionWriter
+from lightning.pytorch import Callback, LightningModule
 
 from textlab.checkpoint import read_checkpoint
+from textlab.data.predict_stream import input_batch
 from textlab.errors import TextlabError
 from textlab.lightning_compat import instantiate_from_hparams
 
@@ -47,76 +52,197 @@ def load_model(ckpt_path: str | os.PathLike, map_location: str = "cpu") -> Light
     return model.to(map_location).eval()
 
 
-class PredictionWriter(BasePredictionWriter):
+class PredictionWriter(Callback):
     """Writes each batch's predictions as it comes (``result.to_text(confidences)``, or ``to_json`` for
-    ``output_format="jsonl"``), to a file or stdout.
+    ``output_format="jsonl"``), to a file or stdout (flushed after every batch, so a pipe gets them as they come).
 
     Writing per batch keeps memory flat however large the input; the file is only complete when the
-    run ends, so it is written under a temporary name and renamed then. The file is opened in ``setup``,
-    before any prediction, so a path that cannot be written fails at once, and an input without a single
-    sentence still gives an (empty) output file. Lightning calls ``teardown`` only after a run that
-    succeeded, so a failed one never replaces an earlier output.
+    run ends, so it is written under a temporary name (``<output>.partial``) and renamed then. The file is
+    opened in ``setup``, before any prediction, so a path that cannot be written fails at once, and an input
+    without a single sentence still gives an (empty) output file. A failed run removes what it wrote and never
+    replaces an earlier output.
+
+    Several processes (DDP) each predict their share of the batches (batch k: process k % world, see
+    ``textlab.data.predict_stream``) and write them to ``<output>.partial.rank<r>`` (for stdout, in a temporary
+    folder), each batch framed by its place in the input and its length. When all have finished, the first
+    process merges the parts, a batch at a time, in input order into the output and removes them: the output is
+    the one a single process writes, byte for byte.
+
+    A plain Callback rather than Lightning's ``BasePredictionWriter``: for the writer, Lightning's prediction loop
+    looks up every batch's example indices, which a streamed input (an ``IterableDataset``) does not have, and
+    for a batch sampler keeps them all until the end.
     """
 
     def __init__(self, output: str | None = None, confidences: bool = False, output_format: str = "text",
                  tag_scheme: str | None = None) -> None:
-        super().__init__(write_interval="batch")
+        super().__init__()
         if output_format not in ("text", "jsonl"):
             raise TextlabError(f"--output_format {output_format}: expected text or jsonl")
         if tag_scheme not in (None, "IOB2", "BIOES"):
             raise TextlabError(f"--tag_scheme {tag_scheme}: expected IOB2 or BIOES (or null: the model's own)")
-        self.output, self.confidences, self.output_format = output, confidences, output_format
-        self.tag_scheme = tag_scheme
+        self.output = None if output in (None, "-") else output
+        self.confidences, self.output_format, self.tag_scheme = confidences, output_format, tag_scheme
+        if self.output is not None:  # here, before a run starts any other process
+            _check_output_path(self.output)
         self._model_scheme: str | None = None
-        self._stream: Any = None
+        self._stream: Any = None  # the first process's output: the .partial file or stdout
+        self._part: Any = None  # several processes: this one's part
+        self._parts: list[str] = []  # several processes: every process's part
+        self._tmpdir: str | None = None  # the parts' folder when the output is stdout
+        self._rank, self._world = 0, 1
+
+    # -- opening ---------------------------------------------------------------------------------------
 
     def setup(self, trainer, pl_module, stage: str) -> None:
-        if stage != "predict" or not trainer.is_global_zero:
-            return  # every process predicts the whole input; the first one writes it
+        if stage != "predict":
+            return
         if self.tag_scheme is not None:
             self._model_scheme = getattr(getattr(pl_module, "vocab", None), "tag_scheme", None)
             if self._model_scheme is None:
                 raise TextlabError(f"--tag_scheme {self.tag_scheme}: for a tagger's output; this model is a classifier")
-        if self.output in (None, "-"):
-            self._stream = sys.stdout
-            return
-        if os.path.isdir(self.output):
-            raise TextlabError(f"--output {self.output}: a folder; give the path of a file to write")
-        folder = os.path.dirname(self.output)
-        blocking = next((f for f in _ancestors(folder) if os.path.exists(f) and not os.path.isdir(f)), None)
-        if blocking:
-            raise TextlabError(f"--output {self.output}: {blocking} is a file, not a folder")
+        self._rank, self._world = trainer.global_rank, trainer.world_size
+        error, prefix = None, None
+        if self._rank == 0:
+            try:
+                self._stream = self._open_output()
+                if self._world > 1:
+                    prefix = self._parts_prefix(trainer.num_nodes)
+            except TextlabError as e:
+                error = str(e)
+        if self._world > 1:
+            # every process waits for the first one's output and parts' place, or its error (else they would hang)
+            error, prefix = trainer.strategy.broadcast((error, prefix), src=0)
+        if error is not None:
+            self._close_output(remove=True)
+            raise TextlabError(error)
+        if self._world > 1:
+            self._parts = [f"{prefix}.rank{r}" for r in range(self._world)]
+            self._part = open(self._parts[self._rank], "wb")
+
+    def _open_output(self) -> Any:
+        if self.output is None:
+            return sys.stdout
         try:
-            os.makedirs(folder or ".", exist_ok=True)
-            self._stream = open(self.output + ".partial", "w", encoding="utf-8")
+            os.makedirs(os.path.dirname(self.output) or ".", exist_ok=True)
+            return open(self.output + ".partial", "w", encoding="utf-8")
         except OSError as e:
             raise TextlabError(f"--output {self.output}: cannot write there ({e.strerror})") from None
 
-    def write_on_batch_end(self, trainer, pl_module, prediction, batch_indices, batch, batch_idx, dataloader_idx=0):
-        if self._stream is None:
-            return
+    def _parts_prefix(self, num_nodes: int) -> str:
+        """Where the processes write their parts: beside the output, or in a new temporary folder for stdout."""
+        if self.output is not None:
+            return self.output + ".partial"
+        if num_nodes > 1:  # a temporary folder is on one machine only
+            raise TextlabError("--output: on several machines (--trainer.num_nodes) the processes write their parts "
+                               "beside the output: give --output FILE on a file system every machine sees")
+        self._tmpdir = tempfile.mkdtemp(prefix="textlab-predict-")
+        return os.path.join(self._tmpdir, "stdout.partial")
+
+    # -- writing ---------------------------------------------------------------------------------------
+
+    def on_predict_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int, dataloader_idx: int = 0) -> None:
         if self._model_scheme is not None:
-            prediction = [result.in_scheme(self._model_scheme, self.tag_scheme) for result in prediction]
+            outputs = [result.in_scheme(self._model_scheme, self.tag_scheme) for result in outputs]
         if self.output_format == "jsonl":
-            self._stream.write("".join(result.to_json(self.confidences) for result in prediction))
+            text = "".join(result.to_json(self.confidences) for result in outputs)
         else:
-            self._stream.write("".join(result.to_text(self.confidences) for result in prediction))
+            text = "".join(result.to_text(self.confidences) for result in outputs)
+        if self._part is not None:
+            data = text.encode("utf-8")
+            self._part.write(_FRAME.pack(input_batch(batch_idx, self._rank, self._world), len(data)))
+            self._part.write(data)
+        elif self._stream is not None:
+            self._stream.write(text)
+            if self._stream is sys.stdout:
+                self._stream.flush()
+
+    def on_predict_end(self, trainer, pl_module) -> None:
+        if self._part is not None:
+            self._part.close()
+            self._part = None
+            trainer.strategy.barrier("textlab: predictions written")
+            if self._stream is not None:
+                merge_parts(self._parts, self._stream.write)
+                self._remove_parts()
+        self._close_output()
 
     def teardown(self, trainer, pl_module, stage: str) -> None:
-        if self._stream is None:
+        # a run that predicted nothing (--trainer.limit_predict_batches 0) ends without on_predict_end
+        if self._part is not None:
+            self._part.close()
+            self._part = None
+            os.remove(self._parts[self._rank])
+        self._close_output()
+
+    # -- closing ---------------------------------------------------------------------------------------
+
+    def _close_output(self, remove: bool = False) -> None:
+        """Close the output, and rename the file to its name (or ``remove`` it, after a failure)."""
+        stream, self._stream = self._stream, None
+        if stream is None:
             return
-        if self._stream is sys.stdout:
-            sys.stdout.flush()
+        if stream is sys.stdout:
+            stream.flush()
+            return
+        stream.close()
+        if remove:
+            os.remove(self.output + ".partial")
         else:
-            self._stream.close()
             os.replace(self.output + ".partial", self.output)
-        self._stream = None
+
+    def _remove_parts(self) -> None:
+        for path in self._parts:
+            if os.path.exists(path):
+                os.remove(path)
+        if self._tmpdir is not None:
+            shutil.rmtree(self._tmpdir, ignore_errors=True)
+            self._tmpdir = None
 
     def on_exception(self, trainer, pl_module, exception: BaseException) -> None:
-        if self._stream is not None and self._stream is not sys.stdout:
-            self._stream.close()
-            os.remove(self.output + ".partial")
-        self._stream = None
+        if self._part is not None:
+            self._part.close()
+            self._part = None
+        if self._stream is not None:  # the first process removes every process's part with its own output
+            self._remove_parts()
+        elif self._parts and os.path.exists(self._parts[self._rank]):
+            os.remove(self._parts[self._rank])
+        self._close_output(remove=True)
+
+
+# A batch's frame in a process's part: its place in the input, and the length of its output in bytes.
+_FRAME = struct.Struct("<QQ")
+
+
+def merge_parts(parts: list[str], write: Callable[[str], Any]) -> None:
+    """``write`` the batches framed in ``parts`` (process r's part holds batches r, r + world, ...) in input order,
+    one batch in memory at a time."""
+    files = [open(path, "rb") for path in parts]
+    try:
+        for k in itertools.count():
+            part = files[k % len(files)]
+            header = part.read(_FRAME.size)
+            if not header:  # batch k does not exist, nor any after it: every part must be at its end
+                left = [f.name for f in files if f.read(1)]
+                if left:
+                    raise RuntimeError(f"{', '.join(left)}: batches after the last batch {k - 1} of the input")
+                return
+            index, size = _FRAME.unpack(header)
+            if index != k:
+                raise RuntimeError(f"{part.name}: batch {index} where batch {k} of the input belongs")
+            write(part.read(size).decode("utf-8"))
+    finally:
+        for f in files:
+            f.close()
+
+
+def _check_output_path(output: str) -> None:
+    """A path where a file can be made: not a folder, no file where a folder has to be."""
+    if os.path.isdir(output):
+        raise TextlabError(f"--output {output}: a folder; give the path of a file to write")
+    folder = os.path.dirname(output)
+    blocking = next((f for f in _ancestors(folder) if os.path.exists(f) and not os.path.isdir(f)), None)
+    if blocking:
+        raise TextlabError(f"--output {output}: {blocking} is a file, not a folder")
 
 
 def _ancestors(folder: str) -> list[str]:

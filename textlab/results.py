@@ -131,11 +131,13 @@ class TaggedDocument:
 
 @dataclass(frozen=True)
 class Classification:
-    """One prediction: the label, every label's probability, and the text as given."""
+    """One prediction: the label, every label's probability, the text as given, and the ``id`` its input record
+    gave it (JSON lines input; None otherwise)."""
 
     label: str
     probabilities: dict[str, float] = field(default_factory=dict)
     text: str = ""
+    id: Any = None
 
     def to_text(self, confidences: bool = False) -> str:
         """``label<TAB>text`` (``label<TAB>probability<TAB>text``); a line break inside the text becomes a space:
@@ -146,8 +148,10 @@ class Classification:
         return f"{self.label}\t{text}\n"
 
     def to_dict(self, confidences: bool = False) -> dict[str, Any]:
-        """The JSON record: the text as given, the label, and under ``confidences`` its probability and every label's."""
-        record: dict[str, Any] = {"text": self.text, "label": self.label}
+        """The JSON record: the input's ``id`` if it gave one, the text as given, the label, and under ``confidences``
+        its probability and every label's."""
+        record: dict[str, Any] = {} if self.id is None else {"id": self.id}
+        record.update(text=self.text, label=self.label)
         if confidences:
             record["confidence"] = round(self.probabilities[self.label], 4)
             record["probabilities"] = {label: round(p, 4) for label, p in self.probabilities.items()}

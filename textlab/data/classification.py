@@ -14,18 +14,21 @@ from __future__ import annotations
 import logging
 import os
 from collections import Counter
+from collections.abc import Iterator
 from functools import cached_property
+from typing import Literal
 
 from textlab.checkpoint import read_hparams
 from textlab.data.classification_batch import (
     ClassificationBatch, EncodedExample, collate_classification, encode_example,
 )
-from textlab.data.classification_readers import Example
+from textlab.data.classification_readers import EXTENSIONS, Example, delimited_examples
 from textlab.data.datamodule import TextDataModule
 from textlab.data.hub import ClassificationHub
 from textlab.data.sources import ClassFiles, LabelledFiles, Split
 from textlab.data.splits import Splits, kfold_split, stratified_split
-from textlab.data.plain_text import tokenize
+from textlab.data.text_files import LineSource
+from textlab.data.plain_text import json_text, looks_like_jsonl, tokenize
 from textlab.data.toy_classification import generate_toy_classification
 from textlab.data.vectors import load_vectors
 from textlab.data.vocab import ClassificationVocab, ClassificationWords, Vocab, WordVocab
@@ -35,6 +38,8 @@ log = logging.getLogger("textlab")
 
 DEFAULT_SPLITS = Splits()
 DEFAULT_WORDS = ClassificationWords()
+# Lines looked at for the first non-blank one of a prediction input without an extension (JSON lines or text)
+_SNIFF_LINES = 200
 
 
 class ClassificationDataModule(TextDataModule):
@@ -46,6 +51,7 @@ class ClassificationDataModule(TextDataModule):
         words: ClassificationWords = DEFAULT_WORDS,
         splits: Splits = DEFAULT_SPLITS,
         predict_file: str | None = None,
+        predict_format: Literal["auto", "text", "jsonl", "csv", "tsv"] = "auto",
         vocab_from: str | None = None,
         batch_size: int = 32,
         eval_batch_size: int = 256,
@@ -61,7 +67,12 @@ class ClassificationDataModule(TextDataModule):
             words: how texts are split into words and the word vocabulary is built.
             splits: how missing validation and test data are split off the training data (or k folds made),
                 and whether to train on the validation data too.
-            predict_file: texts to classify: one a line, or CSV/TSV/JSONL with the files' text column.
+            predict_file: texts to classify (``-``: standard input), read as they are classified, so the input may
+                be larger than memory: one a line, JSON lines (``{"text": ..., "id": ...}`` a line, the text under
+                the files' text_column; the id, optional, is carried to the output), or CSV/TSV with the text column.
+            predict_format: ``text``, ``jsonl``, ``csv``, ``tsv``, or ``auto``: the files' format if given, else the
+                file's extension (.csv, .tsv, .jsonl), else JSON lines if the first line is a JSON object, one
+                text a line otherwise.
             vocab_from: a checkpoint whose vocabulary to use instead of building it from the training
                 data (textlab sets this from ``--ckpt_path``).
             batch_size: texts per training batch.
@@ -72,7 +83,7 @@ class ClassificationDataModule(TextDataModule):
         super().__init__(batch_size, eval_batch_size, bucket, num_workers)
         self.files, self.class_files, self.hub = files, class_files, hub
         self.words, self.splits = words, splits
-        self.predict_file = predict_file
+        self.predict_file, self.predict_format = predict_file, predict_format
         self.vocab_from = vocab_from
         # class_files are read first: a train_file beside them would never be read
         if class_files and files and files.train_file:
@@ -237,7 +248,9 @@ class ClassificationDataModule(TextDataModule):
             if split not in self.datasets:
                 self.datasets[split] = self._encode(self.examples(split), vocab)
         if stage == "predict":
-            self.datasets["predict"] = [encode_example(e.text, None, vocab) for e in self._read_predict()]
+            self._predict_vocab = vocab
+            source = self._open_predict_input(self._predict_reading().encoding)
+            self._predict_form = self._read_predict_as(source)
         if stage in ("validate", "test") and not self.datasets[wanted[0]]:
             raise TextlabError(f"no {wanted[0]} data: give --data.files.{wanted[0]}_file, --data.files.data_dir "
                                "or --data.hub")
@@ -252,10 +265,53 @@ class ClassificationDataModule(TextDataModule):
                 )
         return [encode_example(e.text, e.label, vocab) for e in examples]
 
-    def _read_predict(self) -> list[Example]:
-        # read as the labelled files are; beside class files, in their encoding
-        reading = self.files or LabelledFiles(encoding=self.class_files.encoding if self.class_files else "utf-8")
-        return reading.read_unlabelled(self._predict_path())
+    def _predict_reading(self) -> LabelledFiles:
+        """How the prediction input is read: as the labelled files are; beside class files, in their encoding."""
+        return self.files or LabelledFiles(encoding=self.class_files.encoding if self.class_files else "utf-8")
+
+    def _read_predict_as(self, source: LineSource) -> str:
+        """The format the prediction input is read in: ``predict_format``, the files' format, the file's
+        extension, or the guess from its first line."""
+        if self.predict_format != "auto":
+            return self.predict_format
+        given = self._predict_reading().format
+        if given != "auto":
+            return given
+        by_extension = None if source.is_stdin else EXTENSIONS.get(os.path.splitext(source.path)[1].lower())
+        if by_extension:
+            return by_extension
+        first = next((line for line in source.head(_SNIFF_LINES) if line.strip()), None)
+        form = "jsonl" if looks_like_jsonl(first) else "text"
+        read_as = {"jsonl": "JSON lines, a text a line", "text": "one text a line"}[form]
+        self._log_once("%s: read as %s (--data.predict_format text|jsonl|csv|tsv to read it otherwise)",
+                       source.name, read_as)
+        return form
+
+    def _predict_texts(self) -> Iterator[Example]:
+        """The texts to classify, read as they are needed."""
+        source, form, reading = self._predict_source, self._predict_form, self._predict_reading()
+        lines = source.lines()
+        if form in ("csv", "tsv"):
+            yield from delimited_examples(lines, source.name, "," if form == "csv" else "\t", reading.text_column,
+                                          None, reading.header, allow_empty=True)
+            return
+        for lineno, line in lines:
+            if form == "text":  # every line, an empty one too: output lines line up with input lines
+                yield Example(line.rstrip("\r\n"), None, source.name, lineno)
+            elif line.strip():
+                text, text_id = json_text(line, source.name, lineno, reading.text_column)
+                yield Example(text, None, source.name, lineno, text_id)
+
+    def _predict_examples(self) -> Iterator[EncodedExample]:
+        # encoded before batching: the padding budget needs each text's tokens
+        vocab = self._predict_vocab
+        return (encode_example(e.text, None, vocab, e.id) for e in self._predict_texts())
+
+    def _predict_length(self, example: EncodedExample) -> int:
+        return len(example.words)
+
+    def _predict_batch(self, examples: list[EncodedExample]) -> ClassificationBatch:
+        return collate_classification(examples)
 
     def collate(self, examples: list[EncodedExample]) -> ClassificationBatch:
         return collate_classification(examples)

@@ -7,6 +7,7 @@ text the same way.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 
@@ -20,12 +21,13 @@ class EncodedExample:
     text: str
     words: list[int]  # at least one id: an empty prediction input becomes [<unk>]
     label: int | None
+    id: Any = None  # a prediction input record's "id", carried to its result
 
 
-def encode_example(text: str, label: str | None, vocab: ClassificationVocab) -> EncodedExample:
+def encode_example(text: str, label: str | None, vocab: ClassificationVocab, text_id: Any = None) -> EncodedExample:
     """Ids for one text. Unknown gold labels are the caller's to check (they need file and line)."""
     ids = [vocab.words.id(t) for t in vocab.tokens(text)] or [1]
-    return EncodedExample(text, ids, None if label is None else vocab.labels.id(label))
+    return EncodedExample(text, ids, None if label is None else vocab.labels.id(label), text_id)
 
 
 @dataclass(init=False)
@@ -47,11 +49,13 @@ class ClassificationBatch:
     # Not an init field (there is an __init__ below): Lightning's apply_to_collection, which moves every batch
     # to the device, keeps such fields as they are instead of visiting each text (as TaggingBatch.tokens).
     texts: list[str] = field(init=False)
+    ids: list[Any] = field(init=False)  # per text, its input record's "id" (None if it has none)
 
-    def __init__(self, words, mask, lengths, flat, offsets, labels, texts) -> None:
+    def __init__(self, words, mask, lengths, flat, offsets, labels, texts, ids=None) -> None:
         self.words, self.mask, self.lengths = words, mask, lengths
         self.flat, self.offsets, self.labels = flat, offsets, labels
         self.texts = texts
+        self.ids = ids if ids is not None else [None] * len(texts)
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -69,4 +73,5 @@ def collate_classification(examples: list[EncodedExample]) -> ClassificationBatc
     offsets = torch.cumsum(lengths, 0) - lengths
     labelled = all(e.label is not None for e in examples)
     labels = torch.tensor([e.label for e in examples], dtype=torch.long) if labelled else None
-    return ClassificationBatch(words, mask, lengths, flat, offsets, labels, [e.text for e in examples])
+    return ClassificationBatch(words, mask, lengths, flat, offsets, labels, [e.text for e in examples],
+                               [e.id for e in examples])

@@ -8,8 +8,9 @@ from __future__ import annotations
 import csv
 import json
 import os
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from textlab.data.text_files import decoded_lines
 from textlab.errors import DataFormatError, TextlabError
@@ -30,6 +31,7 @@ class Example:
     label: str | None = None
     where: str = ""
     line: int | None = None
+    id: Any = None  # a prediction input record's "id", carried to its result
 
 
 def detect_format(path: str, given: FileFormat = "auto", unlabelled_ok: bool = False) -> str:
@@ -70,10 +72,17 @@ def read_delimited(
     Without a header, columns are named by their 0-based index ("0", "1", ...). ``label_column`` None
     reads unlabelled text (prediction input); then a missing label column is no error.
     """
-    lines = decoded_lines(path, encoding)
+    return list(delimited_examples(decoded_lines(path, encoding), path, delimiter, text_column, label_column, header))
+
+
+def delimited_examples(
+    lines: Iterable[tuple[int, str]], where: str, delimiter: str, text_column: str, label_column: str | None,
+    header: bool = True, allow_empty: bool = False,
+) -> Iterator[Example]:
+    """``read_delimited`` of ``(lineno, text)`` lines (``decoded_lines``), one example at a time, errors naming
+    ``where``; with ``allow_empty`` an input without a single line (prediction input) is no error."""
     quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
     reader = csv.reader((text for _, text in lines), delimiter=delimiter, quoting=quoting)
-    examples: list[Example] = []
     names: list[str] | None = None
     end = 0  # last physical line read so far: a record starts on the line after the previous one
     try:
@@ -87,25 +96,24 @@ def read_delimited(
                     for column in (text_column, label_column):
                         if column is not None and column not in names:
                             raise DataFormatError(
-                                path, start, f"no column {column!r} (columns: {', '.join(names)}); "
+                                where, start, f"no column {column!r} (columns: {', '.join(names)}); "
                                 "pass --data.files.text_column / --data.files.label_column")
                     continue
                 names = [str(i) for i in range(len(row))]
                 for column in (text_column, label_column):
                     if column is not None and column not in names:
-                        raise DataFormatError(path, start, f"no column {column!r}: the file has {len(names)} columns")
+                        raise DataFormatError(where, start, f"no column {column!r}: the file has {len(names)} columns")
             if len(row) != len(names):
-                raise DataFormatError(path, start, f"expected {len(names)} fields, found {len(row)}")
+                raise DataFormatError(where, start, f"expected {len(names)} fields, found {len(row)}")
             values = dict(zip(names, row))
-            text = check_text(values[text_column], path, start, text_column)
-            label = check_label(values[label_column], path, start, label_column) if label_column in values else None
-            examples.append(Example(text, label, path, start))
+            text = check_text(values[text_column], where, start, text_column)
+            label = check_label(values[label_column], where, start, label_column) if label_column in values else None
+            yield Example(text, label, where, start)
     except csv.Error as e:
         kind = "TSV" if delimiter == "\t" else "CSV"
-        raise DataFormatError(path, reader.line_num, f"malformed {kind}: {e}") from None
-    if names is None:
-        raise DataFormatError(path, None, "empty file")
-    return examples
+        raise DataFormatError(where, reader.line_num, f"malformed {kind}: {e}") from None
+    if names is None and not allow_empty:
+        raise DataFormatError(where, None, "empty file")
 
 
 def read_jsonl(path: str, text_field: str, label_field: str | None, encoding: str = "utf-8") -> list[Example]:

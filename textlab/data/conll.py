@@ -1,4 +1,4 @@
-"""Readers for CoNLL-style token-per-line files and plain text, and conversion between tag schemes.
+"""Readers for CoNLL-style token-per-line files, and conversion between tag schemes.
 
 A CoNLL file has one token a line with whitespace-separated columns (token first, tag in some
 column, usually the last); a blank line ends a sentence and ``-DOCSTART-`` lines mark document
@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable, Iterator
-from contextlib import closing
 from itertools import islice
 
 from textlab.data.sentence import Sentence
@@ -29,7 +28,7 @@ _INVALID_TAG = "invalid tag {!r}: expected O or B-/I-/E-/S- followed by an entit
 # IOB2 prefix and "does the entity continue on the next token?" -> BIOES prefix.
 _BIOES_PREFIX = {("B", False): "S-", ("B", True): "B-", ("I", False): "E-", ("I", True): "I-"}
 # Enough lines to recognise a CoNLL file without reading a large prediction input twice.
-_SNIFF_LINES = 200
+SNIFF_LINES = 200
 # Columns are separated by ASCII spaces and tabs only: str.split() would also split at a no-break space or an
 # ideographic space inside a token ("10\u00a0000"), shifting the tag into another column.
 _COLUMN_SEPARATOR = re.compile(r"[ \t\r\n\f\v]+")
@@ -62,35 +61,54 @@ def iter_conll(
     encoding: str = "utf-8",
     require_tags: bool = True,
 ) -> Iterator[Sentence]:
-    """``read_conll`` one sentence at a time, so a corpus larger than memory can be streamed."""
+    """``read_conll`` one sentence at a time, so a corpus larger than memory can be streamed. A file without a
+    single sentence is an error (a training or test file that holds nothing is a mistake)."""
+    found = False
+    for sentence in conll_sentences(decoded_lines(path, encoding), str(path), tag_column, require_tags):
+        found = True
+        yield sentence
+    if not found:
+        raise DataFormatError(
+            path,
+            1,
+            "no sentences found: expected one token per line, blank lines between sentences",
+        )
+
+
+def conll_sentences(
+    lines: Iterable[tuple[int, str]],
+    where: str,
+    tag_column: int = -1,
+    require_tags: bool = True,
+) -> Iterator[Sentence]:
+    """The sentences of CoNLL ``(lineno, text)`` lines (``decoded_lines``) of the input ``where`` names in errors.
+    No line with a token gives no sentence, without an error (prediction input may be empty)."""
     tokens: list[str] = []
     tags: list[str] = []
     n_columns = first_line = 0  # fixed by the first token line
     start = 0  # line of the open sentence's first token
-    found = False
 
-    for lineno, line in decoded_lines(path, encoding):
+    for lineno, line in lines:
         columns = _columns(line)
         if not columns or columns[0] == DOCSTART:
             # A blank line ends a sentence; a document boundary does too, even without a blank line.
             if tokens:
                 yield Sentence(tokens, tags if require_tags else None, line=start)
-                found = True
                 tokens, tags = [], []
             continue
         if not n_columns:
             n_columns, first_line = len(columns), lineno
             if require_tags and n_columns == 1:
                 raise DataFormatError(
-                    path, lineno, "expected a token and a tag column, found 1 column"
+                    where, lineno, "expected a token and a tag column, found 1 column"
                 )
             if require_tags and not -n_columns <= tag_column < n_columns:
                 raise DataFormatError(
-                    path, lineno, f"tag column {tag_column} is out of range for {n_columns} columns"
+                    where, lineno, f"tag column {tag_column} is out of range for {n_columns} columns"
                 )
         elif len(columns) != n_columns:
             raise DataFormatError(
-                path,
+                where,
                 lineno,
                 f"expected {n_columns} columns (as on line {first_line}), found {len(columns)}",
             )
@@ -100,42 +118,23 @@ def iter_conll(
         if require_tags:
             tag = columns[tag_column]
             if not _TAG.fullmatch(tag):
-                raise DataFormatError(path, lineno, _INVALID_TAG.format(tag))
+                raise DataFormatError(where, lineno, _INVALID_TAG.format(tag))
             tags.append(tag)
     if tokens:
         yield Sentence(tokens, tags if require_tags else None, line=start)
-    elif not found:
-        raise DataFormatError(
-            path,
-            1,
-            "no sentences found: expected one token per line, blank lines between sentences",
-        )
 
 
-def read_text_lines(path: str | os.PathLike, encoding: str = "utf-8") -> list[Sentence]:
-    """Read plain text, one sentence a line, tokens split on whitespace; blank lines are skipped."""
-    sentences = [
-        Sentence(tokens, line=lineno)
-        for lineno, line in decoded_lines(path, encoding)
-        if (tokens := line.split())
-    ]
-    if not sentences:
-        raise DataFormatError(path, 1, "no sentences found: expected one sentence per line")
-    return sentences
-
-
-def looks_like_conll(path: str | os.PathLike, encoding: str = "utf-8") -> bool:
-    """Guess whether a prediction input is CoNLL (True) or plain text (False) from its start.
+def looks_like_conll(lines: Iterable[str]) -> bool:
+    """Guess whether a prediction input is CoNLL (True) or plain text (False) from its first lines (up to
+    ``SNIFF_LINES`` of ``lines`` are read, so a large input, or standard input, is not read twice).
 
     CoNLL has one token a line, so its lines have the same number of columns and sentences of several
     lines. It is CoNLL if a ``-DOCSTART-`` line occurs, or if every sniffed line has the same number of
     columns, some two lines follow each other without a blank line, and either blank lines separate such
     groups (a token-per-line file, with or without more columns such as POS) or every line ends with a
     valid tag. Plain sentences rarely do that: their lengths vary, and a single line is a sentence.
-    Undecodable bytes raise DataFormatError.
     """
-    with closing(decoded_lines(path, encoding)) as lines:
-        sample = [_columns(line) for _, line in islice(lines, _SNIFF_LINES)]
+    sample = [_columns(line) for line in islice(lines, SNIFF_LINES)]
     rows = [cols for cols in sample if cols]
     if any(cols[0] == DOCSTART for cols in rows):
         return True

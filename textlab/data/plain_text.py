@@ -32,6 +32,9 @@ TokenAt = tuple[str, int]
 # Penn-Treebank-like, as GloVe's corpora were tokenised: "didn't" -> did n't, "film's" -> film 's
 _BASIC_TOKEN = re.compile(r"\w+(?=n't\b)|n't\b|'\w+|\w+|[^\w\s]")
 _NOT_SPACE = re.compile(r"\S+")
+# A line with its break, as files are read by lines (LF, CRLF, CR): not str.splitlines, which also breaks at \v, \f,
+# \x1c-\x1e, \x85, \u2028 and \u2029, characters a line can hold (a pre-tokenised line stays one sentence).
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")
 
 # Abbreviations CoNLL-2003 (Reuters) writes with their period; syntok splits the period off them.
 _INITIALS = re.compile(r"^(?:[A-Za-z]\.)+[A-Za-z]$")  # U.S, p.m, U.N
@@ -102,7 +105,7 @@ def split_sentences(text: str, tokenizer: Tokenizer, offset: int = 0) -> Iterato
     # table rows are lines without final punctuation, and run into the next sentence otherwise (CoNLL-2003
     # test F1 -2.9 points: scripts/benchmark_tokenization.py). A blank line ends a paragraph.
     paragraph, in_paragraph, position = 0, False, offset
-    for line in text.splitlines(keepends=True):
+    for line in _LINE.findall(text):
         found = False
         for tokens in line_sentences(line, position):
             found = True

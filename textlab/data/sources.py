@@ -109,10 +109,6 @@ class LabelledFiles:
             raise DataFormatError(path, None, "no examples: the file holds no labelled text")
         return examples
 
-    def read_unlabelled(self, path: str) -> list[Example]:
-        """Texts to classify: one a line, or CSV/TSV/JSONL with the text column."""
-        return read_file(path, self.format, self.text_column, None, self.encoding, self.header)
-
 
 @dataclass
 class ClassFiles:

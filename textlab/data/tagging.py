@@ -18,7 +18,8 @@ import datasets
 
 from textlab.checkpoint import read_hparams
 from textlab.data.conll import (
-    convert_tags, detect_scheme, entity_type, iter_conll, looks_like_conll, scheme_tags, tag_order,
+    SNIFF_LINES, conll_sentences, convert_tags, detect_scheme, entity_type, iter_conll, looks_like_conll, scheme_tags,
+    tag_order,
 )
 from textlab.data.corpus_cache import CorpusCache
 from textlab.data.datamodule import TextDataModule
@@ -27,7 +28,7 @@ from textlab.data.plain_text import jsonl_documents, looks_like_jsonl, stream_do
 from textlab.data.sentence import Sentence
 from textlab.data.sources import CONLL_FILES, ConllFiles, Split
 from textlab.data.tagging_batch import EncodedSentence, TaggingBatch, collate_tagging, encode_sentence
-from textlab.data.text_files import decoded_lines
+from textlab.data.text_files import LineSource
 from textlab.data.toy_ner import generate_toy_ner
 from textlab.data.vectors import load_vectors
 from textlab.data.vocab import PAD, UNK, TaggingVocab, Vocab, WordVocab, Words
@@ -70,12 +71,13 @@ class TaggingDataModule(TextDataModule):
                 longer pick a model: train a fixed number of epochs and use ``last.ckpt``.
             tokenizer: how plain text is cut into sentences and tokens, kept in the checkpoint: ``syntok``
                 (sentences and tokens as in CoNLL-2003), or ``whitespace`` (one pre-tokenised sentence a line).
-            predict_file: what to tag (read with the files' encoding): plain text (a document; entities get
-                character offsets into it), pre-tokenised text, JSON lines (a ``{"text": ..., "id": ...}``
-                document a line) or CoNLL (read with the files' tag_column).
+            predict_file: what to tag (read with the files' encoding; ``-``: standard input): plain text (a
+                document; entities get character offsets into it), pre-tokenised text, JSON lines (a
+                ``{"text": ..., "id": ...}`` document a line) or CoNLL (read with the files' tag_column). Read as
+                it is tagged, so it may be larger than memory.
             predict_format: ``text``, ``tokenized`` (one sentence a line, tokens split on whitespace), ``jsonl``,
-                ``conll``, or ``auto``: JSON lines if the first line is a JSON object, CoNLL if the file looks
-                like it, plain text otherwise.
+                ``conll``, or ``auto``: JSON lines if the first line is a JSON object, CoNLL if the input's first
+                lines look like it, plain text otherwise.
             vocab_from: a checkpoint whose vocabularies to use instead of building them from the
                 training data (textlab sets this from ``--ckpt_path``).
             batch_size: sentences per training batch.
@@ -244,7 +246,9 @@ class TaggingDataModule(TextDataModule):
                 self.datasets[split] = data
                 log.info("%s: %d sentences", split, len(data))
         if stage == "predict":
-            self.datasets["predict"] = [encode_sentence(s, vocab) for s in self._read_predict(vocab.tokenizer)]
+            self._predict_vocab = vocab
+            source = self._open_predict_input((self.files or ConllFiles()).encoding)
+            self._predict_form = self._read_predict_as(source, vocab.tokenizer)
         if stage in ("validate", "test") and not len(self.datasets[wanted[0]]):
             raise TextlabError(f"no {wanted[0]} data: give --data.files.{wanted[0]}_file or --data.files.data_dir")
 
@@ -263,24 +267,36 @@ class TaggingDataModule(TextDataModule):
                                       f"{s.tokens[unknown]!r}) never occurs in the training data")
             yield encode_sentence(s, vocab)
 
-    def _read_predict(self, tokenizer: str) -> Iterator[Sentence]:
-        """The sentences to tag, read as they are needed; plain text is cut by the model's ``tokenizer``."""
-        path, files = self._predict_path(), self.files or ConllFiles()
-        form = self.predict_format
-        if form == "auto":  # a guess: say what was guessed and how to overrule it
-            first = next((line for _, line in decoded_lines(path, files.encoding) if line.strip()), None)
-            form = ("jsonl" if looks_like_jsonl(first) else
-                    "conll" if looks_like_conll(path, encoding=files.encoding) else "text")
-            read_as = {"jsonl": "JSON lines, a document a line", "conll": "CoNLL, a token a line",
-                       "text": f"plain text, sentences and tokens by {tokenizer}"}[form]
-            log.info("%s: read as %s (--data.predict_format text|tokenized|jsonl|conll to read it otherwise)",
-                     path, read_as)
+    def _read_predict_as(self, source: LineSource, tokenizer: str) -> str:
+        """The format the prediction input is read in: ``predict_format``, or the guess from its first lines."""
+        if self.predict_format != "auto":
+            return self.predict_format
+        head = source.head(SNIFF_LINES)  # standard input keeps them, to give them back when it is read
+        first = next((line for line in head if line.strip()), None)
+        form = "jsonl" if looks_like_jsonl(first) else "conll" if looks_like_conll(head) else "text"
+        read_as = {"jsonl": "JSON lines, a document a line", "conll": "CoNLL, a token a line",
+                   "text": f"plain text, sentences and tokens by {tokenizer}"}[form]
+        # a guess: say what was guessed and how to overrule it
+        self._log_once("%s: read as %s (--data.predict_format text|tokenized|jsonl|conll to read it otherwise)",
+                       source.name, read_as)
+        return form
+
+    def _predict_examples(self) -> Iterator[Sentence]:
+        """The sentences to tag, read as they are needed; plain text is cut by the model's tokenizer."""
+        source, form, tokenizer = self._predict_source, self._predict_form, self._predict_vocab.tokenizer
+        lines = source.lines()
         if form == "conll":
-            return iter_conll(path, tag_column=files.tag_column, encoding=files.encoding, require_tags=False)
-        lines = decoded_lines(path, files.encoding, "--data.files.encoding")
+            tag_column = (self.files or ConllFiles()).tag_column
+            return conll_sentences(lines, source.name, tag_column, require_tags=False)
         if form == "jsonl":
-            return jsonl_documents(lines, path, tokenizer)
+            return jsonl_documents(lines, source.name, tokenizer)
         return stream_document((line for _, line in lines), "whitespace" if form == "tokenized" else tokenizer)
+
+    def _predict_length(self, sentence: Sentence) -> int:
+        return len(sentence.tokens)
+
+    def _predict_batch(self, sentences: list[Sentence]) -> TaggingBatch:
+        return collate_tagging([encode_sentence(s, self._predict_vocab) for s in sentences])
 
     def collate(self, examples: list) -> TaggingBatch:
         return collate_tagging(examples)

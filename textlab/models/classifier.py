@@ -28,7 +28,6 @@ from textlab.models.sparse_training import SparseBagTraining
 from textlab.modules.ngram_bags import NgramLogisticRegression
 from textlab.modules.text_encoders import TextCNN
 from textlab.modules.word_channels import WordChannels
-from textlab.optim import build
 from textlab.results import Classification
 
 log = logging.getLogger("textlab")
@@ -201,9 +200,9 @@ class TextClassifier(SparseBagTraining, TextModel):
     def predict_batch(self, batch: ClassificationBatch, confidences: bool) -> list[Classification]:
         probabilities = self(batch).exp()  # (B, K)
         results = []
-        for text, row in zip(batch.texts, probabilities.tolist()):
+        for text, text_id, row in zip(batch.texts, batch.ids, probabilities.tolist()):
             best = max(range(len(row)), key=row.__getitem__)
-            results.append(Classification(self.labels[best], dict(zip(self.labels, row)), text))
+            results.append(Classification(self.labels[best], dict(zip(self.labels, row)), text, text_id))
         return results
 
     # -- the Python API ------------------------------------------------------------------------------

@@ -1,0 +1,85 @@
+"""``textlab serve --ckpt_path CKPT [--host H] [--port P] ...``: the model behind HTTP, with uvicorn.
+
+Everything that can be wrong with the settings (a checkpoint that is missing or unreadable, a port in use,
+an address that cannot be listened on) is found before the server starts and ends in one line (exit 2).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import errno
+import logging
+import socket
+
+import torch
+import uvicorn
+from jsonargparse import ActionConfigFile
+
+from textlab.argument_errors import TextlabArgumentParser
+from textlab.checkpoint import check_checkpoint_path
+from textlab.errors import TextlabError
+from textlab.predict import load_model
+from textlab.serve.api import create_app
+from textlab.serve.predictor import Predictor
+from textlab.serve.settings import ServeSettings
+
+log = logging.getLogger("textlab")
+
+
+def parser() -> TextlabArgumentParser:
+    """The options, from ``ServeSettings`` and its docstring; ``--config serve.yaml`` holds them as YAML."""
+    # TextlabArgumentParser: a wrong value is one line naming the option, as in the other commands
+    parser = TextlabArgumentParser(prog="textlab serve", description=ServeSettings.__doc__.split("\n")[0],
+                                   env_prefix="TEXTLAB_SERVE", default_env=False)
+    parser.add_argument("--config", action=ActionConfigFile, help="A YAML file with any of the options below.")
+    parser.add_class_arguments(ServeSettings, as_group=False)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    config = parser().parse_args(argv)
+    names = {field.name for field in dataclasses.fields(ServeSettings)}
+    settings = ServeSettings(**{name: value for name, value in vars(config).items() if name in names})
+    logging.getLogger("textlab").setLevel(settings.log_level.upper())
+    check_checkpoint_path(settings.ckpt_path)
+    listener = listening_socket(settings.host, settings.port)
+    try:
+        if settings.threads:
+            torch.set_num_threads(settings.threads)  # the worker thread that runs the model inherits it
+        model = load_model(settings.ckpt_path)
+        predictor = Predictor(model, settings.max_batch_size)
+        server = uvicorn.Server(uvicorn.Config(create_app(predictor, settings), log_level=settings.log_level))
+        host, port = listener.getsockname()[:2]
+        log.info("serving %s (%s, %s) on %s", settings.ckpt_path, type(model).__name__, predictor.task,
+                 _url(host, port))
+        try:
+            server.run(sockets=[listener])
+        except KeyboardInterrupt:  # Ctrl-C, after uvicorn shut down gracefully: stopping a server is no error
+            pass
+    finally:
+        listener.close()
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port`` for uvicorn to listen on, or one line saying why there cannot be one."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                                             flags=socket.AI_PASSIVE)[0]
+    except socket.gaierror as e:
+        raise TextlabError(f"--host {host}: unknown host ({e.strerror})") from None
+    listener = socket.socket(family, kind, proto)
+    # as uvicorn does: a restarted server may take the port while the last one's connections close (TIME_WAIT)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind(address)
+    except OSError as e:
+        listener.close()
+        if e.errno == errno.EADDRINUSE:
+            raise TextlabError(f"--port {port}: {_url(host, port)} is in use (another server?); stop it or "
+                               "choose another --port") from None
+        raise TextlabError(f"--host {host} --port {port}: cannot listen there ({e.strerror})") from None
+    return listener
+
+
+def _url(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
