@@ -3,4 +3,4 @@
 from textlab.predict import load_model
 
 __all__ = ["load_model"]
-__version__ = "0.2.0"
+__version__ = "0.3.0"

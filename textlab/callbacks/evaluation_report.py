@@ -45,8 +45,10 @@ class EvaluationReport(Callback):
     # -- collecting --------------------------------------------------------------------------------------
 
     def _reporting(self, trainer) -> bool:
-        # validation inside fit is model selection, not an evaluation to report
-        return not trainer.sanity_checking and trainer.state.fn in (TrainerFn.TESTING, TrainerFn.VALIDATING)
+        # validation inside fit is model selection, not an evaluation to report; a fast_dev_run is a smoke test,
+        # which Lightning runs without loggers and checkpoints
+        return (not trainer.sanity_checking and not trainer.fast_dev_run
+                and trainer.state.fn in (TrainerFn.TESTING, TrainerFn.VALIDATING))
 
     def _collect(self, trainer, pl_module, batch) -> None:
         # under the trainer's precision, as the test step predicted (bf16 autocast gives other emissions)
@@ -69,7 +71,8 @@ class EvaluationReport(Callback):
     # -- reporting -----------------------------------------------------------------------------------------
 
     def on_test_end(self, trainer, pl_module) -> None:
-        self._finish(trainer, pl_module, "test")
+        if self._reporting(trainer):
+            self._finish(trainer, pl_module, "test")
 
     def on_validation_end(self, trainer, pl_module) -> None:
         if self._reporting(trainer):
@@ -79,7 +82,7 @@ class EvaluationReport(Callback):
         if self.output:
             return self.output
         if trainer.loggers:
-            where = trainer.log_dir
+            where = trainer.log_dir or trainer.default_root_dir  # a logger may keep no folder
         else:
             where = os.path.dirname(trainer.ckpt_path) if trainer.ckpt_path else trainer.default_root_dir
         return os.path.join(where, f"{stage}_report")

@@ -75,7 +75,10 @@ class LearningCurves(Callback):
         self._loss_sum, self._batches = 0.0, 0
 
     def on_fit_end(self, trainer, pl_module) -> None:
-        folder = trainer.log_dir if trainer.loggers else trainer.default_root_dir  # on every process: broadcast
+        if trainer.fast_dev_run:  # a smoke test, which Lightning runs without loggers and checkpoints
+            return
+        # on every process (log_dir is broadcast); a logger may keep no folder
+        folder = (trainer.log_dir if trainer.loggers else None) or trainer.default_root_dir
         if not trainer.is_global_zero or not self.history:
             return
         # matplotlib loads only when a fit ends
