@@ -27,7 +27,8 @@ class ServeSettings:
         max_text_chars: The longest text, or pre-tokenised sentence with its tokens joined by spaces,
             accepted in a request, in characters (413 beyond).
         max_texts: The most texts or sentences accepted in one request (413 beyond).
-        threads: torch's intra-op threads for the model (null: torch's own choice, one per core).
+        threads: torch's intra-op threads for the model (null: torch's own count less one, at least 1: the event
+            loop that handles the requests needs a core of its own).
         log_level: What the server logs: info includes one line per request, warning only problems.
     """
 
@@ -51,4 +52,4 @@ class ServeSettings:
         if self.max_wait_ms < 0:
             raise TextlabError(f"--max_wait_ms {self.max_wait_ms:g}: must be 0 or more")
         if self.threads is not None and self.threads < 1:
-            raise TextlabError(f"--threads {self.threads}: must be at least 1 (null: torch's own choice)")
+            raise TextlabError(f"--threads {self.threads}: must be at least 1 (null: all cores but one)")
