@@ -86,6 +86,9 @@ class TextlabCLI(LightningInternals):
         super().setup_parser(add_subcommands, main_kwargs, subparser_kwargs)
         if not add_subcommands:
             return
+        # the commands main() runs before LightningCLI, which the usage would not list
+        self.parser.epilog = ("more commands: textlab serve (a model behind HTTP) and textlab report (an evaluation "
+                              "report from a checkpoint and a data file); each with --help")
         fit = self.subcommand_parser("fit")
         fit.add_argument(
             "--test_after_fit", type=bool, default=True,

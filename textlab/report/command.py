@@ -8,15 +8,14 @@ writes the report. So the numbers are those ``textlab test`` would log on the sa
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 
 from lightning.pytorch import Trainer
 
-from textlab.argument_errors import TextlabArgumentParser
 from textlab.callbacks.evaluation_report import EvaluationReport
 from textlab.checkpoint import check_checkpoint_path
+from textlab.command_settings import parse_settings
 from textlab.data import ClassificationDataModule, ConllFiles, LabelledFiles, TaggingDataModule
 from textlab.errors import TextlabError
 from textlab.exits import not_an_advert
@@ -25,22 +24,8 @@ from textlab.predict import load_model
 from textlab.report.settings import CLASSIFIER_OPTIONS, ReportSettings
 
 
-def parser() -> TextlabArgumentParser:
-    """The options, from ``ReportSettings`` and its docstring; ``--config report.yaml`` holds them as YAML."""
-    from jsonargparse import ActionConfigFile
-
-    # TextlabArgumentParser: a wrong value is one line naming the option, as in the other commands
-    parser = TextlabArgumentParser(prog="textlab report", description=ReportSettings.__doc__.split("\n")[0],
-                                   env_prefix="TEXTLAB_REPORT", default_env=False)
-    parser.add_argument("--config", action=ActionConfigFile, help="A YAML file with any of the options below.")
-    parser.add_class_arguments(ReportSettings, as_group=False)
-    return parser
-
-
 def main(argv: list[str] | None = None) -> None:
-    config = parser().parse_args(argv)
-    names = {field.name for field in dataclasses.fields(ReportSettings)}
-    settings = ReportSettings(**{name: value for name, value in vars(config).items() if name in names})
+    settings = parse_settings(ReportSettings, "textlab report", argv)
     check_checkpoint_path(settings.ckpt_path)
     for option, path in (("--data", settings.data), ("--train", settings.train)):
         if path is not None and not os.path.isfile(path):

@@ -6,17 +6,15 @@ an address that cannot be listened on) is found before the server starts and end
 
 from __future__ import annotations
 
-import dataclasses
 import errno
 import logging
 import socket
 
 import torch
 import uvicorn
-from jsonargparse import ActionConfigFile
 
-from textlab.argument_errors import TextlabArgumentParser
 from textlab.checkpoint import check_checkpoint_path
+from textlab.command_settings import parse_settings
 from textlab.errors import TextlabError
 from textlab.predict import load_model
 from textlab.serve.api import create_app
@@ -26,20 +24,8 @@ from textlab.serve.settings import ServeSettings
 log = logging.getLogger("textlab")
 
 
-def parser() -> TextlabArgumentParser:
-    """The options, from ``ServeSettings`` and its docstring; ``--config serve.yaml`` holds them as YAML."""
-    # TextlabArgumentParser: a wrong value is one line naming the option, as in the other commands
-    parser = TextlabArgumentParser(prog="textlab serve", description=ServeSettings.__doc__.split("\n")[0],
-                                   env_prefix="TEXTLAB_SERVE", default_env=False)
-    parser.add_argument("--config", action=ActionConfigFile, help="A YAML file with any of the options below.")
-    parser.add_class_arguments(ServeSettings, as_group=False)
-    return parser
-
-
 def main(argv: list[str] | None = None) -> None:
-    config = parser().parse_args(argv)
-    names = {field.name for field in dataclasses.fields(ServeSettings)}
-    settings = ServeSettings(**{name: value for name, value in vars(config).items() if name in names})
+    settings = parse_settings(ServeSettings, "textlab serve", argv)
     logging.getLogger("textlab").setLevel(settings.log_level.upper())
     check_checkpoint_path(settings.ckpt_path)
     listener = listening_socket(settings.host, settings.port)
