@@ -20,14 +20,17 @@ list item's number kept whole), and segtok (flair's choice) when it is installed
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import re
 import time
 from collections.abc import Callable, Iterator
 
 import torch
 from sacremoses import MosesDetokenizer
+from seqeval.metrics import f1_score
 
 from textlab import load_model
+from textlab.data.conll import convert_tags
 from textlab.data.plain_text import TokenAt, split_sentences
 from textlab.data.sentence import Origin, Sentence
 from textlab.metrics.span_f1 import extract_spans
@@ -172,10 +175,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     # pre-tokenised: the gold tokens, scored by character offsets like the rest
     flat = [s for d in documents for s in d]
     predicted_tags = [r.tags for r in model.predict([tokens for tokens, _ in flat], args.batch_size)]
-    from seqeval.metrics import f1_score
     scheme = model.vocab.tag_scheme
-    seqeval_f1 = f1_score([[t for t in tags] for _, tags in flat],
-                          [list(_to_iob2(tags, scheme)) for tags in predicted_tags])
+    seqeval_f1 = f1_score([tags for _, tags in flat], [convert_tags(tags, scheme, "IOB2") for tags in predicted_tags])
 
     rows = []
     tokenizer = model.vocab.tokenizer
@@ -200,11 +201,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
         splitters = [(f"{tokenizer} (textlab)", lambda text: (t for _, t in split_sentences(text, tokenizer)))]
         if tokenizer == "syntok":
             splitters.append(("syntok as it comes", by_line(syntok_as_it_comes)))
-        try:
-            import segtok  # noqa: F401
+        if importlib.util.find_spec("segtok") is not None:
             splitters.append(("segtok", by_line(segtok_tokens)))
-        except ImportError:
-            pass
         for name, split in splitters:
             start = time.perf_counter()
             spans, tokens_at = tag_with(model, texts, split, args.batch_size)
@@ -221,12 +219,6 @@ def main(argv: list[str] | None = None) -> list[dict]:
         print(f"| {row['text']} | {row['tokenizer']} | {100 * row['token_match']:.2f}% | {100 * row['p']:.2f} | "
               f"{100 * row['r']:.2f} | {100 * row['f1']:.2f} | {100 * (row['f1'] - baseline):+.2f} | {seconds} |")
     return rows
-
-
-def _to_iob2(tags: list[str], scheme: str) -> list[str]:
-    from textlab.data.conll import convert_tags
-
-    return convert_tags(tags, scheme, "IOB2")
 
 
 if __name__ == "__main__":
