@@ -38,6 +38,7 @@ from textlab.data.datamodule import check_predict_processes
 from textlab.errors import TextlabError
 from textlab.exits import not_an_advert, run_reporting_errors
 from textlab.lightning_compat import LightningInternals
+from textlab.onednn_cache import bound_primitive_cache
 from textlab.predict import PredictionWriter, model_class
 from textlab.resume import checkpoint_into_the_resumed_folder, newest_last_checkpoint
 
@@ -87,8 +88,9 @@ class TextlabCLI(LightningInternals):
         if not add_subcommands:
             return
         # the commands main() runs before LightningCLI, which the usage would not list
-        self.parser.epilog = ("more commands: textlab serve (a model behind HTTP) and textlab report (an evaluation "
-                              "report from a checkpoint and a data file); each with --help")
+        self.parser.epilog = ("more commands: textlab serve (a model behind HTTP), textlab report (an evaluation "
+                              "report from a checkpoint and a data file) and textlab export (an ONNX model for "
+                              "inference without PyTorch); each with --help")
         fit = self.subcommand_parser("fit")
         fit.add_argument(
             "--test_after_fit", type=bool, default=True,
@@ -310,10 +312,11 @@ def _option(argv: list[str], name: str) -> str | None:
 
 
 # Commands that are not a Trainer method, each with its own parser in its own module (``main(args)``).
-COMMANDS = {"serve": "textlab.serve.command", "report": "textlab.report.command"}
+COMMANDS = {"serve": "textlab.serve.command", "report": "textlab.report.command", "export": "textlab.export.command"}
 
 
 def main(args: list[str] | None = None) -> None:
+    bound_primitive_cache()  # before any model runs: a long run's memory would otherwise grow (see there)
     argv = sys.argv[1:] if args is None else args
     if argv and argv[0] in COMMANDS:
         command = importlib.import_module(COMMANDS[argv[0]])

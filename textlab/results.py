@@ -11,7 +11,7 @@ from typing import Any
 
 from textlab.data.conll import convert_tags
 from textlab.data.sentence import Origin
-from textlab.metrics.span_f1 import extract_spans
+from textlab.metrics.spans import extract_spans
 
 
 @dataclass(frozen=True)

@@ -11,24 +11,17 @@ the log what was chosen. DataLoader worker processes already run one thread each
 from __future__ import annotations
 
 import logging
-import os
 
 import torch
 from lightning.pytorch import Callback
 
 from textlab.errors import TextlabError
+# torch-free, as textlab.runtime sizes its onnxruntime threads with it too; re-exported for the existing imports
+from textlab.thread_share import threads_per_process
+
+__all__ = ["CPUThreads", "threads_per_process"]
 
 log = logging.getLogger("textlab")
-
-
-def threads_per_process(processes: int) -> tuple[int, str]:
-    """How many threads each of ``processes`` processes on this machine should use, and why."""
-    if os.environ.get("SLURM_CPUS_PER_TASK"):  # SLURM already gives each task its own cores
-        return int(os.environ["SLURM_CPUS_PER_TASK"]), "SLURM_CPUS_PER_TASK"
-    if os.environ.get("OMP_NUM_THREADS"):
-        return int(os.environ["OMP_NUM_THREADS"]), "OMP_NUM_THREADS"
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return max(1, cores // processes), f"{cores} cores / {processes} processes"
 
 
 class CPUThreads(Callback):

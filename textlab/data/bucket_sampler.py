@@ -15,36 +15,10 @@ from collections.abc import Iterator
 
 from torch.utils.data import Sampler
 
-# Evaluation and prediction batches are padded to their longest example, and prediction keeps the input order.
-# So one very long example (a CoNLL file without blank lines, a log on one line) among short ones padded every
-# example of its batch to its length: a 10,000-token sentence took the tagger 3.1 GB instead of 0.6, a
-# 20,000-word line the TextCNN 7 GB and 34 s instead of 0.6 GB and 6 s, and a 1 MB line was out of reach.
-# So a batch is cut before the example that would take it past this many positions per example of the batch
-# size, padding included; a longer example gets a batch of its own. Ordinary data never gets near it:
-# CoNLL-2003's longest sentence has 124 tokens, so its batches hold at most 128 x 124 positions of 128 x 512.
-MAX_PADDED_PER_EXAMPLE = 512
+# torch-free, as textlab.runtime batches with them too; re-exported for the existing imports
+from textlab.data.prediction_batches import MAX_PADDED_PER_EXAMPLE, ordered_batches, within_padding_budget
 
-
-def within_padding_budget(batch: list[int], lengths: list[int], batch_size: int) -> list[list[int]]:
-    """``batch`` (indices into ``lengths``) as it is, or cut in order into parts of at most
-    ``batch_size * MAX_PADDED_PER_EXAMPLE`` positions each, padding included (see there)."""
-    budget = batch_size * MAX_PADDED_PER_EXAMPLE
-    parts, part, longest = [], [], 0
-    for i in batch:
-        n = max(lengths[i], 1)
-        if part and (len(part) + 1) * max(longest, n) > budget:
-            parts.append(part)
-            part, longest = [], 0
-        part.append(i)
-        longest = max(longest, n)
-    return parts + [part] if part else parts
-
-
-def ordered_batches(lengths: list[int], batch_size: int) -> list[list[int]]:
-    """Indices 0 .. n-1 in order, in batches of at most ``batch_size`` and within the padding budget: what
-    prediction batches are, for callers that batch a list themselves (``model.predict``)."""
-    batches = [list(range(i, min(i + batch_size, len(lengths)))) for i in range(0, len(lengths), batch_size)]
-    return [part for batch in batches for part in within_padding_budget(batch, lengths, batch_size)]
+__all__ = ["MAX_PADDED_PER_EXAMPLE", "BucketBatchSampler", "ordered_batches", "within_padding_budget"]
 
 
 class BucketBatchSampler(Sampler[list[int]]):

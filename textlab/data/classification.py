@@ -22,13 +22,16 @@ from textlab.checkpoint import read_hparams
 from textlab.data.classification_batch import (
     ClassificationBatch, EncodedExample, collate_classification, encode_example,
 )
-from textlab.data.classification_readers import EXTENSIONS, Example, delimited_examples
+from textlab.data.classification_readers import Example
 from textlab.data.datamodule import TextDataModule
 from textlab.data.hub import ClassificationHub
+from textlab.data.prediction_input import (
+    CLASSIFICATION_FORMAT_NAMES, classification_format_by_extension, classification_texts, guess_classification_format,
+)
 from textlab.data.sources import ClassFiles, LabelledFiles, Split
 from textlab.data.splits import Splits, kfold_split, stratified_split
 from textlab.data.text_files import LineSource
-from textlab.data.plain_text import json_text, looks_like_jsonl, tokenize
+from textlab.data.plain_text import tokenize
 from textlab.data.toy_classification import generate_toy_classification
 from textlab.data.vectors import load_vectors
 from textlab.data.vocab import ClassificationVocab, ClassificationWords, Vocab, WordVocab
@@ -38,8 +41,6 @@ log = logging.getLogger("textlab")
 
 DEFAULT_SPLITS = Splits()
 DEFAULT_WORDS = ClassificationWords()
-# Lines looked at for the first non-blank one of a prediction input without an extension (JSON lines or text)
-_SNIFF_LINES = 200
 
 
 class ClassificationDataModule(TextDataModule):
@@ -277,30 +278,19 @@ class ClassificationDataModule(TextDataModule):
         given = self._predict_reading().format
         if given != "auto":
             return given
-        by_extension = None if source.is_stdin else EXTENSIONS.get(os.path.splitext(source.path)[1].lower())
+        by_extension = classification_format_by_extension(source)
         if by_extension:
             return by_extension
-        first = next((line for line in source.head(_SNIFF_LINES) if line.strip()), None)
-        form = "jsonl" if looks_like_jsonl(first) else "text"
-        read_as = {"jsonl": "JSON lines, a text a line", "text": "one text a line"}[form]
+        form = guess_classification_format(source)
+        read_as = CLASSIFICATION_FORMAT_NAMES[form]
         self._log_once("%s: read as %s (--data.predict_format text|jsonl|csv|tsv to read it otherwise)",
                        source.name, read_as)
         return form
 
     def _predict_texts(self) -> Iterator[Example]:
         """The texts to classify, read as they are needed."""
-        source, form, reading = self._predict_source, self._predict_form, self._predict_reading()
-        lines = source.lines()
-        if form in ("csv", "tsv"):
-            yield from delimited_examples(lines, source.name, "," if form == "csv" else "\t", reading.text_column,
-                                          None, reading.header, allow_empty=True)
-            return
-        for lineno, line in lines:
-            if form == "text":  # every line, an empty one too: output lines line up with input lines
-                yield Example(line.rstrip("\r\n"), None, source.name, lineno)
-            elif line.strip():
-                text, text_id = json_text(line, source.name, lineno, reading.text_column)
-                yield Example(text, None, source.name, lineno, text_id)
+        reading = self._predict_reading()
+        return classification_texts(self._predict_source, self._predict_form, reading.text_column, reading.header)
 
     def _predict_examples(self) -> Iterator[EncodedExample]:
         # encoded before batching: the padding budget needs each text's tokens

@@ -11,23 +11,14 @@ from typing import Any
 
 import torch
 
-# re-exported: the classifier and the tests import them from here
-from textlab.data.plain_text import Tokenizer, tokenize  # noqa: F401
+# re-exported: the classifier and the tests import them from here (the encoding is torch-free: textlab.runtime
+# shares it)
+from textlab.data.classification_encoding import EncodedExample, encode_example
+from textlab.data.plain_text import Tokenizer, tokenize
 from textlab.data.vocab import ClassificationVocab
 
-
-@dataclass
-class EncodedExample:
-    text: str
-    words: list[int]  # at least one id: an empty prediction input becomes [<unk>]
-    label: int | None
-    id: Any = None  # a prediction input record's "id", carried to its result
-
-
-def encode_example(text: str, label: str | None, vocab: ClassificationVocab, text_id: Any = None) -> EncodedExample:
-    """Ids for one text. Unknown gold labels are the caller's to check (they need file and line)."""
-    ids = [vocab.words.id(t) for t in vocab.tokens(text)] or [1]
-    return EncodedExample(text, ids, None if label is None else vocab.labels.id(label), text_id)
+__all__ = ["ClassificationBatch", "ClassificationVocab", "EncodedExample", "Tokenizer", "collate_classification",
+           "encode_example", "tokenize"]
 
 
 @dataclass(init=False)

@@ -20,30 +20,11 @@ from typing import Any, Generic, TypeVar
 
 from torch.utils.data import IterableDataset, get_worker_info
 
-from textlab.data.bucket_sampler import within_padding_budget
+# torch-free, as textlab.runtime batches with it too; re-exported for the existing imports
+from textlab.data.prediction_batches import batches_in_order
 from textlab.errors import TextlabError
 
 Example = TypeVar("Example")
-
-
-def batches_in_order(examples: Iterable[Example], batch_size: int, length: Callable[[Example], int]
-                    ) -> Iterator[list[Example]]:
-    """``examples`` in order, ``batch_size`` at a time, each batch cut where a very long example would pad it past
-    the budget (``bucket_sampler.within_padding_budget``): the batches ``model.predict`` makes of a list."""
-    group: list[Example] = []
-    for example in examples:
-        group.append(example)
-        if len(group) == batch_size:
-            yield from _within_budget(group, batch_size, length)
-            group = []
-    if group:
-        yield from _within_budget(group, batch_size, length)
-
-
-def _within_budget(group: list[Example], batch_size: int, length: Callable[[Example], int]) -> Iterator[list[Example]]:
-    lengths = [length(example) for example in group]
-    for part in within_padding_budget(list(range(len(group))), lengths, batch_size):
-        yield [group[i] for i in part]
 
 
 def input_batch(batch_idx: int, rank: int, world: int) -> int:

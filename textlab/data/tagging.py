@@ -17,14 +17,11 @@ from typing import Literal
 import datasets
 
 from textlab.checkpoint import read_hparams
-from textlab.data.conll import (
-    SNIFF_LINES, conll_sentences, convert_tags, detect_scheme, entity_type, iter_conll, looks_like_conll, scheme_tags,
-    tag_order,
-)
+from textlab.data.conll import convert_tags, detect_scheme, entity_type, iter_conll, scheme_tags, tag_order
 from textlab.data.corpus_cache import CorpusCache
 from textlab.data.datamodule import TextDataModule
 from textlab.data.hub import TaggingHub
-from textlab.data.plain_text import jsonl_documents, looks_like_jsonl, stream_document
+from textlab.data.prediction_input import TAGGING_FORMAT_NAMES, guess_tagging_format, tagging_sentences
 from textlab.data.sentence import Sentence
 from textlab.data.sources import CONLL_FILES, ConllFiles, Split
 from textlab.data.tagging_batch import EncodedSentence, TaggingBatch, collate_tagging, encode_sentence
@@ -271,11 +268,8 @@ class TaggingDataModule(TextDataModule):
         """The format the prediction input is read in: ``predict_format``, or the guess from its first lines."""
         if self.predict_format != "auto":
             return self.predict_format
-        head = source.head(SNIFF_LINES)  # standard input keeps them, to give them back when it is read
-        first = next((line for line in head if line.strip()), None)
-        form = "jsonl" if looks_like_jsonl(first) else "conll" if looks_like_conll(head) else "text"
-        read_as = {"jsonl": "JSON lines, a document a line", "conll": "CoNLL, a token a line",
-                   "text": f"plain text, sentences and tokens by {tokenizer}"}[form]
+        form = guess_tagging_format(source)
+        read_as = TAGGING_FORMAT_NAMES[form].format(tokenizer=tokenizer)
         # a guess: say what was guessed and how to overrule it
         self._log_once("%s: read as %s (--data.predict_format text|tokenized|jsonl|conll to read it otherwise)",
                        source.name, read_as)
@@ -283,14 +277,8 @@ class TaggingDataModule(TextDataModule):
 
     def _predict_examples(self) -> Iterator[Sentence]:
         """The sentences to tag, read as they are needed; plain text is cut by the model's tokenizer."""
-        source, form, tokenizer = self._predict_source, self._predict_form, self._predict_vocab.tokenizer
-        lines = source.lines()
-        if form == "conll":
-            tag_column = (self.files or ConllFiles()).tag_column
-            return conll_sentences(lines, source.name, tag_column, require_tags=False)
-        if form == "jsonl":
-            return jsonl_documents(lines, source.name, tokenizer)
-        return stream_document((line for _, line in lines), "whitespace" if form == "tokenized" else tokenizer)
+        return tagging_sentences(self._predict_source, self._predict_form, self._predict_vocab.tokenizer,
+                                 (self.files or ConllFiles()).tag_column)
 
     def _predict_length(self, sentence: Sentence) -> int:
         return len(sentence.tokens)

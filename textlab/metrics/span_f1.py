@@ -5,45 +5,26 @@ The maths lives in plain functions (``extract_spans``, ``count_spans``, ``_prf``
 the states are per-type counts reduced with ``sum``, and all ratios are taken once, in ``compute``.
 
 Why this equals ``seqeval.metrics.f1_score(y_true, y_pred)``: seqeval joins the sentences with an
-``"O"`` between them, chunks the result with ``get_entities`` and compares per-type *sets* of
-``(start, end)``. A chunk never crosses that ``"O"``, so chunking each sentence on its own gives the
-same spans (shifted), and spans of different sentences never collide in the sets. (The one
-exception is garbage tags with an unknown prefix and no type, e.g. ``"X"``, which conlleval itself
-mis-chunks; they never appear in a valid IOB1/IOB2/BIOES tag set.)
+``"O"`` between them, chunks the result with ``get_entities`` (which ``extract_spans`` follows rule
+for rule, see ``textlab.metrics.spans``) and compares per-type *sets* of ``(start, end)``. A chunk
+never crosses that ``"O"``, so chunking each sentence on its own gives the same spans (shifted), and
+spans of different sentences never collide in the sets. (The one exception is garbage tags with an
+unknown prefix and no type, e.g. ``"X"``, which conlleval itself mis-chunks; they never appear in a
+valid IOB1/IOB2/BIOES tag set.)
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 import torch
-from seqeval.metrics.sequence_labeling import end_of_chunk, get_entities, start_of_chunk
 from torch import Tensor
 from torchmetrics import Metric
 
+# the chunker lives in a torch-free module (textlab.runtime uses it); re-exported for the existing imports
+from textlab.metrics.spans import end_of_chunk, extract_spans, prefix_and_type, start_of_chunk, types_from_tags
+
 __all__ = ["SpanF1", "chunk_rules", "count_span_sets", "count_spans", "extract_spans", "types_from_tags"]
-
-_ENTITY_TAG = re.compile(r"^[BIES]-(.+)$")
-
-
-def types_from_tags(tags: Sequence[str]) -> list[str]:
-    """Sorted entity types of a tag vocabulary: ["O", "B-PER", "I-PER", "S-LOC", "<pad>"] -> ["LOC", "PER"]."""
-    return sorted({m.group(1) for m in map(_ENTITY_TAG.match, tags) if m})
-
-
-def extract_spans(tags: Sequence[str]) -> list[tuple[str, int, int]]:
-    """Entity spans ``(type, start, end)`` (end inclusive) of one sentence, by seqeval's own chunker.
-
-    Works for IOB1, IOB2 and BIOES and treats ill-formed sequences (``I-`` after ``O``, type
-    changes inside a chunk) exactly as conlleval does.
-    """
-    return get_entities(list(tags))  # a list, not a tuple: get_entities appends a sentinel "O"
-
-
-def _prefix_and_type(tag: str) -> tuple[str, str]:
-    # as get_entities reads a tag (its non-suffix mode): "B-PER" -> ("B", "PER"), "O" -> ("O", "_")
-    return tag[0], tag[1:].split("-", maxsplit=1)[-1] or "_"
 
 
 def chunk_rules(tags: Sequence[str]) -> tuple[Tensor, Tensor, list[str | None]]:
@@ -55,7 +36,7 @@ def chunk_rules(tags: Sequence[str]) -> tuple[Tensor, Tensor, list[str | None]]:
     a chunk starts at s (any tag but ``O`` does at the first token), none starts or ends within s+1..e, and
     one ends after e (any tag but ``O`` does at the last token).
     """
-    parts = [_prefix_and_type(t) for t in tags]
+    parts = [prefix_and_type(t) for t in tags]
     starts = [[start_of_chunk(p, n, p_type, n_type) for n, n_type in parts] for p, p_type in parts]
     ends = [[end_of_chunk(p, n, p_type, n_type) for n, n_type in parts] for p, p_type in parts]
     types = [None if prefix == "O" else type_ for prefix, type_ in parts]

@@ -18,7 +18,7 @@ from lightning.pytorch import LightningModule
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 
 from textlab.checkpoint import check_weights_fit
-from textlab.data.bucket_sampler import ordered_batches
+from textlab.data.prediction_batches import length_sorted_batches
 from textlab.errors import TextlabError
 from textlab.modules.pretrained import PretrainedWords
 from textlab.optim import build
@@ -130,8 +130,8 @@ class TextModel(LightningModule):
                                "it so); dropout would make every prediction random")
         encoded = [self.encode(t) for t in texts]
         results: list = [None] * len(encoded)
-        # in order, but a very long text gets a batch of its own rather than padding its neighbours to its length
-        for part in ordered_batches([len(e.words) for e in encoded], batch_size):
+        # texts of similar length together (less padding), a very long one in a batch of its own
+        for part in length_sorted_batches([len(e.words) for e in encoded], batch_size):
             batch = self.transfer_batch_to_device(self.collate([encoded[i] for i in part]), self.device, 0)
             for i, result in zip(part, self.predict_batch(batch, confidences)):
                 results[i] = result

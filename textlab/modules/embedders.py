@@ -116,7 +116,14 @@ class TokenEmbedder(nn.Module):
         real_words = chars[mask]  # (N, L): padding words never reach the encoder
         lengths = (real_words != 0).sum(dim=1).clamp(min=1)
         real_words = real_words[:, : int(lengths.max())]
-        encoded = self.chars(real_words, lengths)  # (N, D)
+        if self.training or torch.onnx.is_in_onnx_export():  # an exported graph stays one pass, without Unique
+            encoded = self.chars(real_words, lengths)  # (N, D)
+        else:
+            # Equal words get equal vectors, so outside training each distinct word is encoded once: a batch of
+            # CoNLL-2003 text holds about half as many distinct words as tokens, and the char CNN took a third of
+            # tagging time (scripts/benchmark_speed.py). Training keeps one pass per token, as it was measured.
+            distinct, inverse = torch.unique(real_words, dim=0, return_inverse=True)
+            encoded = self.chars(distinct, (distinct != 0).sum(dim=1).clamp(min=1))[inverse]
         out = encoded.new_zeros(B, T, encoded.size(-1))
         out[mask] = encoded
         return out  # (B, T, D)

@@ -1,0 +1,88 @@
+"""Sentences -> ids for the tagger, in plain Python: the encoding that training, ``SequenceTagger.predict`` and the
+torch-free ``textlab.runtime`` share (``textlab.data.tagging_batch`` pads the ids into tensors, the runtime into
+numpy arrays), so an exported model reads text exactly as the checkpoint it came from.
+"""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass
+
+from textlab.data.sentence import Origin, Sentence
+from textlab.data.vocab import UNK, TaggingVocab, Vocab
+
+# Longer tokens (URLs, hashes) are cut: one 500-character token would widen every word of its batch.
+MAX_WORD_CHARS = 64
+
+# Casing classes (Reimers & Gurevych 2017); 0 is padding.
+CASINGS = ("<pad>", "other", "numeric", "mostly_numeric", "all_lower", "all_upper", "initial_upper", "contains_digit")
+
+
+def casing_id(token: str) -> int:
+    digits = sum(map(str.isdigit, token))
+    if token.isdigit():
+        kind = "numeric"
+    elif digits / max(len(token), 1) > 0.5:
+        kind = "mostly_numeric"
+    elif token.islower():
+        kind = "all_lower"
+    elif token.isupper():
+        kind = "all_upper"
+    elif token[:1].isupper():
+        kind = "initial_upper"
+    elif digits:
+        kind = "contains_digit"
+    else:
+        kind = "other"
+    return CASINGS.index(kind)
+
+
+@dataclass(slots=True)
+class EncodedSentence:
+    tokens: list[str]
+    words: list[int]
+    chars: list[list[int]]  # per token; tuples when made by encode_sentence, shared by equal tokens
+    casing: list[int]
+    tags: list[int] | None
+    origin: Origin | None = None  # where a sentence of plain text came from (for character offsets)
+
+
+# Per character vocabulary: token -> (its character ids, its casing class). Equal tokens then share one
+# tuple of ids instead of a list each (a large prediction input holds all its encoded sentences, and the
+# lists were most of their memory), and a frequent token is encoded once. Bounded, because a model kept
+# in a server encodes whatever it is sent; the weak key lets the cache go with its vocabulary.
+_TOKEN_CACHE_SIZE = 1 << 17
+_token_caches: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _token_encoder(chars: Vocab):
+    cache = _token_caches.get(chars)
+    if cache is None:
+        cache = _token_caches[chars] = {}
+    lookup = chars.stoi.get
+    unknown = chars.id(UNK)  # what Vocab.id gives a character never seen in training
+
+    def encode(token: str) -> tuple[tuple[int, ...], int]:
+        found = cache.get(token)
+        if found is None:
+            if len(cache) >= _TOKEN_CACHE_SIZE:
+                cache.clear()
+            found = cache[token] = (tuple([lookup(c, unknown) for c in token[:MAX_WORD_CHARS]]), casing_id(token))
+        return found
+
+    return encode
+
+
+def encode_sentence(sentence: Sentence, vocab: TaggingVocab) -> EncodedSentence:
+    """Ids for one sentence. Unknown gold tags are the caller's to check (they need file and line)."""
+    tokens = sentence.tokens
+    encode = _token_encoder(vocab.chars)
+    encoded = [encode(t) for t in tokens]
+    return EncodedSentence(
+        tokens=tokens,
+        words=[vocab.words.id(t) for t in tokens],
+        chars=[c for c, _ in encoded],
+        casing=[k for _, k in encoded],
+        tags=None if sentence.tags is None else [vocab.tags.id(t) for t in sentence.tags],
+        origin=sentence.origin,
+    )

@@ -1,0 +1,29 @@
+"""``--int8``: dynamic quantisation of the exported network by onnxruntime's quantisation tools.
+
+Weights become int8 (each activation is quantised on the fly, per batch); the operators quantised are the
+matrix products, the LSTMs, the convolutions and the embedding look-ups (Gather of a float table: the word
+table is most of a model's size). The decoding graph stays float32: its scores decide between paths whose
+scores may differ in the last bits, and it holds no weights worth shrinking.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import onnx
+
+QUANTISED = ["MatMul", "Gemm", "LSTM", "Conv", "Gather"]
+
+
+def quantize_int8(model: onnx.ModelProto, path: str, keep_float: str = "decode/") -> None:
+    """Write ``model`` to ``path`` with int8 weights, except in the nodes whose names start with ``keep_float``."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    excluded = [node.name for node in model.graph.node if node.name.startswith(keep_float)]
+    # it advises, on the root logger, a pre-processing step meant for static (calibrated) quantisation
+    logging.disable(logging.WARNING)
+    try:
+        quantize_dynamic(model, path, op_types_to_quantize=QUANTISED, nodes_to_exclude=excluded,
+                         weight_type=QuantType.QInt8)
+    finally:
+        logging.disable(logging.NOTSET)

@@ -1,0 +1,125 @@
+"""The tagger's network (words, characters, casing -> BiLSTM -> emissions) in the form the ONNX exporter
+traces with dynamic sizes.
+
+``SequenceTagger.forward`` reads a ``TaggingBatch`` and, for speed in PyTorch, cuts the characters to the
+longest word with a Python ``int`` (a tracer would freeze that size into the graph) and scatters the
+character vectors into the real positions only. Here the same weights compute the same values from the four
+tensors alone: every position's characters are encoded and the padding positions zeroed afterwards, and the
+word rows (trained and pretrained-only) are one table. The BiLSTM keeps its packed sequences, which the
+exporter turns into ONNX LSTM's ``sequence_lens``, so padding never reaches the backward direction.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from textlab.errors import TextlabError
+from textlab.modules.char_encoders import CharCNN, CharCNNandLSTM, CharLSTM
+from textlab.modules.embedders import WordEmbeddings
+from textlab.modules.encoders import RNNEncoder
+
+
+def word_table(words: WordEmbeddings) -> torch.Tensor:
+    """All the word rows as one (V, D) table: the trained ones, then the pretrained-only buffer, each row
+    shortened to ``max_norm`` as ``WordEmbeddings.forward`` does when it looks the row up."""
+    table = torch.cat([words.weight.detach(), words.pretrained_only]).float()  # (V, D)
+    if words.max_norm is not None:
+        norms = table.norm(p=words.norm_type, dim=-1, keepdim=True)
+        table = table * (words.max_norm / (norms + 1e-7)).clamp(max=1.0)
+    return table
+
+
+class CharCNNGraph(nn.Module):
+    """``CharCNN._encode`` on every word of the batch, the padding words included: (N, W) -> (N, F)."""
+
+    def __init__(self, cnn: CharCNN) -> None:
+        super().__init__()
+        self.embedding, self.convs = cnn.embedding, cnn.convs
+
+    def forward(self, chars: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        W = chars.shape[1]
+        x = self.embedding(chars).transpose(1, 2)  # (N, C, W)
+        h = torch.cat([conv(x)[:, :, :W] for conv in self.convs], dim=1)  # (N, F, W)
+        real = torch.arange(W, device=chars.device)[None, :] < lengths[:, None]  # (N, W)
+        return h.masked_fill(~real[:, None, :], float("-inf")).max(dim=2).values  # (N, F)
+
+
+class CharLSTMGraph(nn.Module):
+    """``CharLSTM._encode``: the final states of the BiLSTM over each word's real characters: (N, W) -> (N, 2H).
+
+    They are read from the outputs (forward: at the last real character; backward: at the first), which hold the
+    same values: the exporter fails on a packed LSTM whose final states alone are used."""
+
+    def __init__(self, lstm: CharLSTM) -> None:
+        super().__init__()
+        self.embedding, self.lstm = lstm.embedding, lstm.lstm
+        self.hidden = lstm.lstm.hidden_size
+
+    def forward(self, chars: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        W, H = chars.shape[1], self.hidden
+        packed = pack_padded_sequence(self.embedding(chars), lengths, batch_first=True, enforce_sorted=False)
+        out, _ = pad_packed_sequence(self.lstm(packed)[0], batch_first=True, total_length=W)  # (N, W, 2H)
+        last = out.gather(1, (lengths - 1)[:, None, None].expand(-1, 1, 2 * H))[:, 0]  # (N, 2H)
+        return torch.cat([last[:, :H], out[:, 0, H:]], dim=-1)  # (N, 2H)
+
+
+class CharBothGraph(nn.Module):
+    def __init__(self, both: CharCNNandLSTM) -> None:
+        super().__init__()
+        self.cnn, self.lstm = CharCNNGraph(both.cnn), CharLSTMGraph(both.lstm)
+
+    def forward(self, chars: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        return torch.cat([self.cnn(chars, lengths), self.lstm(chars, lengths)], dim=-1)
+
+
+def char_graph(chars: nn.Module | None) -> nn.Module | None:
+    if chars is None:
+        return None
+    # CharCNNandLSTM first: it is no subclass of the others, but the order keeps the mapping readable
+    for part, graph in ((CharCNNandLSTM, CharBothGraph), (CharCNN, CharCNNGraph), (CharLSTM, CharLSTMGraph)):
+        if type(chars) is part:
+            return graph(chars)
+    raise TextlabError(f"ONNX export: the character encoder {type(chars).__name__} cannot be exported (textlab "
+                       "exports CharCNN, CharLSTM and CharCNNandLSTM)")
+
+
+class TaggerNetwork(nn.Module):
+    """(words, chars, casing, lengths) -> emissions (B, T, K), with the weights of a ``SequenceTagger`` in eval mode.
+
+    ``words`` may be a smaller table than the tagger's (``textlab.export.trim``): its rows are looked up as they are.
+    """
+
+    def __init__(self, tagger, words: torch.Tensor | None = None) -> None:
+        super().__init__()
+        embedder = tagger.embedder
+        if type(embedder.words) is not WordEmbeddings:
+            raise TextlabError(f"ONNX export: the word part {type(embedder.words).__name__} cannot be exported "
+                               "(textlab exports WordEmbeddings)")
+        if type(tagger.encoder) is not RNNEncoder:
+            raise TextlabError(f"ONNX export: the encoder {type(tagger.encoder).__name__} cannot be exported "
+                               "(textlab exports RNNEncoder)")
+        self.register_buffer("words", word_table(embedder.words) if words is None else words)
+        self.chars = char_graph(embedder.chars)
+        self.casing = embedder.casing
+        self.rnn = tagger.encoder.rnn
+        self.projection = tagger.projection
+
+    def forward(self, words: torch.Tensor, chars: torch.Tensor, casing: torch.Tensor, lengths: torch.Tensor
+                ) -> torch.Tensor:
+        B, T = words.shape
+        mask = torch.arange(T, device=words.device)[None, :] < lengths[:, None]  # (B, T)
+        parts = [nn.functional.embedding(words, self.words)]  # (B, T, D)
+        if self.chars is not None:
+            W = chars.shape[2]
+            flat = chars.reshape(B * T, W)  # (B*T, W)
+            char_lengths = (flat != 0).sum(dim=1).clamp(min=1)  # (B*T,): an empty word reads one padding character
+            encoded = self.chars(flat, char_lengths).reshape(B, T, -1)  # (B, T, F)
+            parts.append(encoded * mask[:, :, None].to(encoded.dtype))  # padding words: zeros, as in PyTorch
+        if self.casing is not None:
+            parts.append(self.casing(casing))  # (B, T, casing_dim)
+        x = torch.cat(parts, dim=-1)  # (B, T, E)
+        packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+        out, _ = pad_packed_sequence(self.rnn(packed)[0], batch_first=True, total_length=T)  # (B, T, 2H)
+        return self.projection(out)  # (B, T, K)
