@@ -38,7 +38,7 @@ from textlab.data.datamodule import check_predict_processes
 from textlab.errors import TextlabError
 from textlab.exits import not_an_advert, run_reporting_errors
 from textlab.lightning_compat import LightningInternals
-from textlab.onednn_cache import bound_primitive_cache
+from textlab.onednn_cache import bound_primitive_caches
 from textlab.predict import PredictionWriter, model_class
 from textlab.resume import checkpoint_into_the_resumed_folder, newest_last_checkpoint
 
@@ -316,7 +316,7 @@ COMMANDS = {"serve": "textlab.serve.command", "report": "textlab.report.command"
 
 
 def main(args: list[str] | None = None) -> None:
-    bound_primitive_cache()  # before any model runs: a long run's memory would otherwise grow (see there)
+    bound_primitive_caches()  # before any model runs: a long run's memory would otherwise grow (see there)
     argv = sys.argv[1:] if args is None else args
     if argv and argv[0] in COMMANDS:
         command = importlib.import_module(COMMANDS[argv[0]])

@@ -1,32 +1,36 @@
-"""A small oneDNN primitive cache, so that a long prediction run's memory stays flat.
+"""Small oneDNN caches, so that a long prediction run's memory stays flat.
 
 On the CPU PyTorch runs convolutions (the char CNN, the TextCNN) through oneDNN, which builds a "primitive"
-(JIT-compiled code and its descriptors) for every input shape it meets and keeps up to 1,024 of them. textlab's
-shapes almost never repeat: each batch has its own number of distinct words and its own longest word. So the
-cache fills, then swaps a primitive out for a new one on every batch, and these long-lived allocations, made
-between the batches' tensors, fragment the C heap: memory the allocator keeps but cannot reuse. `textlab predict`
-on 200 MB of text ended at 1,552 MB of peak RSS against 735 MB on 2 MB; with this cache bounded, both stay
-flat (README, "Prediction memory"; scripts/benchmark_predict_memory.py). Rebuilding a primitive is cheap next
-to a batch, and it was rebuilt for nearly every batch anyway.
+(JIT-compiled code and its descriptors) for every input shape it meets. Two caches keep them, each up to 1,024
+shapes: oneDNN's own, and the one of ideep (PyTorch's layer over oneDNN). textlab's shapes almost never repeat:
+each batch has its own number of distinct words and its own longest word. So the caches only fill, then swap an
+entry out for a new one on every batch; these long-lived allocations, made between the batches' tensors,
+fragment the C heap into memory the allocator keeps but cannot reuse. `textlab predict` on 200 MB of text
+peaked at 1,552 MB of RSS against 735 MB on 2 MB; with both caches bounded, 607 MB against 588 MB (README,
+"Prediction memory"; scripts/benchmark_predict_memory.py; pytorch/pytorch#27971 is the same growth). A
+primitive takes about 0.05 ms to build, next to about 100 ms a batch, and it was built anew for nearly every
+batch anyway.
 
-PyTorch has no call to resize the cache; oneDNN reads ``ONEDNN_PRIMITIVE_CACHE_CAPACITY`` once, when it builds
-its first primitive. So this sets it before any model runs (``textlab`` commands, ``load_model``), and leaves
-a value the user set alone. No effect in a process that ran a convolution before.
+PyTorch has no call to resize either cache; each reads its size from the environment once, when it is first
+used. So this sets both before any model runs (``textlab`` commands, ``load_model``), each unless the user set
+it. No effect in a process that ran a convolution before.
 """
 
 from __future__ import annotations
 
 import os
 
-# Primitives kept. Enough for the ones that do repeat (the weights' layout conversions, one per convolution);
-# measured flat at 8 on 550 batches of CoNLL-2003 text, where 1,024 (oneDNN's default) grew by 200 MB.
+# Entries each cache keeps: enough for what does repeat (a convolution's weights in oneDNN's layout, one per
+# convolution). On 550 batches of CoNLL-2003 text the heap stayed flat with 8 in both caches; with oneDNN's 8
+# and ideep's 1,024 it still grew by 11 MB of live entries and 30 MB of fragments.
 CAPACITY = 8
 
-# oneDNN 3 reads the first, and the second (its old name) when the first is not set.
-_VARIABLES = ("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "DNNL_PRIMITIVE_CACHE_CAPACITY")
+# Each cache's variables: oneDNN 3 reads the first, and the second (its old name) when the first is not set.
+_CACHES = (("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "DNNL_PRIMITIVE_CACHE_CAPACITY"), ("LRU_CACHE_CAPACITY",))
 
 
-def bound_primitive_cache() -> None:
-    """Ask oneDNN for a cache of ``CAPACITY`` primitives, unless the environment names a size."""
-    if not any(name in os.environ for name in _VARIABLES):
-        os.environ[_VARIABLES[0]] = str(CAPACITY)
+def bound_primitive_caches() -> None:
+    """Ask oneDNN and ideep for caches of ``CAPACITY`` entries, each unless the environment names a size."""
+    for names in _CACHES:
+        if not any(name in os.environ for name in names):
+            os.environ[names[0]] = str(CAPACITY)

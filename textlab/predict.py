@@ -18,7 +18,7 @@ from textlab.checkpoint import read_checkpoint
 from textlab.data.predict_stream import input_batch
 from textlab.errors import TextlabError
 from textlab.lightning_compat import instantiate_from_hparams
-from textlab.onednn_cache import bound_primitive_cache
+from textlab.onednn_cache import bound_primitive_caches
 
 # Only these may be named by a checkpoint: a checkpoint must not make us import arbitrary code.
 MODEL_PACKAGE = "textlab.models."
@@ -43,7 +43,7 @@ def load_model(ckpt_path: str | os.PathLike, map_location: str = "cpu") -> Light
 
     Needs nothing but the checkpoint, read once: the vocabularies and the parts are inside it.
     """
-    bound_primitive_cache()  # before the model first runs: memory would otherwise grow with the input (see there)
+    bound_primitive_caches()  # before the model first runs: memory would otherwise grow with the input (see there)
     checkpoint = read_checkpoint(ckpt_path)
     hparams = {k: v for k, v in checkpoint["hyper_parameters"].items() if k != "_instantiator"}
     cls = model_class(hparams.get("_class_path", ""), ckpt_path)

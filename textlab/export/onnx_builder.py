@@ -44,9 +44,10 @@ class GraphBuilder:
 
     def logsumexp(self, x: str, axis: int) -> str:
         """log(sum(exp(x))) over ``axis`` (dropped), as torch.logsumexp computes it: the maximum taken out first,
-        and an all ``-inf`` row giving ``-inf`` (its maximum counted as 0), not NaN."""
+        and an all ``-inf`` row giving ``-inf``, not NaN."""
         top = self.op("ReduceMax", x, axes=[axis], keepdims=1)
-        top = self.op("Where", self.op("IsInf", top), self.const(0.0, "zero", np.float32), top)
+        # the lowest float32 in place of -inf: exp(-inf - lowest) is 0 and log(0) + lowest is -inf, as with 0
+        top = self.op("Max", top, self.const(np.finfo(np.float32).min, "lowest", np.float32))
         total = self.op("ReduceSum", self.op("Exp", self.op("Sub", x, top)), self.const([axis], "axis", np.int64),
                         keepdims=1)
         return self.squeeze(self.op("Add", self.op("Log", total), top), axis)

@@ -7,7 +7,8 @@ Every loop over time is an ONNX Scan, vectorised over the batch as in ``textlab.
 with the same operations in the same order, so float32 scores match PyTorch's bit for bit when the emissions do
 (ties then fall to the first index, as torch.max and ONNX ArgMax both choose).
 
-The entity probabilities (``Lattice.window_probability``): the forward (alpha) and backward (beta) sums, then one
+The entity probabilities (``Lattice.window_probability``): the forward (alpha) and backward (beta) sums (with
+``tag_lattice._log_matmul``'s log-space matrix product, as in PyTorch), then one
 scan over time in which a decoded entity's window score restarts at its first tag and is closed (times the
 rest of the sentence, by beta) at its last. Decoded entities never overlap, so one scan serves them all. Which
 positions start and end an entity follows seqeval's chunker (``chunk_rules``) on the decoded path, as
@@ -79,24 +80,35 @@ def _steps(b: GraphBuilder, positions: str, lengths: str, shift: int = 0) -> str
     return b.op("Less", b.unsqueeze(shifted, 1), b.unsqueeze(lengths, 0))
 
 
+def _moving(b: GraphBuilder, positions: str, lengths: str) -> str:
+    """(T, B, 1) bool: position t lies inside the sentence and is not its first. The forward loops run over every
+    step, step 0 included, and keep their state there: onnxruntime's Scan fails on a sequence of no steps (a batch
+    of one-token sentences) and the state is what step 0 computes, once, before the loop."""
+    later = b.unsqueeze(b.op("Greater", positions, b.const(0, "zero", np.int64)), 1)  # (T, 1)
+    return b.unsqueeze(b.op("And", _steps(b, positions, lengths), later), 2)
+
+
+# Each Scan step costs onnxruntime a fixed overhead per node of its body, whatever the batch: the bodies below hold
+# only what depends on the state carried from step to step; the rest is computed for all steps at once around them.
+
 def _viterbi(b: GraphBuilder, emissions: str, positions: str, lengths: str, transitions: str, start: str,
              end: str) -> str:
     """``viterbi_decode``: the best path of every sentence, (B, T) int64."""
     by_time = _time_major(b, emissions)  # (T, B, K)
     inside = _steps(b, positions, lengths)  # (T, B)
-    first = b.op("Equal", positions, b.const(0, "zero", np.int64))  # (T,)
-    initial = b.op("Gather", by_time, b.const(0, "zero", np.int64), axis=0)  # any (B, K): the first step overwrites it
+    initial = b.op("Add", start, b.op("Gather", by_time, b.const(0, "zero", np.int64), axis=0))  # (B, K)
+    moving = _moving(b, positions, lengths)  # (T, B, 1)
     # forward: the best score of each tag at t, and the tag before it on that path
-    loop = Loop(b, [("score", FLOAT)], [("emissions", FLOAT), ("inside", BOOL), ("first", BOOL)])
-    score, emission, real, is_first = loop.values
+    loop = Loop(b, [("score", FLOAT)], [("emissions", FLOAT), ("inside", BOOL)])
+    score, emission, real = loop.values
     candidate = b.op("Add", b.op("Add", b.unsqueeze(score, 2), transitions), b.unsqueeze(emission, 1))  # (B, K, K)
     best = b.op("ReduceMax", candidate, axes=[1], keepdims=0)  # (B, K)
     best_previous = b.op("ArgMax", candidate, axis=1, keepdims=0)  # (B, K); the first of equal ones, as torch.max
-    stepped = b.op("Where", b.unsqueeze(real, 1), best, score)  # padding keeps the finished sentence's score
-    score_out = b.op("Where", is_first, b.op("Add", start, emission), stepped)
-    final, history = loop.scan([initial], [by_time, inside, first], [score_out], [(best_previous, INT64)])
+    score_out = b.op("Where", real, best, score)  # padding keeps the finished sentence's score
+    final, history = loop.scan([initial], [by_time, moving], [score_out],
+                               [(best_previous, INT64)])  # (T, B, K); step 0's pointers are never followed
     last = b.op("ArgMax", b.op("Add", final, end), axis=1, keepdims=0)  # (B,)
-    # backward: follow the pointers from the last tag (the pointers of step 0 are never followed)
+    # backward: follow the pointers from the last tag
     loop = Loop(b, [("current", INT64)], [("pointers", INT64), ("inside", BOOL)])
     current, pointers, real = loop.values
     tag = b.op("Where", real, current, b.const(0, "zero", np.int64))
@@ -104,6 +116,13 @@ def _viterbi(b: GraphBuilder, emissions: str, positions: str, lengths: str, tran
     current_out = b.op("Where", real, previous, current)
     _, path = loop.scan([last], [history, inside], [current_out], [(tag, INT64)], reverse=True)
     return b.op("Transpose", path, perm=[1, 0], hint="path")  # (B, T)
+
+
+def _log_matmul(b: GraphBuilder, scores: str, factors: str) -> str:
+    """``tag_lattice._log_matmul``: log(exp(scores) @ factors), each row shifted by its maximum first."""
+    top = b.op("Max", b.op("ReduceMax", scores, axes=[1], keepdims=1),
+               b.const(np.finfo(np.float32).min, "lowest", np.float32))  # (B, 1); a row of -inf stays -inf
+    return b.op("Add", b.op("Log", b.op("MatMul", b.op("Exp", b.op("Sub", scores, top)), factors)), top)
 
 
 def _choose(b: GraphBuilder, condition: str, if_true: str, if_false: str) -> str:
@@ -117,7 +136,6 @@ def _drop_unlikely_entities(b: GraphBuilder, emissions: str, lengths: str, posit
     threshold made ``O``."""
     K = c["transitions"].shape[0]
     transitions = c["transitions"]
-    trans = b.const(transitions[None], "transitions")  # (1, K, K)
     start, end = b.const(c["start"], "start"), b.const(c["end"], "end")
     neg_inf = b.const(NEG_INF, "neg_inf", np.float32)
     by_time = _time_major(b, emissions)  # (T, B, K)
@@ -129,22 +147,27 @@ def _drop_unlikely_entities(b: GraphBuilder, emissions: str, lengths: str, posit
     previous_t = b.op("Max", b.op("Sub", positions, b.const(1, "one", np.int64)), b.const(0, "zero", np.int64))
     next_t = b.op("Min", b.op("Add", positions, b.const(1, "one", np.int64)), last_position)  # as Lattice's at(): clamped
 
-    initial = b.op("Gather", by_time, b.const(0, "zero", np.int64), axis=0)  # any (B, K): each loop overwrites it
+    exp_transitions = torch.from_numpy(transitions).exp().numpy()  # as PyTorch rounds it; a forbidden step is 0
+    moving = _moving(b, positions, lengths)  # (T, B, 1)
     # alpha (T, B, K), as tag_lattice._forward
-    loop = Loop(b, [("alpha", FLOAT)], [("emissions", FLOAT), ("inside", BOOL), ("first", BOOL)])
-    alpha, emission, real, is_first = loop.values
-    step = b.op("Add", b.logsumexp(b.op("Add", b.unsqueeze(alpha, 2), trans), 1), emission)
-    alpha_out = b.op("Where", is_first, b.op("Add", start, emission), b.op("Where", b.unsqueeze(real, 1), step, alpha))
-    final_alpha, alphas = loop.scan([initial], [by_time, inside, first], [alpha_out], [(alpha_out, FLOAT)])
+    first_alpha = b.op("Add", start, b.op("Gather", by_time, b.const(0, "zero", np.int64), axis=0))  # (B, K)
+    loop = Loop(b, [("alpha", FLOAT)], [("emissions", FLOAT), ("inside", BOOL)])
+    alpha, emission, real = loop.values
+    step = b.op("Add", _log_matmul(b, alpha, b.const(exp_transitions, "allowed")), emission)
+    alpha_out = b.op("Where", real, step, alpha)
+    final_alpha, alphas = loop.scan([first_alpha], [by_time, moving], [alpha_out],
+                                    [(alpha_out, FLOAT)])
     log_z = b.logsumexp(b.op("Add", final_alpha, end), 1)  # (B,)
 
-    # beta (T, B, K), as tag_lattice._backward: at t it reads position t + 1
-    emissions_next = b.op("Gather", by_time, next_t, axis=0)  # (T, B, K)
+    # beta (T, B, K), as tag_lattice._backward: at t it reads position t + 1; at the last position the end scores
+    last_beta = b.op("Expand", end, b.op("Shape", first_alpha))  # (B, K)
+    emissions_next, has_next_3d = b.op("Gather", by_time, next_t, axis=0), b.unsqueeze(has_next, 2)  # (T, B, K|1)
     loop = Loop(b, [("beta", FLOAT)], [("emissions_next", FLOAT), ("has_next", BOOL)])
     beta, emission_next, real_next = loop.values
-    step = b.logsumexp(b.op("Add", trans, b.unsqueeze(b.op("Add", emission_next, beta), 1)), 2)
-    beta_out = b.op("Where", b.unsqueeze(real_next, 1), step, end)
-    _, betas = loop.scan([initial], [emissions_next, has_next], [beta_out], [(beta_out, FLOAT)], reverse=True)
+    step = _log_matmul(b, b.op("Add", emission_next, beta), b.const(exp_transitions.T.copy(), "allowed_after"))
+    beta_out = b.op("Where", real_next, step, end)
+    _, betas = loop.scan([last_beta], [emissions_next, has_next_3d], [beta_out], [(beta_out, FLOAT)],
+                         reverse=True)
 
     # the entities of the path, by seqeval's rules
     flat_index = b.op("Add", b.op("Mul", b.op("Pad", path, b.const([0, 1, 0, -1], "pads", np.int64)),
@@ -160,27 +183,29 @@ def _drop_unlikely_entities(b: GraphBuilder, emissions: str, lengths: str, posit
     has_next_bt = b.op("Transpose", has_next, perm=[1, 0])  # (B, T)
     ends = b.op("And", _choose(b, has_next_bt, ends_pair, is_entity), mask, hint="entity_end")  # (B, T)
 
-    # one scan: each entity's window score from its first tag to its last, closed there (Lattice.window_probability)
+    # one scan: each entity's window score from its first tag to its last (Lattice.window_probability); entering
+    # the window and leaving it read no state, so they are computed for every position at once around the scan
     enter = b.const(np.where(c["starts"], transitions, NEG_INF)[None].astype(np.float32), "enter")
     inner = b.const(np.where(~c["starts"] & ~c["ends"], transitions, NEG_INF)[None].astype(np.float32), "inner")
     leave = b.const(np.where(c["ends"], transitions, NEG_INF)[None].astype(np.float32), "leave")
     alpha_before = b.op("Gather", alphas, previous_t, axis=0)  # (T, B, K): alpha at t - 1
-    following = b.op("Add", emissions_next, b.op("Gather", betas, next_t, axis=0))  # (T, B, K)
+    entering = b.logsumexp(b.op("Add", b.unsqueeze(alpha_before, 3), enter), 2)  # (T, B, K)
+    first_step = b.op("Reshape", first, b.const([-1, 1, 1], "shape", np.int64))  # (T, 1, 1)
+    entered = b.op("Add", b.op("Where", first_step, start, entering), by_time)  # (T, B, K): a window's first score
     allowed = b.op("Transpose", b.op("Gather", b.const(c["same_type"], "same_type"), path), perm=[1, 0, 2])  # (T, B, K)
-    starts_by_time = b.op("Transpose", starts, perm=[1, 0])  # (T, B)
-    loop = Loop(b, [("window", FLOAT)], [("emissions", FLOAT), ("alpha_before", FLOAT), ("following", FLOAT),
-                                        ("allowed", BOOL), ("starts", BOOL), ("has_next", BOOL), ("first", BOOL)])
-    window, emission, before, after, of_type, starting, real_next, is_first = loop.values
-    entering = b.op("Where", is_first, start, b.logsumexp(b.op("Add", b.unsqueeze(before, 2), enter), 1))
-    continuing = b.logsumexp(b.op("Add", b.unsqueeze(window, 2), inner), 1)
-    score = b.op("Add", b.op("Where", b.unsqueeze(starting, 1), entering, continuing), emission)
-    score = b.op("Where", of_type, score, neg_inf)  # (B, K)
-    pairs = b.op("Add", b.op("Add", b.unsqueeze(score, 2), leave), b.unsqueeze(after, 1))  # (B, K, K)
-    leaving = b.logsumexp(b.op("Reshape", pairs, b.const([0, -1], "shape", np.int64)), 1)
-    ending = b.logsumexp(b.op("Add", score, end), 1)
-    total = b.op("Where", real_next, leaving, ending)  # (B,)
-    _, totals = loop.scan([initial], [by_time, alpha_before, following, allowed, starts_by_time, has_next, first],
-                          [score], [(total, FLOAT)])
+    starts_by_time = b.unsqueeze(b.op("Transpose", starts, perm=[1, 0]), 2)  # (T, B, 1)
+    initial = b.op("Gather", by_time, b.const(0, "zero", np.int64), axis=0)  # any (B, K): step 0 overwrites it
+    loop = Loop(b, [("window", FLOAT)], [("emissions", FLOAT), ("entered", FLOAT), ("allowed", BOOL),
+                                        ("starts", BOOL)])
+    window, emission, entered_here, of_type, starting = loop.values
+    continuing = b.op("Add", b.logsumexp(b.op("Add", b.unsqueeze(window, 2), inner), 1), emission)
+    score = b.op("Where", of_type, b.op("Where", starting, entered_here, continuing), neg_inf)  # (B, K)
+    _, scores = loop.scan([initial], [by_time, entered, allowed, starts_by_time], [score], [(score, FLOAT)])
+    following = b.op("Add", emissions_next, b.op("Gather", betas, next_t, axis=0))  # (T, B, K)
+    pairs = b.op("Add", b.op("Add", b.unsqueeze(scores, 3), leave), b.unsqueeze(following, 2))  # (T, B, K, K)
+    leaving = b.logsumexp(b.op("Reshape", pairs, b.const([0, 0, -1], "shape", np.int64)), 2)
+    ending = b.logsumexp(b.op("Add", scores, end), 2)
+    totals = b.op("Where", has_next, leaving, ending)  # (T, B)
     probability = b.op("Min", b.op("Exp", b.op("Sub", b.op("Transpose", totals, perm=[1, 0]), b.unsqueeze(log_z, 1))),
                        b.const(1.0, "one", np.float32))  # (B, T): an entity's, at its last position
 

@@ -4,7 +4,7 @@ traces with dynamic sizes.
 ``SequenceTagger.forward`` reads a ``TaggingBatch`` and, for speed in PyTorch, cuts the characters to the
 longest word with a Python ``int`` (a tracer would freeze that size into the graph) and scatters the
 character vectors into the real positions only. Here the same weights compute the same values from the four
-tensors alone: every position's characters are encoded and the padding positions zeroed afterwards, and the
+tensors alone: each distinct word's characters are encoded and the padding positions zeroed afterwards, and the
 word rows (trained and pretrained-only) are one table. The BiLSTM keeps its packed sequences, which the
 exporter turns into ONNX LSTM's ``sequence_lens``, so padding never reaches the backward direction.
 """
@@ -113,9 +113,11 @@ class TaggerNetwork(nn.Module):
         parts = [nn.functional.embedding(words, self.words)]  # (B, T, D)
         if self.chars is not None:
             W = chars.shape[2]
-            flat = chars.reshape(B * T, W)  # (B*T, W)
-            char_lengths = (flat != 0).sum(dim=1).clamp(min=1)  # (B*T,): an empty word reads one padding character
-            encoded = self.chars(flat, char_lengths).reshape(B, T, -1)  # (B, T, F)
+            # each distinct word once (ONNX Unique), as TokenEmbedder does in eval mode: a batch repeats its words,
+            # and its padding positions are all one row
+            words_chars, which = torch.unique(chars.reshape(B * T, W), dim=0, return_inverse=True)  # (U, W), (B*T,)
+            char_lengths = (words_chars != 0).sum(dim=1).clamp(min=1)  # (U,): an empty word reads one padding char
+            encoded = self.chars(words_chars, char_lengths)[which].reshape(B, T, -1)  # (B, T, F)
             parts.append(encoded * mask[:, :, None].to(encoded.dtype))  # padding words: zeros, as in PyTorch
         if self.casing is not None:
             parts.append(self.casing(casing))  # (B, T, casing_dim)

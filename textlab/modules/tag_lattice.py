@@ -18,23 +18,10 @@ def _forward(emissions: torch.Tensor, mask: torch.Tensor, transitions: torch.Ten
     """alpha (B, T, K): at [b, t, k] the log-sum of the scores of all tag prefixes that end in tag k at t (past a
     sentence's end: its last real position's)."""
     alpha = [start + emissions[:, 0]]
-    allowed = transitions.exp()  # (K, K); a forbidden step is 0
     for t in range(1, emissions.shape[1]):
-        step = _log_matmul(alpha[-1], allowed) + emissions[:, t]
+        step = torch.logsumexp(alpha[-1][:, :, None] + transitions[None], dim=1) + emissions[:, t]
         alpha.append(torch.where(mask[:, t, None], step, alpha[-1]))
     return torch.stack(alpha, dim=1)
-
-
-def _log_matmul(scores: torch.Tensor, factors: torch.Tensor) -> torch.Tensor:
-    """log(exp(scores) @ factors) for scores (B, K) in log space and factors (K, K) >= 0, in a way that cannot
-    overflow: each row is shifted by its maximum first.
-
-    The logsumexp over (B, K, K) that this replaces took most of the forward-backward's time; a (B, K) x (K, K)
-    product is one small matrix product. It differs from it only where a term is more than e^87 times smaller
-    than the row's largest (it underflows to 0 here): a probability below 1e-37 either way.
-    """
-    top = scores.max(dim=1, keepdim=True).values.clamp(min=torch.finfo(scores.dtype).min)  # a row of -inf stays -inf
-    return ((scores - top).exp() @ factors).log() + top
 
 
 def _backward(emissions: torch.Tensor, mask: torch.Tensor, transitions: torch.Tensor, end: torch.Tensor
@@ -43,9 +30,8 @@ def _backward(emissions: torch.Tensor, mask: torch.Tensor, transitions: torch.Te
     included (at and past a sentence's last token: the end score)."""
     B, T, K = emissions.shape
     beta = [end.expand(B, K)]
-    allowed_after = transitions.exp().T  # (K, K): [j, i], the step from tag i to tag j
     for t in range(T - 2, -1, -1):
-        step = _log_matmul(emissions[:, t + 1] + beta[0], allowed_after)
+        step = torch.logsumexp(transitions[None] + (emissions[:, t + 1] + beta[0])[:, None, :], dim=2)
         beta.insert(0, torch.where(mask[:, t + 1, None], step, end.expand(B, K)))
     return torch.stack(beta, dim=1)
 

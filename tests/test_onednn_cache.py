@@ -1,0 +1,43 @@
+"""textlab bounds oneDNN's and ideep's primitive caches before a model runs (textlab/onednn_cache.py: a long
+prediction run's memory grew with its input), and leaves a size the user set alone."""
+
+import os
+
+import pytest
+
+from textlab.cli import main
+from textlab.onednn_cache import CAPACITY
+from textlab.predict import load_model
+
+ONEDNN = ("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "DNNL_PRIMITIVE_CACHE_CAPACITY")
+VARIABLES = (*ONEDNN, "LRU_CACHE_CAPACITY")
+
+
+@pytest.fixture
+def unset(monkeypatch):
+    """None of the variables set; all restored after the test (set first, so that monkeypatch undoes what main sets)."""
+    for name in VARIABLES:
+        monkeypatch.setenv(name, "0")
+        monkeypatch.delenv(name)
+
+
+def test_textlab_command_bounds_the_cache(unset):
+    with pytest.raises(SystemExit):
+        main(["predict", "--help"])
+    assert os.environ["ONEDNN_PRIMITIVE_CACHE_CAPACITY"] == os.environ["LRU_CACHE_CAPACITY"] == str(CAPACITY)
+    assert "DNNL_PRIMITIVE_CACHE_CAPACITY" not in os.environ
+
+
+@pytest.mark.parametrize("name", ONEDNN)
+def test_a_size_the_user_set_is_kept(unset, monkeypatch, name):
+    monkeypatch.setenv(name, "512")
+    with pytest.raises(SystemExit):
+        main(["predict", "--help"])
+    assert os.environ[name] == "512"
+    assert [n for n in ONEDNN if n in os.environ] == [name]  # not overruled by the other name
+    assert os.environ["LRU_CACHE_CAPACITY"] == str(CAPACITY)  # each cache on its own
+
+
+def test_load_model_bounds_the_cache(unset, trained_tagger):
+    load_model(trained_tagger["last"])
+    assert os.environ["ONEDNN_PRIMITIVE_CACHE_CAPACITY"] == os.environ["LRU_CACHE_CAPACITY"] == str(CAPACITY)
