@@ -48,13 +48,19 @@ def test_seqeval_check_reads_both_files_in_their_own_scheme(tmp_path):
         bench.seqeval_f1(tmp_path / "gold.txt", tmp_path / "short.txt")
 
 
-def test_benchmark_runs_the_user_commands_and_writes_its_tables(tmp_path, capsys):
+def run_two_variants(tmp_path, capsys):
+    """The benchmark on a toy folder, char-cnn and char-lstm, one seed, two epochs: (its arguments, its runs)."""
     data = toy_conll_folder(tmp_path, 400, 30, 30)
     out = tmp_path / "out"
     # char-lstm stacks configs/ner_char_lstm.yaml on the recipe: its runs must still land under --out
     argv = ["--data-dir", str(data), "--seeds", "1", "--variants", "char-cnn,char-lstm", "--max-epochs", "2",
             "--textlab-args", SMALL, "--out", str(out)]
     load_script("benchmark_conll").main(argv)
+    return argv, out
+
+
+def test_benchmark_runs_the_user_commands_and_writes_its_tables(tmp_path, capsys):
+    argv, out = run_two_variants(tmp_path, capsys)
     saved = json.loads((out / "results.json").read_text())
     runs = {r["variant"]: r for r in saved["runs"]}
     assert set(runs) == {"char-cnn", "char-lstm"}
@@ -73,6 +79,13 @@ def test_benchmark_runs_the_user_commands_and_writes_its_tables(tmp_path, capsys
     assert shlex.split(saved["command"])[2:] == argv  # the command printed runs again as given, quotes included
     assert "Data: valid: " in table and "entities unseen in training" in table
     assert "char-cnn seed 1:" in capsys.readouterr().out
+
+
+@pytest.mark.slow  # four more runs of the script (about 2 minutes on 2 cores): kept out of CI's time
+def test_a_rerun_trains_nothing_tests_again_what_lost_its_results_and_extends_on_request(tmp_path, capsys):
+    argv, out = run_two_variants(tmp_path, capsys)
+    runs = {r["variant"]: r for r in json.loads((out / "results.json").read_text())["runs"]}
+    capsys.readouterr()
     # a rerun finds both runs done and trains nothing
     load_script("benchmark_conll").main(argv)
     assert ": training" not in capsys.readouterr().out

@@ -10,6 +10,8 @@ import sys
 
 import pytest
 
+import textlab
+
 from conftest import ROOT, run_textlab
 from textlab.cli import main
 from textlab.data.toy_classification import generate_toy_classification
@@ -179,7 +181,7 @@ def test_a_folder_that_is_not_an_export_is_one_line_and_exit_2(exported_tagger, 
     (tmp_path / "future" / "textlab_model.json").write_text(json.dumps({**manifest, "format_version": 2}))
     code, err = run_runtime(capsys, tmp_path / "future", tmp_path / "in.txt")
     assert code == 2 and err.count("\n") == 1
-    assert f"{tmp_path / 'future' / 'textlab_model.json'}: format_version 2 (written by textlab 0.3.0)" in err
+    assert f"{tmp_path / 'future' / 'textlab_model.json'}: format_version 2 (written by textlab {textlab.__version__})" in err
     # a model file that is not ONNX
     (tmp_path / "future" / "textlab_model.json").write_text(json.dumps(manifest))
     (tmp_path / "future" / "model.onnx").write_bytes(b"not a model")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 __all__ = ["load_model"]
-__version__ = "0.3.0"
+__version__ = "0.4.0"
 
 
 def __getattr__(name: str):

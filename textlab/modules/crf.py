@@ -105,8 +105,7 @@ class TagDecoder(nn.Module):
         paths = self.best_paths(emissions, mask)
         if not (confidences or self.min_entity_probability):
             return paths, None
-        scored = tag_confidences(emissions, mask, paths, self.tags, self.lattice(emissions), self.min_entity_probability,
-                                 token_confidences=confidences)
+        scored = tag_confidences(emissions, mask, paths, self.tags, self.lattice(emissions), self.min_entity_probability)
         return scored.paths, scored
 
 

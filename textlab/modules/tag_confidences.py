@@ -26,29 +26,17 @@ class DecodedConfidences:
 
 
 def tag_confidences(emissions: torch.Tensor, mask: torch.Tensor, paths: torch.Tensor, tags: list[str],
-                    lattice: tuple[torch.Tensor, torch.Tensor, torch.Tensor], min_entity_probability: float = 0.0,
-                    token_confidences: bool = True) -> DecodedConfidences:
+                    lattice: tuple[torch.Tensor, torch.Tensor, torch.Tensor], min_entity_probability: float = 0.0
+                    ) -> DecodedConfidences:
     """The confidences of the decoded tag ids ``paths`` (B, T).
 
     ``min_entity_probability``: an entity less probable than this is dropped, its tags made ``O``, and its
-    tokens' confidences are then those of ``O``. ``token_confidences`` false: only the entities' probabilities
-    (for that filter; ``tokens`` is then empty lists), summed over the sentences that have an entity only.
+    tokens' confidences are then those of ``O``.
     """
+    sums = Lattice(emissions, mask, *lattice)
     lengths = mask.sum(dim=1).tolist()
     entities = [extract_spans([tags[i] for i in path[:n]]) for path, n in zip(paths.tolist(), lengths)]
-    if token_confidences:
-        sums = Lattice(emissions, mask, *lattice)
-        probabilities = _entity_probabilities(sums, entities, tags)
-    else:
-        # A sentence without an entity has nothing to filter, and each sentence's sums are its own: CoNLL-2003
-        # text has none in about a fifth of its sentences (each sentence's sums do not depend on its batch)
-        rows = [b for b, spans in enumerate(entities) if spans]
-        probabilities = [[] for _ in entities]
-        if rows:
-            index = torch.tensor(rows, device=emissions.device)
-            sums = Lattice(emissions[index], mask[index], *lattice)
-            for b, ps in zip(rows, _entity_probabilities(sums, [entities[b] for b in rows], tags)):
-                probabilities[b] = ps
+    probabilities = _entity_probabilities(sums, entities, tags)
     if min_entity_probability > 0:
         paths = paths.clone()
         outside = tags.index("O")
@@ -57,8 +45,6 @@ def tag_confidences(emissions: torch.Tensor, mask: torch.Tensor, paths: torch.Te
                 paths[b, s : e + 1] = outside
             entities[b] = [span for span, p in zip(spans, ps) if p >= min_entity_probability]
             probabilities[b] = [p for p in ps if p >= min_entity_probability]
-    if not token_confidences:
-        return DecodedConfidences(paths, [[] for _ in lengths], entities, probabilities)
     per_token = sums.marginals().gather(2, paths[:, :, None]).squeeze(2).tolist()
     return DecodedConfidences(paths, [row[:n] for row, n in zip(per_token, lengths)], entities, probabilities)
 
