@@ -14,7 +14,8 @@ import torch
 
 from conftest import ROOT, run_textlab
 from textlab import load_model
-from textlab.data.bucket_sampler import BucketBatchSampler, ordered_batches
+from textlab.data.bucket_sampler import BucketBatchSampler
+from textlab.data.prediction_batches import batches_in_order
 from textlab.data.sentence import Sentence
 from textlab.data.tagging_batch import MAX_WORD_CHARS, collate_tagging, encode_sentence
 from textlab.data.toy_classification import generate_toy_classification
@@ -81,12 +82,12 @@ def test_evaluation_batches_are_cut_before_an_example_that_would_pad_them_past_t
     ordinary = [list(range(i, min(i + 8, 20))) for i in range(0, 20, 8)]
     sampler = BucketBatchSampler(lengths, 8, shuffle=False, bucket=False)
     assert list(sampler) == ordinary and len(sampler) == 3  # ordinary lengths: the batches as they always were
-    assert ordered_batches(lengths, 8) == ordinary
+    assert list(batches_in_order(range(20), 8, lengths.__getitem__)) == ordinary
     lengths[5] = 3000  # 8 x 512 positions allowed: 6 x 3000 are not
     expected = [[0, 1, 2, 3, 4], [5], [6, 7], list(range(8, 16)), [16, 17, 18, 19]]
     sampler = BucketBatchSampler(lengths, 8, shuffle=False, bucket=False)
     assert list(sampler) == expected and len(sampler) == len(expected)  # Lightning stops after len() batches
-    assert ordered_batches(lengths, 8) == expected
+    assert list(batches_in_order(range(20), 8, lengths.__getitem__)) == expected
     # training batches are never cut: the number of steps an epoch stays what it was
     training = BucketBatchSampler(lengths, 8, shuffle=True, seed=1)
     assert len(training) == 3 and sorted(len(b) for b in training) == [4, 8, 8]

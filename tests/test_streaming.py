@@ -21,7 +21,6 @@ from conftest import ROOT, load_script, run_textlab
 from textlab import load_model
 from textlab.callbacks import throughput
 from textlab.cli import main
-from textlab.data.bucket_sampler import ordered_batches
 from textlab.data.predict_stream import PredictionBatches, ReadFailed, batches_in_order, input_batch
 from textlab.data.text_files import LineSource, decoded_lines
 from textlab.data.toy_classification import generate_toy_classification
@@ -271,9 +270,10 @@ def test_no_throughput_line_when_stderr_is_not_a_terminal(trained_tagger, tmp_pa
 # -- the parts ---------------------------------------------------------------------------------------------
 
 
-def test_stream_batches_are_the_batches_predict_makes_of_a_list():
-    lengths = [3, 5, 1, 4000, 2, 2, 7, 3, 3, 9000, 1]
-    assert list(batches_in_order(range(len(lengths)), 4, lengths.__getitem__)) == ordered_batches(lengths, 4)
+def test_stream_batches_are_cut_in_order_within_the_padding_budget():
+    lengths = [3, 5, 1, 4000, 2, 2, 7, 3, 3, 9000, 1]  # 4 x 512 positions a batch: 4000 and 9000 go alone
+    assert list(batches_in_order(range(len(lengths)), 4, lengths.__getitem__)) == [
+        [0, 1, 2], [3], [4, 5, 6, 7], [8], [9], [10]]
     assert list(batches_in_order([], 4, len)) == []
 
 

@@ -16,9 +16,9 @@ from collections.abc import Iterator
 from torch.utils.data import Sampler
 
 # torch-free, as textlab.runtime batches with them too; re-exported for the existing imports
-from textlab.data.prediction_batches import MAX_PADDED_PER_EXAMPLE, ordered_batches, within_padding_budget
+from textlab.data.prediction_batches import MAX_PADDED_PER_EXAMPLE, within_padding_budget
 
-__all__ = ["MAX_PADDED_PER_EXAMPLE", "BucketBatchSampler", "ordered_batches", "within_padding_budget"]
+__all__ = ["MAX_PADDED_PER_EXAMPLE", "BucketBatchSampler", "within_padding_budget"]
 
 
 class BucketBatchSampler(Sampler[list[int]]):

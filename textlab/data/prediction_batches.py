@@ -34,13 +34,6 @@ def within_padding_budget(batch: list[int], lengths: list[int], batch_size: int)
     return parts + [part] if part else parts
 
 
-def ordered_batches(lengths: list[int], batch_size: int) -> list[list[int]]:
-    """Indices 0 .. n-1 in order, in batches of at most ``batch_size`` and within the padding budget: what
-    prediction batches are, for callers that batch a list themselves (``model.predict``)."""
-    batches = [list(range(i, min(i + batch_size, len(lengths)))) for i in range(0, len(lengths), batch_size)]
-    return [part for batch in batches for part in within_padding_budget(batch, lengths, batch_size)]
-
-
 def length_sorted_batches(lengths: list[int], batch_size: int) -> list[list[int]]:
     """Indices 0 .. n-1 sorted by length (ties in input order), in batches of at most ``batch_size`` and within
     the padding budget: what ``model.predict`` tags a list in, putting the results back in input order.
@@ -48,7 +41,7 @@ def length_sorted_batches(lengths: list[int], batch_size: int) -> list[list[int]
     Why sorted: a batch is padded to its longest example, and the sums over time (the CRF's Viterbi and
     forward-backward) run to that length for every example. CoNLL-2003's test set in file order, batch 256,
     pads to 4.4 positions per real token; sorted, to 1.3, and the tagger tags it about 1.45 times as fast
-    (scripts/benchmark_speed.py), with the same tags.
+    (docs/speed.md), with the same tags.
     """
     order = sorted(range(len(lengths)), key=lengths.__getitem__)
     batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
