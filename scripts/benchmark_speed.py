@@ -23,10 +23,12 @@ batch's maximum, pytorch-crf's loss and crf.decode, every GloVe row trained), wi
   script with a hidden flag; reading the data and building the model included, as in a training run): a peak
   cannot be measured for one part of a process that has run the others.
 
-Runs are interleaved (for each repeat, every variant once) and the medians reported, so a slow spell of the
-machine falls on all variants alike. Without --ckpt the tagging rows use the model as trained by the runs above: an
-untrained model finds other entities than a trained one, which changes the cost of min_entity_probability a little;
-give a checkpoint of this config for figures to quote. Speed only: no accuracy is measured here.
+oneDNN's caches are sized as textlab's commands size them (textlab/onednn_cache.py), for the reference too: it
+runs in the same process. Runs are interleaved (for each repeat, every variant once) and the medians reported, so a
+slow spell of the machine falls on all variants alike. Without --ckpt the tagging rows use the model as trained by
+the runs above: an untrained model finds other entities than a trained one, which changes the cost of
+min_entity_probability a little; give a checkpoint of this config for figures to quote. Speed only: no accuracy
+is measured here.
 """
 
 from __future__ import annotations
@@ -340,6 +342,11 @@ def measure_tagging(variants: dict, test: list[list[str]], args: argparse.Namesp
 def main(argv: list[str] | None = None) -> dict:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parse_args(argv)
+    # oneDNN's caches sized as every textlab command and load_model size them, before anything runs: the size
+    # decides how often a shape seen before is built anew (textlab/onednn_cache.py). The reference shares them.
+    from textlab.onednn_cache import bound_primitive_caches
+
+    bound_primitive_caches()
     torch.set_num_threads(args.threads)
     if args.rss_child:  # before Lightning is imported: the reference's process never imports it
         rss_child(args)

@@ -150,6 +150,23 @@ def test_entities_under_the_minimum_probability_become_o_with_the_o_confidences(
         assert kept.tokens[b] == pytest.approx([marginals[b, t, i].item() for t, i in enumerate(kept.paths[b, :n])])
 
 
+def test_without_token_confidences_the_same_entities_are_kept_and_scored():
+    # decoding with min_entity_probability but no confidences asked skips the per-token pass, and the sums
+    # altogether for a batch without entities; what it keeps must not change
+    generator = torch.Generator().manual_seed(6)
+    tags = TAGS["BIOES"]
+    decoder = CRFDecoder(tags, "BIOES")
+    emissions, mask = random_batch(len(tags), generator)
+    paths, _ = decoder.decode(emissions, mask)
+    full = tag_confidences(emissions, mask, paths, tags, decoder.lattice(emissions), 0.5)
+    lean = tag_confidences(emissions, mask, paths, tags, decoder.lattice(emissions), 0.5, per_token=False)
+    assert torch.equal(full.paths, lean.paths) and lean.spans == full.spans and lean.entities == full.entities
+    assert any(full.entities) and lean.tokens == [None] * len(LENGTHS)
+    outside = torch.full_like(paths, tags.index("O"))
+    empty = tag_confidences(emissions, mask, outside, tags, decoder.lattice(emissions), 0.5, per_token=False)
+    assert torch.equal(empty.paths, outside) and empty.spans == empty.entities == [[] for _ in LENGTHS]
+
+
 @pytest.mark.parametrize("confidences", [False, True])
 def test_the_tagger_s_spans_are_the_chunks_of_its_tags_with_and_without_a_minimum_probability(trained_tagger,
                                                                                               confidences):

@@ -14,23 +14,32 @@ batch anyway.
 PyTorch has no call to resize either cache; each reads its size from the environment once, when it is first
 used. So this sets both before any model runs (``textlab`` commands, ``load_model``), each unless the user set
 it. No effect in a process that ran a convolution before.
+
+oneDNN runs the BiLSTM too (in eval), with a primitive for each sentence length (each batch's lengths), and an
+LSTM primitive takes about 1.7 ms to build, twice the LSTM of a short sentence. So oneDNN's own cache keeps 64
+entries: tagging one sentence at a time then mostly finds its length's primitive (p50 7.4 ms against 9.6 with 8
+entries, one thread, a busy machine; docs/speed.md), and the heap still stays flat (`textlab predict` on 100 MB
+of text: 622 MB against 607 MB on 2 MB). ideep's keeps 8.
 """
 
 from __future__ import annotations
 
 import os
 
-# Entries each cache keeps: enough for what does repeat (a convolution's weights in oneDNN's layout, one per
-# convolution). On 550 batches of CoNLL-2003 text the heap stayed flat with 8 in both caches; with oneDNN's 8
+# Entries each cache keeps. oneDNN's: the LSTM primitives of the sentence lengths met most recently, beside the
+# convolutions'. ideep's: enough for what does repeat (a convolution's weights in oneDNN's layout, one per
+# convolution); on 550 batches of CoNLL-2003 text the heap stayed flat with 8 in both caches, and with oneDNN's 8
 # and ideep's 1,024 it still grew by 11 MB of live entries and 30 MB of fragments.
-CAPACITY = 8
+ONEDNN_CAPACITY = 64
+IDEEP_CAPACITY = 8
 
-# Each cache's variables: oneDNN 3 reads the first, and the second (its old name) when the first is not set.
-_CACHES = (("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "DNNL_PRIMITIVE_CACHE_CAPACITY"), ("LRU_CACHE_CAPACITY",))
+# Each cache's size and variables: oneDNN 3 reads the first, and the second (its old name) when the first is not set.
+_CACHES = ((ONEDNN_CAPACITY, ("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "DNNL_PRIMITIVE_CACHE_CAPACITY")),
+           (IDEEP_CAPACITY, ("LRU_CACHE_CAPACITY",)))
 
 
 def bound_primitive_caches() -> None:
-    """Ask oneDNN and ideep for caches of ``CAPACITY`` entries, each unless the environment names a size."""
-    for names in _CACHES:
+    """Ask oneDNN and ideep for bounded caches (``_CACHES``), each unless the environment names a size."""
+    for capacity, names in _CACHES:
         if not any(name in os.environ for name in names):
-            os.environ[names[0]] = str(CAPACITY)
+            os.environ[names[0]] = str(capacity)

@@ -77,17 +77,21 @@ class Loop:
         return [v.name for v in self.state_in + self.step_in]
 
     def scan(self, initial: list[str], sequences: list[str], state_out: list[str], step_out: list[tuple[str, int]],
-             reverse: bool = False) -> list[str]:
+             reverse: bool | list[bool] = False) -> list[str]:
         """Close the body (its new state values, then the per-step outputs) and add the Scan to the enclosing
-        graph over ``sequences`` (time first); returns the final states, then the stacked per-step outputs."""
+        graph over ``sequences`` (time first); returns the final states, then the stacked per-step outputs.
+        ``reverse``: for all sequences at once, or one for each sequence and then one for each per-step output
+        (a Scan may walk some sequences forwards and others backwards in the same steps)."""
         b = self.builder
         outputs = [b.op("Identity", v, hint="out") for v in state_out + [name for name, _ in step_out]]
         kinds = self.state_kinds + [kind for _, kind in step_out]
         body = helper.make_graph(b.nodes, b.name("body"), self.state_in + self.step_in,
                                  [value_info(n, k) for n, k in zip(outputs, kinds)])
         b.nodes = self.outer_nodes
-        directions = [1 if reverse else 0] * len(sequences)
+        if isinstance(reverse, bool):
+            reverse = [reverse] * (len(sequences) + len(step_out))
+        directions = [int(r) for r in reverse]
         results = b.op("Scan", *initial, *sequences, outputs=len(outputs), hint="scan", body=body,
-                       num_scan_inputs=len(sequences), scan_input_directions=directions,
-                       scan_output_directions=[1 if reverse else 0] * len(step_out))
+                       num_scan_inputs=len(sequences), scan_input_directions=directions[:len(sequences)],
+                       scan_output_directions=directions[len(sequences):])
         return [results] if isinstance(results, str) else results

@@ -3,17 +3,19 @@
 drops unlikely entities (``min_entity_probability``), each decoded entity's probability and the entities below it
 made ``O``.
 
-Every loop over time is an ONNX Scan, vectorised over the batch as in ``textlab.modules.crf.viterbi_decode``,
-with the same operations in the same order, so float32 scores match PyTorch's bit for bit when the emissions do
-(ties then fall to the first index, as torch.max and ONNX ArgMax both choose).
+Every loop over time is an ONNX Scan, vectorised over the batch as in ``textlab.modules.crf.viterbi_decode``.
+Viterbi takes the same sums in the same order, so float32 scores match PyTorch's bit for bit when the emissions
+do (ties then fall to the first index, as torch.max and ONNX ArgMax both choose).
 
-The entity probabilities (``Lattice.window_probability``): the forward (alpha) and backward (beta) sums (with
-``tag_lattice._log_matmul``'s log-space matrix product, as in PyTorch), then one
+The entity probabilities (``Lattice.window_probability``): the forward (alpha) and backward (beta) sums, then one
 scan over time in which a decoded entity's window score restarts at its first tag and is closed (times the
 rest of the sentence, by beta) at its last. Decoded entities never overlap, so one scan serves them all. Which
 positions start and end an entity follows seqeval's chunker (``chunk_rules``) on the decoded path, as
 ``extract_spans`` reads it: at the first token any tag but ``O`` starts one, after the last any tag but ``O``
-ends one.
+ends one. Each log-sum over the previous tag is a matrix product here, log(exp(x - max) @ exp(transitions)) +
+max, where PyTorch takes logsumexp over a (B, K, K) sum: the same sums, rounded differently (in the last bits
+of float32), so only an entity whose probability lies that close to ``min_entity_probability`` could be kept by
+one and dropped by the other (on the CoNLL-2003 test set none is: scripts/benchmark_export.py).
 """
 
 from __future__ import annotations
@@ -59,14 +61,17 @@ def add_decoding(b: GraphBuilder, emissions: str, lengths: str, decoder: TagDeco
     T = b.op("Gather", b.op("Shape", emissions), b.const(1, "one", np.int64))
     positions = b.op("Range", b.const(0, "zero", np.int64), T, b.const(1, "one", np.int64))  # (T,)
     mask = b.op("Less", b.unsqueeze(positions, 0), b.unsqueeze(lengths, 1), hint="mask")  # (B, T)
+    lattice = _Lattice(b, emissions, positions, lengths, c)
+    filtering = decoder.min_entity_probability > 0
     if isinstance(decoder, CRFDecoder):
-        path = _viterbi(b, emissions, positions, lengths, b.const(c["transitions"][None], "transitions"),
-                        b.const(c["start"], "start"), b.const(c["end"], "end"))
+        path = _viterbi(b, lattice, with_sums=filtering)
     else:
         path = b.op("Where", mask, b.op("ArgMax", emissions, axis=2, keepdims=0), b.const(0, "zero", np.int64))
-    if decoder.min_entity_probability > 0:
-        path = _drop_unlikely_entities(b, emissions, lengths, positions, mask, path, c,
-                                       threshold_float32(decoder.min_entity_probability), decoder.tags.index("O"))
+        if filtering:
+            _forward_scan(b, lattice, viterbi=False, sums=True)
+    if filtering:
+        path = _drop_unlikely_entities(b, lattice, mask, path, c, threshold_float32(decoder.min_entity_probability),
+                                       decoder.tags.index("O"))
     return path
 
 
@@ -80,48 +85,111 @@ def _steps(b: GraphBuilder, positions: str, lengths: str, shift: int = 0) -> str
     return b.op("Less", b.unsqueeze(shifted, 1), b.unsqueeze(lengths, 0))
 
 
-def _moving(b: GraphBuilder, positions: str, lengths: str) -> str:
-    """(T, B, 1) bool: position t lies inside the sentence and is not its first. The forward loops run over every
-    step, step 0 included, and keep their state there: onnxruntime's Scan fails on a sequence of no steps (a batch
-    of one-token sentences) and the state is what step 0 computes, once, before the loop."""
-    later = b.unsqueeze(b.op("Greater", positions, b.const(0, "zero", np.int64)), 1)  # (T, 1)
-    return b.unsqueeze(b.op("And", _steps(b, positions, lengths), later), 2)
+class _Lattice:
+    """The values the decoding steps share, time first, and (once ``_forward_scan`` ran) the forward and backward
+    sums ``alphas`` and ``betas`` (T, B, K) and ``log_z`` (B,)."""
+
+    def __init__(self, b: GraphBuilder, emissions: str, positions: str, lengths: str, c: dict[str, np.ndarray]):
+        self.emissions, self.positions, self.lengths = emissions, positions, lengths
+        self.transitions = c["transitions"]
+        self.start, self.end = b.const(c["start"], "start"), b.const(c["end"], "end")
+        self.by_time = _time_major(b, emissions)  # (T, B, K)
+        self.inside = _steps(b, positions, lengths)  # (T, B)
+        self.has_next = _steps(b, positions, lengths, shift=1)  # (T, B)
+        # (T, B, 1): inside the sentence and not its first position. The forward loops run over every step, step 0
+        # included, and keep their state there: onnxruntime's Scan fails on a sequence of no steps (a batch of
+        # one-token sentences), and the state is what step 0 computes, once, before the loop.
+        later = b.unsqueeze(b.op("Greater", positions, b.const(0, "zero", np.int64)), 1)  # (T, 1)
+        self.moving = b.unsqueeze(b.op("And", self.inside, later), 2)
+        self.first_scores = b.op("Add", self.start, b.op("Gather", self.by_time, b.const(0, "zero", np.int64),
+                                                         axis=0))  # (B, K): step 0
+        last_position = b.op("Sub", b.op("Gather", b.op("Shape", emissions), b.const(1, "one", np.int64)),
+                             b.const(1, "one", np.int64))
+        # as Lattice's at(): position t + 1, clamped to the batch
+        self.next_t = b.op("Min", b.op("Add", positions, b.const(1, "one", np.int64)), last_position)
+        self.emissions_next = b.op("Gather", self.by_time, self.next_t, axis=0)  # (T, B, K)
+        self.alphas = self.betas = self.log_z = None
 
 
 # Each Scan step costs onnxruntime a fixed overhead per node of its body, whatever the batch: the bodies below hold
-# only what depends on the state carried from step to step; the rest is computed for all steps at once around them.
+# only what depends on the state carried from step to step, and one Scan carries every loop that can share its
+# steps (Viterbi's forward pass, the forward sums, and the backward sums walking the same steps from the end); the
+# rest is computed for all steps at once around them.
 
-def _viterbi(b: GraphBuilder, emissions: str, positions: str, lengths: str, transitions: str, start: str,
-             end: str) -> str:
-    """``viterbi_decode``: the best path of every sentence, (B, T) int64."""
-    by_time = _time_major(b, emissions)  # (T, B, K)
-    inside = _steps(b, positions, lengths)  # (T, B)
-    initial = b.op("Add", start, b.op("Gather", by_time, b.const(0, "zero", np.int64), axis=0))  # (B, K)
-    moving = _moving(b, positions, lengths)  # (T, B, 1)
-    # forward: the best score of each tag at t, and the tag before it on that path
-    loop = Loop(b, [("score", FLOAT)], [("emissions", FLOAT), ("inside", BOOL)])
-    score, emission, real = loop.values
-    candidate = b.op("Add", b.op("Add", b.unsqueeze(score, 2), transitions), b.unsqueeze(emission, 1))  # (B, K, K)
-    best = b.op("ReduceMax", candidate, axes=[1], keepdims=0)  # (B, K)
-    best_previous = b.op("ArgMax", candidate, axis=1, keepdims=0)  # (B, K); the first of equal ones, as torch.max
-    score_out = b.op("Where", real, best, score)  # padding keeps the finished sentence's score
-    final, history = loop.scan([initial], [by_time, moving], [score_out],
-                               [(best_previous, INT64)])  # (T, B, K); step 0's pointers are never followed
-    last = b.op("ArgMax", b.op("Add", final, end), axis=1, keepdims=0)  # (B,)
+def _forward_scan(b: GraphBuilder, lattice: _Lattice, viterbi: bool, sums: bool) -> tuple[str, str] | None:
+    """One Scan over time: Viterbi's forward pass (when ``viterbi``: its final scores (B, K) and back-pointers
+    (T, B, K) are returned) and, when ``sums``, alpha forwards and beta backwards (``tag_lattice._forward`` and
+    ``_backward``), kept on ``lattice``."""
+    L = lattice
+    exp_transitions = torch.from_numpy(L.transitions).exp().numpy()  # as PyTorch rounds it; a forbidden step is 0
+    state, inputs, initial, sequences, reverse = [], [], [], [], []
+    if viterbi:
+        state.append(("score", FLOAT))
+        initial.append(L.first_scores)
+    if sums:
+        state += [("alpha", FLOAT), ("beta", FLOAT)]
+        initial += [L.first_scores, b.op("Expand", L.end, b.op("Shape", L.first_scores))]  # beta's: the end scores
+    inputs += [("emissions", FLOAT), ("moving", BOOL)]
+    sequences += [L.by_time, L.moving]
+    reverse += [False, False]
+    if sums:
+        inputs += [("emissions_next", FLOAT), ("has_next", BOOL)]
+        sequences += [L.emissions_next, b.unsqueeze(L.has_next, 2)]
+        reverse += [True, True]
+    loop = Loop(b, state, inputs)
+    values = iter(loop.values)
+    score = next(values) if viterbi else None
+    alpha, beta = (next(values), next(values)) if sums else (None, None)
+    emission, real = next(values), next(values)
+    emission_next, real_next = (next(values), next(values)) if sums else (None, None)
+    state_out, step_out, out_reverse = [], [], []
+    if viterbi:
+        # candidate[b, j, i]: the best path ending in tag i, then tag j: the maximum over the last axis, and the
+        # emission added after it (as viterbi_decode: the same sums, the same first index among equal ones)
+        candidate = b.op("Add", b.unsqueeze(score, 1), b.const(L.transitions.T[None].copy(), "transitions_to"))
+        best = b.op("Add", b.op("ReduceMax", candidate, axes=[2], keepdims=0), emission)  # (B, K)
+        state_out.append(b.op("Where", real, best, score))  # padding keeps the finished sentence's score
+        step_out.append((b.op("ArgMax", candidate, axis=2, keepdims=0), INT64))  # step 0's are never followed
+        out_reverse.append(False)
+    if sums:
+        alpha_out = b.op("Where", real, b.op("Add", _log_matmul(b, alpha, b.const(exp_transitions, "allowed")),
+                                             emission), alpha)
+        beta_step = _log_matmul(b, b.op("Add", emission_next, beta),
+                                b.const(exp_transitions.T.copy(), "allowed_after"))
+        beta_out = b.op("Where", real_next, beta_step, L.end)
+        state_out += [alpha_out, beta_out]
+        step_out += [(alpha_out, FLOAT), (beta_out, FLOAT)]
+        out_reverse += [False, True]
+    results = loop.scan(initial, sequences, state_out, step_out, reverse=reverse + out_reverse)
+    finals, stacked = results[:len(state_out)], results[len(state_out):]
+    if sums:
+        L.alphas, L.betas = stacked[-2:]
+        L.log_z = b.logsumexp(b.op("Add", finals[-2], L.end), 1)  # (B,)
+    if viterbi:
+        return finals[0], stacked[0]
+    return None
+
+
+def _viterbi(b: GraphBuilder, lattice: _Lattice, with_sums: bool) -> str:
+    """``viterbi_decode``: the best path of every sentence, (B, T) int64 (and the lattice's sums, if asked, from
+    the same Scan)."""
+    final, history = _forward_scan(b, lattice, viterbi=True, sums=with_sums)
+    last = b.op("ArgMax", b.op("Add", final, lattice.end), axis=1, keepdims=0)  # (B,)
     # backward: follow the pointers from the last tag
     loop = Loop(b, [("current", INT64)], [("pointers", INT64), ("inside", BOOL)])
     current, pointers, real = loop.values
     tag = b.op("Where", real, current, b.const(0, "zero", np.int64))
     previous = b.squeeze(b.op("GatherElements", pointers, b.unsqueeze(current, 1), axis=1), 1)
     current_out = b.op("Where", real, previous, current)
-    _, path = loop.scan([last], [history, inside], [current_out], [(tag, INT64)], reverse=True)
+    _, path = loop.scan([last], [history, lattice.inside], [current_out], [(tag, INT64)], reverse=True)
     return b.op("Transpose", path, perm=[1, 0], hint="path")  # (B, T)
 
 
 def _log_matmul(b: GraphBuilder, scores: str, factors: str) -> str:
-    """``tag_lattice._log_matmul``: log(exp(scores) @ factors), each row shifted by its maximum first."""
-    top = b.op("Max", b.op("ReduceMax", scores, axes=[1], keepdims=1),
-               b.const(np.finfo(np.float32).min, "lowest", np.float32))  # (B, 1); a row of -inf stays -inf
+    """log(exp(scores) @ factors) over the last axis of ``scores``, each row shifted by its maximum first: the
+    log-sum over the previous tag as one MatMul (a (B, K) x (K, K) product a step, not a (B, K, K) sum)."""
+    top = b.op("Max", b.op("ReduceMax", scores, axes=[-1], keepdims=1),
+               b.const(np.finfo(np.float32).min, "lowest", np.float32))  # a row of -inf stays -inf
     return b.op("Add", b.op("Log", b.op("MatMul", b.op("Exp", b.op("Sub", scores, top)), factors)), top)
 
 
@@ -130,44 +198,22 @@ def _choose(b: GraphBuilder, condition: str, if_true: str, if_false: str) -> str
     return b.op("Or", b.op("And", condition, if_true), b.op("And", b.op("Not", condition), if_false))
 
 
-def _drop_unlikely_entities(b: GraphBuilder, emissions: str, lengths: str, positions: str, mask: str, path: str,
-                            c: dict[str, np.ndarray], threshold: np.float32, outside: int) -> str:
+def _allowed_exp(transitions: np.ndarray, allowed: np.ndarray, hint: str, b: GraphBuilder) -> str:
+    """exp(transitions) where ``allowed`` (K, K), else 0, as a constant."""
+    return b.const(np.where(allowed, torch.from_numpy(transitions).exp().numpy(), 0).astype(np.float32), hint)
+
+
+def _drop_unlikely_entities(b: GraphBuilder, lattice: _Lattice, mask: str, path: str, c: dict[str, np.ndarray],
+                            threshold: np.float32, outside: int) -> str:
     """``tag_confidences(..., min_entity_probability)``'s paths: the entities of ``path`` less probable than the
     threshold made ``O``."""
+    L = lattice
     K = c["transitions"].shape[0]
     transitions = c["transitions"]
-    start, end = b.const(c["start"], "start"), b.const(c["end"], "end")
     neg_inf = b.const(NEG_INF, "neg_inf", np.float32)
-    by_time = _time_major(b, emissions)  # (T, B, K)
-    inside = _steps(b, positions, lengths)  # (T, B)
-    has_next = _steps(b, positions, lengths, shift=1)  # (T, B)
+    emissions, positions = L.emissions, L.positions
     first = b.op("Equal", positions, b.const(0, "zero", np.int64))  # (T,)
-    last_position = b.op("Sub", b.op("Gather", b.op("Shape", emissions), b.const(1, "one", np.int64)),
-                         b.const(1, "one", np.int64))
     previous_t = b.op("Max", b.op("Sub", positions, b.const(1, "one", np.int64)), b.const(0, "zero", np.int64))
-    next_t = b.op("Min", b.op("Add", positions, b.const(1, "one", np.int64)), last_position)  # as Lattice's at(): clamped
-
-    exp_transitions = torch.from_numpy(transitions).exp().numpy()  # as PyTorch rounds it; a forbidden step is 0
-    moving = _moving(b, positions, lengths)  # (T, B, 1)
-    # alpha (T, B, K), as tag_lattice._forward
-    first_alpha = b.op("Add", start, b.op("Gather", by_time, b.const(0, "zero", np.int64), axis=0))  # (B, K)
-    loop = Loop(b, [("alpha", FLOAT)], [("emissions", FLOAT), ("inside", BOOL)])
-    alpha, emission, real = loop.values
-    step = b.op("Add", _log_matmul(b, alpha, b.const(exp_transitions, "allowed")), emission)
-    alpha_out = b.op("Where", real, step, alpha)
-    final_alpha, alphas = loop.scan([first_alpha], [by_time, moving], [alpha_out],
-                                    [(alpha_out, FLOAT)])
-    log_z = b.logsumexp(b.op("Add", final_alpha, end), 1)  # (B,)
-
-    # beta (T, B, K), as tag_lattice._backward: at t it reads position t + 1; at the last position the end scores
-    last_beta = b.op("Expand", end, b.op("Shape", first_alpha))  # (B, K)
-    emissions_next, has_next_3d = b.op("Gather", by_time, next_t, axis=0), b.unsqueeze(has_next, 2)  # (T, B, K|1)
-    loop = Loop(b, [("beta", FLOAT)], [("emissions_next", FLOAT), ("has_next", BOOL)])
-    beta, emission_next, real_next = loop.values
-    step = _log_matmul(b, b.op("Add", emission_next, beta), b.const(exp_transitions.T.copy(), "allowed_after"))
-    beta_out = b.op("Where", real_next, step, end)
-    _, betas = loop.scan([last_beta], [emissions_next, has_next_3d], [beta_out], [(beta_out, FLOAT)],
-                         reverse=True)
 
     # the entities of the path, by seqeval's rules
     flat_index = b.op("Add", b.op("Mul", b.op("Pad", path, b.const([0, 1, 0, -1], "pads", np.int64)),
@@ -180,33 +226,33 @@ def _drop_unlikely_entities(b: GraphBuilder, emissions: str, lengths: str, posit
                      b.const([1], "axis", np.int64))  # (B, T): the tag after each (0 past the end)
     ends_pair = b.op("Gather", b.const(c["ends"].reshape(-1), "ends"),
                      b.op("Add", b.op("Mul", path, b.const(K, "K", np.int64)), next_tags))
-    has_next_bt = b.op("Transpose", has_next, perm=[1, 0])  # (B, T)
+    has_next_bt = b.op("Transpose", L.has_next, perm=[1, 0])  # (B, T)
     ends = b.op("And", _choose(b, has_next_bt, ends_pair, is_entity), mask, hint="entity_end")  # (B, T)
 
     # one scan: each entity's window score from its first tag to its last (Lattice.window_probability); entering
-    # the window and leaving it read no state, so they are computed for every position at once around the scan
-    enter = b.const(np.where(c["starts"], transitions, NEG_INF)[None].astype(np.float32), "enter")
-    inner = b.const(np.where(~c["starts"] & ~c["ends"], transitions, NEG_INF)[None].astype(np.float32), "inner")
-    leave = b.const(np.where(c["ends"], transitions, NEG_INF)[None].astype(np.float32), "leave")
-    alpha_before = b.op("Gather", alphas, previous_t, axis=0)  # (T, B, K): alpha at t - 1
-    entering = b.logsumexp(b.op("Add", b.unsqueeze(alpha_before, 3), enter), 2)  # (T, B, K)
+    # the window and leaving it read no state, so they are computed for every position at once around the scan,
+    # each log-sum over a tag as a MatMul with the allowed steps' exp(transitions)
+    enter = _allowed_exp(transitions, c["starts"], "enter", b)
+    inner = _allowed_exp(transitions, ~c["starts"] & ~c["ends"], "inner", b)
+    leave = _allowed_exp(transitions, c["ends"], "leave", b)
+    alpha_before = b.op("Gather", L.alphas, previous_t, axis=0)  # (T, B, K): alpha at t - 1
+    entering = _log_matmul(b, alpha_before, enter)  # (T, B, K)
     first_step = b.op("Reshape", first, b.const([-1, 1, 1], "shape", np.int64))  # (T, 1, 1)
-    entered = b.op("Add", b.op("Where", first_step, start, entering), by_time)  # (T, B, K): a window's first score
+    entered = b.op("Add", b.op("Where", first_step, L.start, entering), L.by_time)  # (T, B, K): a window's first score
     allowed = b.op("Transpose", b.op("Gather", b.const(c["same_type"], "same_type"), path), perm=[1, 0, 2])  # (T, B, K)
     starts_by_time = b.unsqueeze(b.op("Transpose", starts, perm=[1, 0]), 2)  # (T, B, 1)
-    initial = b.op("Gather", by_time, b.const(0, "zero", np.int64), axis=0)  # any (B, K): step 0 overwrites it
+    initial = b.op("Gather", L.by_time, b.const(0, "zero", np.int64), axis=0)  # any (B, K): step 0 overwrites it
     loop = Loop(b, [("window", FLOAT)], [("emissions", FLOAT), ("entered", FLOAT), ("allowed", BOOL),
                                         ("starts", BOOL)])
     window, emission, entered_here, of_type, starting = loop.values
-    continuing = b.op("Add", b.logsumexp(b.op("Add", b.unsqueeze(window, 2), inner), 1), emission)
+    continuing = b.op("Add", _log_matmul(b, window, inner), emission)
     score = b.op("Where", of_type, b.op("Where", starting, entered_here, continuing), neg_inf)  # (B, K)
-    _, scores = loop.scan([initial], [by_time, entered, allowed, starts_by_time], [score], [(score, FLOAT)])
-    following = b.op("Add", emissions_next, b.op("Gather", betas, next_t, axis=0))  # (T, B, K)
-    pairs = b.op("Add", b.op("Add", b.unsqueeze(scores, 3), leave), b.unsqueeze(following, 2))  # (T, B, K, K)
-    leaving = b.logsumexp(b.op("Reshape", pairs, b.const([0, 0, -1], "shape", np.int64)), 2)
-    ending = b.logsumexp(b.op("Add", scores, end), 2)
-    totals = b.op("Where", has_next, leaving, ending)  # (T, B)
-    probability = b.op("Min", b.op("Exp", b.op("Sub", b.op("Transpose", totals, perm=[1, 0]), b.unsqueeze(log_z, 1))),
+    _, scores = loop.scan([initial], [L.by_time, entered, allowed, starts_by_time], [score], [(score, FLOAT)])
+    following = b.op("Add", L.emissions_next, b.op("Gather", L.betas, L.next_t, axis=0))  # (T, B, K)
+    leaving = b.logsumexp(b.op("Add", _log_matmul(b, scores, leave), following), 2)  # (T, B)
+    ending = b.logsumexp(b.op("Add", scores, L.end), 2)
+    totals = b.op("Where", L.has_next, leaving, ending)  # (T, B)
+    probability = b.op("Min", b.op("Exp", b.op("Sub", b.op("Transpose", totals, perm=[1, 0]), b.unsqueeze(L.log_z, 1))),
                        b.const(1.0, "one", np.float32))  # (B, T): an entity's, at its last position
 
     # each position reads its entity's probability (entity n of a sentence: after its n-th start)

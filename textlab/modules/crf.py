@@ -61,10 +61,11 @@ def viterbi_decode(
     score = start + emissions[:, 0]  # (B, K)
     history = []
     for t in range(1, T):
-        # candidate[b, i, j]: best path ending in tag i at t-1, then tag j at t
-        candidate = score[:, :, None] + transitions[None] + emissions[:, t, None, :]  # (B, K, K)
+        # candidate[b, i, j]: best path ending in tag i at t-1, then the step to tag j; tag j's emission is added
+        # after the maximum, once per tag rather than once per pair (rounding is monotonic: the same maximum)
+        candidate = score[:, :, None] + transitions[None]  # (B, K, K)
         best, best_prev = candidate.max(dim=1)  # (B, K)
-        score = torch.where(mask[:, t, None], best, score)  # padding keeps the finished sentence's score
+        score = torch.where(mask[:, t, None], best + emissions[:, t], score)  # padding keeps the finished score
         history.append(best_prev)
     last = (score + end).argmax(dim=-1)  # (B,)
     lengths = mask.sum(dim=1)
@@ -105,7 +106,8 @@ class TagDecoder(nn.Module):
         paths = self.best_paths(emissions, mask)
         if not (confidences or self.min_entity_probability):
             return paths, None
-        scored = tag_confidences(emissions, mask, paths, self.tags, self.lattice(emissions), self.min_entity_probability)
+        scored = tag_confidences(emissions, mask, paths, self.tags, self.lattice(emissions),
+                                 self.min_entity_probability, per_token=confidences)
         return scored.paths, scored
 
 

@@ -10,6 +10,7 @@ can make the same chunk (``I-PER I-PER`` as well as ``B-PER I-PER``), and they c
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import torch
 
@@ -20,22 +21,25 @@ from textlab.modules.tag_lattice import Lattice
 @dataclass
 class DecodedConfidences:
     paths: torch.Tensor  # (B, T) tag ids, the decoded ones less any entity dropped for its low probability
-    tokens: list[list[float]]  # per sentence, each token's P(its tag in ``paths`` | sentence)
+    tokens: list[list[float] | None]  # per sentence, each token's P(its tag in ``paths`` | sentence), if asked
     spans: list[list[tuple[str, int, int]]]  # per sentence, the entities left in ``paths`` (end inclusive)
     entities: list[list[float]]  # per sentence, P(entity | sentence) of each of ``spans``, in order
 
 
 def tag_confidences(emissions: torch.Tensor, mask: torch.Tensor, paths: torch.Tensor, tags: list[str],
-                    lattice: tuple[torch.Tensor, torch.Tensor, torch.Tensor], min_entity_probability: float = 0.0
-                    ) -> DecodedConfidences:
+                    lattice: tuple[torch.Tensor, torch.Tensor, torch.Tensor], min_entity_probability: float = 0.0,
+                    per_token: bool = True) -> DecodedConfidences:
     """The confidences of the decoded tag ids ``paths`` (B, T).
 
     ``min_entity_probability``: an entity less probable than this is dropped, its tags made ``O``, and its
-    tokens' confidences are then those of ``O``.
+    tokens' confidences are then those of ``O``. ``per_token``: the tokens' confidences too (a pass over every
+    position; the entities' probabilities need the sums at their ends only); without them ``tokens`` holds None.
     """
-    sums = Lattice(emissions, mask, *lattice)
     lengths = mask.sum(dim=1).tolist()
     entities = [extract_spans([tags[i] for i in path[:n]]) for path, n in zip(paths.tolist(), lengths)]
+    if not per_token and not any(entities):  # nothing to score: no sums needed
+        return DecodedConfidences(paths, [None] * len(lengths), entities, [[] for _ in entities])
+    sums = Lattice(emissions, mask, *lattice)
     probabilities = _entity_probabilities(sums, entities, tags)
     if min_entity_probability > 0:
         paths = paths.clone()
@@ -45,8 +49,10 @@ def tag_confidences(emissions: torch.Tensor, mask: torch.Tensor, paths: torch.Te
                 paths[b, s : e + 1] = outside
             entities[b] = [span for span, p in zip(spans, ps) if p >= min_entity_probability]
             probabilities[b] = [p for p in ps if p >= min_entity_probability]
-    per_token = sums.marginals().gather(2, paths[:, :, None]).squeeze(2).tolist()
-    return DecodedConfidences(paths, [row[:n] for row, n in zip(per_token, lengths)], entities, probabilities)
+    if not per_token:
+        return DecodedConfidences(paths, [None] * len(lengths), entities, probabilities)
+    token_ps = sums.marginals().gather(2, paths[:, :, None]).squeeze(2).tolist()
+    return DecodedConfidences(paths, [row[:n] for row, n in zip(token_ps, lengths)], entities, probabilities)
 
 
 def _entity_probabilities(sums: Lattice, entities: list[list[tuple[str, int, int]]], tags: list[str]
@@ -55,7 +61,7 @@ def _entity_probabilities(sums: Lattice, entities: list[list[tuple[str, int, int
     if not found:
         return [[] for _ in entities]
     device = sums.emissions.device
-    starts, ends, types = chunk_rules(tags)
+    starts, ends, types = _chunk_rules(tuple(tags))
     starts, ends = starts.to(device), ends.to(device)
     sentence, first, last = (torch.tensor([f[i] for f in found], device=device) for i in (0, 2, 3))
     of_type = torch.tensor([[t == label for t in types] for _, label, _, _ in found], device=device)
@@ -66,3 +72,10 @@ def _entity_probabilities(sums: Lattice, entities: list[list[tuple[str, int, int
         per_sentence.append(flat[i : i + len(spans)])
         i += len(spans)
     return per_sentence
+
+
+@lru_cache(maxsize=16)
+def _chunk_rules(tags: tuple[str, ...]) -> tuple[torch.Tensor, torch.Tensor, list[str | None]]:
+    """``chunk_rules`` once per tag set: it takes about 0.3 ms, as much as the rest of tagging a short sentence.
+    Its tensors are only read (``.to``, ``~``), never changed in place."""
+    return chunk_rules(tags)
