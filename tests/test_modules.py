@@ -269,3 +269,18 @@ def test_crf_loss_is_float32_under_bf16_autocast():
     with torch.autocast("cpu", dtype=torch.bfloat16):
         loss = dec.loss(emissions, tags, torch.ones(2, 5, dtype=torch.bool))
     assert loss.dtype == torch.float32 and torch.isfinite(loss)
+
+
+def test_distinct_rows_are_unique_rows_even_when_hashes_collide(monkeypatch):
+    # the char encoder's eval path encodes each distinct word once, found by a hash of its row of character ids,
+    # checked; a collision must fall back to unique over rows, not merge two words
+    from textlab.modules import embedders
+
+    rows = torch.randint(0, 5, (400, 7), generator=torch.Generator().manual_seed(0))
+    rows[::3] = rows[0]  # many repeats
+    expected, _ = torch.unique(rows, dim=0, return_inverse=True)
+    for weights in (embedders._ROW_HASH, torch.zeros(256, dtype=torch.long)):  # real hashes; every row colliding
+        monkeypatch.setattr(embedders, "_ROW_HASH", weights)
+        distinct, inverse = embedders._distinct_rows(rows)
+        assert torch.equal(distinct[inverse], rows)
+        assert len(distinct) == len(expected) and len({tuple(r) for r in distinct.tolist()}) == len(distinct)

@@ -48,6 +48,9 @@ def extract_spans(tags: Sequence[str]) -> list[tuple[str, int, int]]:
     prev_tag, prev_type, begin = "O", "", 0
     chunks = []
     for i, chunk in enumerate([*tags, "O"]):  # the "O" after the last token ends a chunk still open
+        if chunk == "O" and prev_tag == "O":  # nothing starts or ends between two O tags (most tokens)
+            prev_type = "_"
+            continue
         tag, type_ = prefix_and_type(chunk)
         if end_of_chunk(prev_tag, tag, prev_type, type_):
             chunks.append((prev_type, begin, i - 1))
