@@ -273,14 +273,18 @@ def test_crf_loss_is_float32_under_bf16_autocast():
 
 def test_distinct_rows_are_unique_rows_even_when_hashes_collide(monkeypatch):
     # the char encoder's eval path encodes each distinct word once, found by a hash of its row of character ids,
-    # checked; a collision must fall back to unique over rows, not merge two words
+    # checked; real words must take the hash path, and a collision must fall back to unique over rows, not merge
+    # two words
     from textlab.modules import embedders
 
     rows = torch.randint(0, 5, (400, 7), generator=torch.Generator().manual_seed(0))
     rows[::3] = rows[0]  # many repeats
+    rows[1, :3], rows[2, :3] = torch.tensor([1, 2, 3]), torch.tensor([3, 2, 1])  # the same characters, reordered
     expected, _ = torch.unique(rows, dim=0, return_inverse=True)
-    for weights in (embedders._ROW_HASH, torch.zeros(256, dtype=torch.long)):  # real hashes; every row colliding
+    unique_rows = embedders._unique_rows
+    for weights, fallback in ((embedders._ROW_HASH, None), (torch.zeros(256, dtype=torch.long), unique_rows)):
         monkeypatch.setattr(embedders, "_ROW_HASH", weights)
+        monkeypatch.setattr(embedders, "_unique_rows", fallback)  # None: calling it fails the test
         distinct, inverse = embedders._distinct_rows(rows)
         assert torch.equal(distinct[inverse], rows)
         assert len(distinct) == len(expected) and len({tuple(r) for r in distinct.tolist()}) == len(distinct)

@@ -131,20 +131,37 @@ class TokenEmbedder(nn.Module):
 
 def _distinct_rows(rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """``torch.unique(rows, dim=0, return_inverse=True)`` up to the order of the distinct rows, faster: each row
-    hashed to one int64 and the hashes made unique (unique over rows sorts whole rows: it took 2.5 times as long
-    as the char CNN it spares). Rows with equal hashes are checked to be equal; if two differ, unique over rows."""
+    hashed to one int64 and the hashes made unique (unique over rows sorts whole rows: 62 ms for the CoNLL-2003
+    test set's batches against 5 ms, one thread). Rows with equal hashes are checked to be equal; if two differ,
+    unique over rows."""
     if rows.size(1) > len(_ROW_HASH):
-        return torch.unique(rows, dim=0, return_inverse=True)
-    weights = _ROW_HASH[: rows.size(1)].to(rows.device)
-    keys, inverse = torch.unique((rows * weights).sum(dim=1), return_inverse=True)  # int64 products wrap around
-    representative = torch.empty(len(keys), dtype=torch.long, device=rows.device)
-    representative[inverse] = torch.arange(len(rows), device=rows.device)  # a row of each hash
+        return _unique_rows(rows)
+    keys, inverse = torch.unique((rows * _ROW_HASH[: rows.size(1)].to(rows.device)).sum(dim=1), return_inverse=True)
+    # a row of each hash (int64 products wrap around)
+    representative = torch.empty(len(keys), dtype=torch.long, device=rows.device).scatter_(
+        0, inverse, torch.arange(len(rows), device=rows.device))
     distinct = rows[representative]
     if not torch.equal(distinct[inverse], rows):  # a collision: two different words with one hash
-        return torch.unique(rows, dim=0, return_inverse=True)
+        return _unique_rows(rows)
     return distinct, inverse
 
 
-# The hash's weights, an odd 64-bit multiplier per character position (words are cut at MAX_WORD_CHARS, 64).
-_ROW_HASH = torch.tensor([((0x9E3779B97F4A7C15 * (2 * i + 1)) % (1 << 64)) - (1 << 63) for i in range(256)],
-                         dtype=torch.long)
+def _unique_rows(rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    return torch.unique(rows, dim=0, return_inverse=True)
+
+
+def _splitmix64(n: int, state: int = 0x9E3779B97F4A7C15) -> list[int]:
+    """``n`` pseudo-random 64-bit numbers (SplitMix64), as signed int64."""
+    out, mask = [], (1 << 64) - 1
+    for _ in range(n):
+        state = (state + 0x9E3779B97F4A7C15) & mask
+        z = ((state ^ (state >> 30)) * 0xBF58476D1CE4E5B9) & mask
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
+        z ^= z >> 31
+        out.append(z - (1 << 64) if z >= 1 << 63 else z)
+    return out
+
+
+# The hash's weights, a random 64-bit number per character position (words are cut at MAX_WORD_CHARS, 64): two
+# different rows then share a hash with a chance of about 2^-64 (and the check catches it).
+_ROW_HASH = torch.tensor(_splitmix64(256), dtype=torch.long)
