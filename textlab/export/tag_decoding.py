@@ -90,7 +90,7 @@ class _Lattice:
     sums ``alphas`` and ``betas`` (T, B, K) and ``log_z`` (B,)."""
 
     def __init__(self, b: GraphBuilder, emissions: str, positions: str, lengths: str, c: dict[str, np.ndarray]):
-        self.emissions, self.positions, self.lengths = emissions, positions, lengths
+        self.emissions, self.positions = emissions, positions
         self.transitions = c["transitions"]
         self.start, self.end = b.const(c["start"], "start"), b.const(c["end"], "end")
         self.by_time = _time_major(b, emissions)  # (T, B, K)
@@ -121,7 +121,6 @@ def _forward_scan(b: GraphBuilder, lattice: _Lattice, viterbi: bool, sums: bool)
     (T, B, K) are returned) and, when ``sums``, alpha forwards and beta backwards (``tag_lattice._forward`` and
     ``_backward``), kept on ``lattice``."""
     L = lattice
-    exp_transitions = torch.from_numpy(L.transitions).exp().numpy()  # as PyTorch rounds it; a forbidden step is 0
     state, inputs, initial, sequences, reverse = [], [], [], [], []
     if viterbi:
         state.append(("score", FLOAT))
@@ -152,10 +151,9 @@ def _forward_scan(b: GraphBuilder, lattice: _Lattice, viterbi: bool, sums: bool)
         step_out.append((b.op("ArgMax", candidate, axis=2, keepdims=0), INT64))  # step 0's are never followed
         out_reverse.append(False)
     if sums:
-        alpha_out = b.op("Where", real, b.op("Add", _log_matmul(b, alpha, b.const(exp_transitions, "allowed")),
+        alpha_out = b.op("Where", real, b.op("Add", _log_matmul(b, alpha, _exp(b, L.transitions, "allowed")),
                                              emission), alpha)
-        beta_step = _log_matmul(b, b.op("Add", emission_next, beta),
-                                b.const(exp_transitions.T.copy(), "allowed_after"))
+        beta_step = _log_matmul(b, b.op("Add", emission_next, beta), _exp(b, L.transitions.T, "allowed_after"))
         beta_out = b.op("Where", real_next, beta_step, L.end)
         state_out += [alpha_out, beta_out]
         step_out += [(alpha_out, FLOAT), (beta_out, FLOAT)]
@@ -198,8 +196,9 @@ def _choose(b: GraphBuilder, condition: str, if_true: str, if_false: str) -> str
     return b.op("Or", b.op("And", condition, if_true), b.op("And", b.op("Not", condition), if_false))
 
 
-def _allowed_exp(transitions: np.ndarray, allowed: np.ndarray, hint: str, b: GraphBuilder) -> str:
-    """exp(transitions) where ``allowed`` (K, K), else 0, as a constant."""
+def _exp(b: GraphBuilder, transitions: np.ndarray, hint: str, allowed: np.ndarray | bool = True) -> str:
+    """exp(transitions) where ``allowed`` (K, K), else 0, as a constant, rounded as PyTorch rounds it (a
+    forbidden step, -inf, is 0 either way)."""
     return b.const(np.where(allowed, torch.from_numpy(transitions).exp().numpy(), 0).astype(np.float32), hint)
 
 
@@ -232,9 +231,9 @@ def _drop_unlikely_entities(b: GraphBuilder, lattice: _Lattice, mask: str, path:
     # one scan: each entity's window score from its first tag to its last (Lattice.window_probability); entering
     # the window and leaving it read no state, so they are computed for every position at once around the scan,
     # each log-sum over a tag as a MatMul with the allowed steps' exp(transitions)
-    enter = _allowed_exp(transitions, c["starts"], "enter", b)
-    inner = _allowed_exp(transitions, ~c["starts"] & ~c["ends"], "inner", b)
-    leave = _allowed_exp(transitions, c["ends"], "leave", b)
+    enter = _exp(b, transitions, "enter", c["starts"])
+    inner = _exp(b, transitions, "inner", ~c["starts"] & ~c["ends"])
+    leave = _exp(b, transitions, "leave", c["ends"])
     alpha_before = b.op("Gather", L.alphas, previous_t, axis=0)  # (T, B, K): alpha at t - 1
     entering = _log_matmul(b, alpha_before, enter)  # (T, B, K)
     first_step = b.op("Reshape", first, b.const([-1, 1, 1], "shape", np.int64))  # (T, 1, 1)

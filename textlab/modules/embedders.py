@@ -150,18 +150,6 @@ def _unique_rows(rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.unique(rows, dim=0, return_inverse=True)
 
 
-def _splitmix64(n: int, state: int = 0x9E3779B97F4A7C15) -> list[int]:
-    """``n`` pseudo-random 64-bit numbers (SplitMix64), as signed int64."""
-    out, mask = [], (1 << 64) - 1
-    for _ in range(n):
-        state = (state + 0x9E3779B97F4A7C15) & mask
-        z = ((state ^ (state >> 30)) * 0xBF58476D1CE4E5B9) & mask
-        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
-        z ^= z >> 31
-        out.append(z - (1 << 64) if z >= 1 << 63 else z)
-    return out
-
-
 # The hash's weights, a random 64-bit number per character position (words are cut at MAX_WORD_CHARS, 64): two
-# different rows then share a hash with a chance of about 2^-64 (and the check catches it).
-_ROW_HASH = torch.tensor(_splitmix64(256), dtype=torch.long)
+# different rows then share a hash with a chance of about 2^-64 (and the check catches it). Fixed, not per run.
+_ROW_HASH = torch.from_numpy(np.random.default_rng(0).integers(-2**63, 2**63, size=256, dtype=np.int64))
