@@ -152,6 +152,27 @@ def test_rnn_encoder_ignores_padding():
     assert torch.equal(padded[:, 3:], torch.zeros(1, 2, 6))
 
 
+@pytest.mark.parametrize("layers", [1, 2])
+def test_lstm_trained_by_direction_equals_the_packed_lstm(layers):
+    """In training on the CPU each direction runs on padded input (the backward one on reversed sentences):
+    the same outputs and gradients as nn.LSTM over packed sequences, which eval mode runs, and zeros on padding."""
+    torch.manual_seed(0)
+    enc = RNNEncoder(6, hidden_size=5, num_layers=layers, dropout=0.0)
+    x = torch.randn(4, 7, 6, requires_grad=True)
+    lengths = torch.tensor([7, 3, 5, 1])
+    weights = torch.randn(4, 7, 10)  # a loss that weighs every output differently
+    results = []
+    for training in (True, False):
+        out = enc.train(training)(x, lengths)
+        results.append((out, torch.autograd.grad((out * weights).sum(), [x, *enc.parameters()])))
+    (by_direction, by_direction_grads), (packed, packed_grads) = results
+    assert torch.allclose(by_direction, packed, atol=1e-6)
+    for ours, theirs in zip(by_direction_grads, packed_grads):
+        assert torch.allclose(ours, theirs, atol=1e-5)
+    padding = torch.arange(7) >= lengths[:, None]
+    assert torch.equal(by_direction[padding], torch.zeros(int(padding.sum()), 10))
+    assert by_direction.abs().sum() > 0
+
 def test_batched_viterbi_equals_pytorch_crf_decode():
     torch.manual_seed(0)
     crf = torchcrf.CRF(6, batch_first=True)
