@@ -22,6 +22,7 @@ from textlab import load_model
 from textlab.callbacks import throughput
 from textlab.cli import main
 from textlab.data.predict_stream import PredictionBatches, ReadFailed, batches_in_order, input_batch
+from textlab.data.prediction_batches import length_sorted_batches
 from textlab.data.text_files import LineSource, decoded_lines
 from textlab.data.toy_classification import generate_toy_classification
 from textlab.data.toy_ner import generate_toy_ner, write_conll
@@ -275,6 +276,15 @@ def test_stream_batches_are_cut_in_order_within_the_padding_budget():
     assert list(batches_in_order(range(len(lengths)), 4, lengths.__getitem__)) == [
         [0, 1, 2], [3], [4, 5, 6, 7], [8], [9], [10]]
     assert list(batches_in_order([], 4, len)) == []
+
+
+def test_sorted_batches_cut_a_long_tail_by_its_positions():
+    # batch 4: 4 x 32 = 128 positions a batch; sorted, the short ones fill batches of 4, the tail is cut where
+    # the next one would pad the batch past 128, and a longer one gets a batch of its own
+    lengths = [30, 1, 60, 2, 40, 3, 200, 4, 31, 5]
+    assert length_sorted_batches(lengths, 4) == [[1, 3, 5, 7], [9, 0, 8], [4, 2], [6]]
+    assert sorted(i for batch in length_sorted_batches(lengths, 3) for i in batch) == list(range(10))
+    assert length_sorted_batches([], 4) == []
 
 
 @pytest.mark.parametrize("world, workers", [(1, 0), (1, 2), (2, 0), (3, 2)])

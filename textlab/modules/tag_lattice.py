@@ -13,13 +13,30 @@ from __future__ import annotations
 import torch
 
 
+def _log_sum_product(scores: torch.Tensor, exp_transitions: torch.Tensor, dim: int) -> torch.Tensor:
+    """log(sum over ``dim`` of exp(scores) * exp_transitions): a step of the forward or backward sums, (B, K).
+
+    The same sum as ``logsumexp(scores + transitions, dim)`` without its K x K exponentials: ``scores`` (B, K, 1)
+    or (B, 1, K) are shifted by their maximum and exponentiated (K values a sentence), then weighed by the
+    exponentiated transitions. At batch 256 and 17 tags this took 2.6x less time than logsumexp over (B, K, K),
+    and the entity filter made tagging about 20% slower before (docs/speed.md). Not a matrix product: its
+    rounding would change with the number of threads (and a report under DDP with it); this multiply-and-sum adds
+    in a fixed order, so a sentence's sums do not depend on its batch or the threads. Terms under exp(-87) times
+    the largest vanish, which moves no probability that float32 can show.
+    """
+    shift = scores.amax(dim=dim, keepdim=True)
+    shift = shift.masked_fill(shift == float("-inf"), 0.0)  # a row with no allowed tag stays -inf, not NaN
+    return ((scores - shift).exp() * exp_transitions).sum(dim=dim).log() + shift.squeeze(dim)
+
+
 def _forward(emissions: torch.Tensor, mask: torch.Tensor, transitions: torch.Tensor, start: torch.Tensor
              ) -> torch.Tensor:
     """alpha (B, T, K): at [b, t, k] the log-sum of the scores of all tag prefixes that end in tag k at t (past a
     sentence's end: its last real position's)."""
     alpha = [start + emissions[:, 0]]
+    exp_transitions = transitions.exp()[None]  # (1, K, K)
     for t in range(1, emissions.shape[1]):
-        step = torch.logsumexp(alpha[-1][:, :, None] + transitions[None], dim=1) + emissions[:, t]
+        step = _log_sum_product(alpha[-1][:, :, None], exp_transitions, dim=1) + emissions[:, t]
         alpha.append(torch.where(mask[:, t, None], step, alpha[-1]))
     return torch.stack(alpha, dim=1)
 
@@ -30,8 +47,9 @@ def _backward(emissions: torch.Tensor, mask: torch.Tensor, transitions: torch.Te
     included (at and past a sentence's last token: the end score)."""
     B, T, K = emissions.shape
     beta = [end.expand(B, K)]
+    exp_transitions = transitions.exp()[None]  # (1, K, K)
     for t in range(T - 2, -1, -1):
-        step = torch.logsumexp(transitions[None] + (emissions[:, t + 1] + beta[0])[:, None, :], dim=2)
+        step = _log_sum_product((emissions[:, t + 1] + beta[0])[:, None, :], exp_transitions, dim=2)
         beta.insert(0, torch.where(mask[:, t + 1, None], step, end.expand(B, K)))
     return torch.stack(beta, dim=1)
 
@@ -80,18 +98,18 @@ class Lattice:
             return tensor[sentence, position.clamp(0, T - 1)]
 
         with torch.autocast(self.emissions.device.type, enabled=False):
-            entering = torch.logsumexp(at(self.alpha, first - 1)[:, :, None]
-                                       + self.transitions.masked_fill(~enter, forbidden)[None], dim=1)
+            exp_transitions = self.transitions.exp()
+            entering = _log_sum_product(at(self.alpha, first - 1)[:, :, None], (exp_transitions * enter)[None], dim=1)
             score = torch.where((first == 0)[:, None], self.start[None], entering) + at(self.emissions, first)
             score = score.masked_fill(~tags_allowed, forbidden)  # (N, K): the window's prefixes so far
-            inner_steps = self.transitions.masked_fill(~inner, forbidden)[None]
+            inner_steps = (exp_transitions * inner)[None]
             for offset in range(1, int((last - first).max().item()) + 1):
-                step = torch.logsumexp(score[:, :, None] + inner_steps, dim=1) + at(self.emissions, first + offset)
+                step = _log_sum_product(score[:, :, None], inner_steps, dim=1) + at(self.emissions, first + offset)
                 step = step.masked_fill(~tags_allowed, forbidden)
                 score = torch.where((offset <= last - first)[:, None], step, score)
             following = at(self.emissions, last + 1) + at(self.beta, last + 1)  # (N, K)
-            leaving = torch.logsumexp((score[:, :, None] + self.transitions.masked_fill(~leave, forbidden)[None]
-                                       + following[:, None, :]).flatten(1), dim=1)
+            leaving = torch.logsumexp(_log_sum_product(score[:, :, None], (exp_transitions * leave)[None], dim=1)
+                                      + following, dim=1)
             ending = torch.logsumexp(score + self.end[None], dim=1)
             total = torch.where(last + 1 < self.mask[sentence].sum(dim=1), leaving, ending)
             return (total - self.log_z[sentence]).exp().clamp(max=1.0)
