@@ -23,8 +23,9 @@ batch's maximum, pytorch-crf's loss and crf.decode, every GloVe row trained), wi
   script with a hidden flag; reading the data and building the model included, as in a training run): a peak
   cannot be measured for one part of a process that has run the others.
 
-oneDNN's caches are sized as textlab's commands size them (textlab/onednn_cache.py), for the reference too: it
-runs in the same process. Runs are interleaved (for each repeat, every variant once; the tagging variants in an
+oneDNN's caches are sized as textlab's commands size them (textlab/onednn_cache.py), and the imports' objects are
+kept out of the garbage collector as they do (textlab/frozen_imports.py), for the reference too: it runs in the
+same process. Runs are interleaved (for each repeat, every variant once; the tagging variants in an
 order rotated by one each repeat) and the medians reported, so a slow spell of the machine falls on all variants
 alike. Without --ckpt the tagging rows use the model as trained by
 the runs above: an untrained model finds other entities than a trained one, which changes the cost of
@@ -365,11 +366,15 @@ def main(argv: list[str] | None = None) -> dict:
     # the fit is started in-process with its own arguments, on purpose: this script's are not for it
     warnings.filterwarnings("ignore", message="LightningCLI's args parameter")
     from textlab.data.conll import iter_conll
+    from textlab.frozen_imports import freeze_imported_objects
 
     workdir = tempfile.TemporaryDirectory()
     cli = build_textlab(args, workdir.name)
     setup = reference_setup(cli)
     reference = speed_reference.build(args.data_dir, setup["vectors"], setup["sizes"])
+    # as textlab's commands do: else a full garbage collection (0.2-0.3 s, walking the imports' objects) falls
+    # in one run every few seconds, which variant's is chance (textlab/frozen_imports.py). The reference shares it.
+    freeze_imported_objects()
     vocab = cli.model.vocab
     header = [f"config: {args.config} {args.textlab_args}".rstrip(),
               f"word vocabulary: textlab {len(vocab.words)} ({vocab.trainable_words or 'all'} trained), reference "

@@ -266,3 +266,11 @@ def test_fit_with_train_with_dev_tests_the_model_as_trained_not_the_best_val_epo
                       "--data.train_with_dev", "true", "--trainer.enable_progress_bar", "false"])
     assert len(cli.datamodule.datasets["train"]) == 300 + 60  # the toy set's train and val sentences
     assert tested == [None] and "test/f1" in cli.trainer.callback_metrics
+
+
+def test_commands_keep_the_imports_objects_out_of_the_garbage_collector():
+    # a full collection would walk the ~400k objects of torch's and Lightning's imports every few seconds
+    code = ("import gc\nfrom textlab.cli import main\nprint(gc.get_freeze_count())\ntry:\n"
+            "    main(['export', '--help'])\nexcept SystemExit:\n    pass\nprint(gc.get_freeze_count())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert int(out[0]) == 0 and int(out[-1]) > 100_000

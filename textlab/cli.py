@@ -38,6 +38,7 @@ from textlab.data.datamodule import check_predict_processes
 from textlab.errors import TextlabError
 from textlab.exits import not_an_advert, run_reporting_errors
 from textlab.lightning_compat import LightningInternals
+from textlab.frozen_imports import freeze_imported_objects
 from textlab.onednn_cache import bound_primitive_caches
 from textlab.predict import PredictionWriter, model_class
 from textlab.resume import checkpoint_into_the_resumed_folder, newest_last_checkpoint
@@ -320,8 +321,10 @@ def main(args: list[str] | None = None) -> None:
     argv = sys.argv[1:] if args is None else args
     if argv and argv[0] in COMMANDS:
         command = importlib.import_module(COMMANDS[argv[0]])
+        freeze_imported_objects()  # a full garbage collection would walk them all, every few seconds (see there)
         run_reporting_errors(command.main, argv[1:])
         return
+    freeze_imported_objects()
     run_reporting_errors(TextlabCLI, args)
 
 
