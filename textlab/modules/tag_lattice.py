@@ -5,7 +5,8 @@ A lattice is the emissions (B, T, K) of a batch plus transition scores (K, K) an
 tagger's is all zeros, and the same sums then give the product of its independent per-token softmaxes.
 
 Written here because pytorch-crf offers only the likelihood of given tags and Viterbi, not marginals.
-Sentences are left-aligned under ``mask`` (B, T); everything is summed in log space, in float32.
+Sentences are left-aligned under ``mask`` (B, T); sums are kept as logs, in float32 (each step summed in exp
+space after a shift by its maximum: ``_log_sum_product``).
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ def _log_sum_product(scores: torch.Tensor, exp_transitions: torch.Tensor, dim: i
 
     The same sum as ``logsumexp(scores + transitions, dim)`` without its K x K exponentials: ``scores`` (B, K, 1)
     or (B, 1, K) are shifted by their maximum and exponentiated (K values a sentence), then weighed by the
-    exponentiated transitions. At batch 256 and 17 tags this took 2.6x less time than logsumexp over (B, K, K),
-    and the entity filter made tagging about 20% slower before (docs/speed.md). Not a matrix product: its
-    rounding would change with the number of threads (and a report under DDP with it); this multiply-and-sum adds
-    in a fixed order, so a sentence's sums do not depend on its batch or the threads. Terms under exp(-87) times
-    the largest vanish, which moves no probability that float32 can show.
+    exponentiated transitions. At batch 256 and 17 tags a step takes 65 µs against logsumexp's 230 over
+    (B, K, K) (one thread), and the shipped entity filter tags the CoNLL test set about 18% faster
+    (docs/speed.md). Not a matrix product: its rounding would change with the number of threads (and a report
+    under DDP with it); this multiply-and-sum adds in a fixed order, so a sentence's sums do not depend on its
+    batch or the threads. Terms under exp(-87) times the largest vanish, which moves no probability that float32
+    can show.
     """
     shift = scores.amax(dim=dim, keepdim=True)
     shift = shift.masked_fill(shift == float("-inf"), 0.0)  # a row with no allowed tag stays -inf, not NaN
