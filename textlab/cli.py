@@ -37,8 +37,8 @@ from textlab.checkpoint import check_checkpoint_path, read_hparams
 from textlab.data.datamodule import check_predict_processes
 from textlab.errors import TextlabError
 from textlab.exits import not_an_advert, run_reporting_errors
-from textlab.lightning_compat import LightningInternals
 from textlab.frozen_imports import freeze_imported_objects
+from textlab.lightning_compat import LightningInternals
 from textlab.onednn_cache import bound_primitive_caches
 from textlab.predict import PredictionWriter, model_class
 from textlab.resume import checkpoint_into_the_resumed_folder, newest_last_checkpoint

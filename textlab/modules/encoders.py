@@ -53,15 +53,17 @@ class RNNEncoder(nn.Module):
     def _lstm_by_direction(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """The same BiLSTM, each direction run on padded input: the backward one on each sentence reversed within its
         length, so padding comes after the words in both. Why: on the CPU PyTorch runs a packed LSTM on oneDNN only
-        when every sentence of the batch has the same length; otherwise it steps through time in Python-level ops,
-        and training a batch of 10 CoNLL sentences took 2.6x as long in the LSTM (docs/speed.md). Training only:
-        in eval mode the packed LSTM was as fast, and tagging keeps its kernels. Outputs agree with the packed
-        LSTM's to rounding (about 1e-7); the padded positions are zero, as pad_packed_sequence leaves them."""
+        when every sentence of the batch has the same length; otherwise it steps through time one small matrix
+        product at a time, each with autograd's bookkeeping, and a batch of 10 sentences took 2.6x as long in the
+        LSTM, forward and backward (docs/speed.md). Training only: in eval mode the packed LSTM was as fast, and
+        tagging keeps its kernels. Outputs agree with the packed LSTM's to rounding (about 1e-7); the padded
+        positions are zero, as pad_packed_sequence leaves them."""
         B, T, _ = x.shape
         steps = torch.arange(T, device=x.device)
         ends = lengths.to(x.device).unsqueeze(1)
         inside = steps < ends  # (B, T)
-        reverse = torch.where(inside, ends - 1 - steps, steps).unsqueeze(-1)  # reversal within each length; its own inverse
+        # each sentence reversed within its length, padding left in place: its own inverse
+        reverse = torch.where(inside, ends - 1 - steps, steps).unsqueeze(-1)
         hidden = self.rnn.hidden_size
         zeros = x.new_zeros(1, B, hidden)
         weights = self.rnn.all_weights  # [forward, backward] for each layer
