@@ -1,4 +1,4 @@
-"""Training and tagging speed of the CoNLL-2003 recipe against a plain-PyTorch reference, in one process.
+"""Training and tagging speed of the CoNLL-2003 recipe against a plain-PyTorch reference, each in one process.
 
     python scripts/benchmark_speed.py --data-dir ../shared/data/conll2003 [--ckpt CKPT] [--threads N]
         [--repeats 5] [--train-sentences 2000] [--latency-sentences 500] [--limit-test N]
@@ -23,9 +23,10 @@ batch's maximum, pytorch-crf's loss and crf.decode, every GloVe row trained), wi
   script with a hidden flag; reading the data and building the model included, as in a training run): a peak
   cannot be measured for one part of a process that has run the others.
 
-oneDNN's caches are sized as textlab's commands size them (textlab/onednn_cache.py), and the imports' objects are
-kept out of the garbage collector as they do (textlab/frozen_imports.py), for the reference too: it runs in the
-same process. Runs are interleaved (for each repeat, every variant once; the tagging variants in an
+oneDNN's caches are sized as textlab's commands size them (textlab/onednn_cache.py): `textlab fit` keeps more
+entries than the prediction commands, so the training runs are made in a child process with fit's sizes and the
+tagging runs in this one with predict's. The imports' objects are kept out of the garbage collector as the
+commands do (textlab/frozen_imports.py). The reference runs in both processes, under the same settings. Runs are interleaved (for each repeat, every variant once; the tagging variants in an
 order rotated by one each repeat) and the medians reported, so a slow spell of the machine falls on all variants
 alike. Without --ckpt the tagging rows use the model as trained by
 the runs above: an untrained model finds other entities than a trained one, which changes the cost of
@@ -55,6 +56,8 @@ from pathlib import Path
 
 import torch
 
+from textlab.frozen_imports import freeze_imported_objects
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import speed_reference  # noqa: E402
 from cpu_name import cpu_name  # noqa: E402
@@ -68,6 +71,7 @@ TRAINING = {  # variant -> (what it is, batch size; None: the config's)
     "bare-32": ("textlab's model, bare loop", 32),
 }
 RSS_MARK = "peak RSS MB:"
+RESULT_MARK = "training result:"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -85,6 +89,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-rss", action="store_true", help="skip the peak RSS runs (a child process each)")
     parser.add_argument("--rss-child", choices=list(TRAINING), help=argparse.SUPPRESS)
     parser.add_argument("--reference-setup", help=argparse.SUPPRESS)  # JSON: the reference's vectors and sizes
+    parser.add_argument("--training-child", help=argparse.SUPPRESS)  # where to save the model trained ("": nowhere)
     args = parser.parse_args(argv)
     args.threads = args.threads or len(os.sched_getaffinity(0))
     return args
@@ -346,18 +351,34 @@ def measure_tagging(variants: dict, test: list[list[str]], args: argparse.Namesp
                    "p99_ms": 1000 * percentile(sorted(latencies[name]), 0.99)} for name in variants}
 
 
-def main(argv: list[str] | None = None) -> dict:
-    argv = sys.argv[1:] if argv is None else list(argv)
-    args = parse_args(argv)
-    # oneDNN's caches sized as every textlab command and load_model size them, before anything runs: the size
-    # decides how often a shape seen before is built anew (textlab/onednn_cache.py). The reference shares them.
-    from textlab.onednn_cache import bound_primitive_caches
+def training_child(args: argparse.Namespace, argv: list[str], ckpt: str | None) -> dict:
+    """The training measurements, made in a child process of their own (``--training-child``): its JSON result."""
+    command = [sys.executable, __file__, *argv, "--training-child", ckpt or ""]
+    done = subprocess.run(command, capture_output=True, text=True)
+    found = [line for line in done.stdout.splitlines() if line.startswith(RESULT_MARK)]
+    if done.returncode or not found:
+        raise SystemExit(f"the training measurements failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    return json.loads(found[-1][len(RESULT_MARK):])
 
-    bound_primitive_caches()
-    torch.set_num_threads(args.threads)
-    if args.rss_child:  # before Lightning is imported: the reference's process never imports it
-        rss_child(args)
-        return {}
+
+def measure_training_here(args: argparse.Namespace) -> None:
+    """In the training child: build textlab and the reference, measure, save the model if asked, print the result."""
+    with tempfile.TemporaryDirectory() as workdir:
+        cli = build_textlab(args, workdir)
+        setup = reference_setup(cli)
+        reference = speed_reference.build(args.data_dir, setup["vectors"], setup["sizes"])
+        freeze_imported_objects()  # as textlab's commands do (see main)
+        vocab = cli.model.vocab
+        words = (f"word vocabulary: textlab {len(vocab.words)} ({vocab.trainable_words or 'all'} trained), reference "
+                 f"{len(reference[2]['words'])} (all trained); tags: textlab {len(vocab.tags)}, reference "
+                 f"{len(reference[2]['tags'])}; vectors: {setup['vectors']}; reference sizes {setup['sizes']}")
+        training = measure_training(cli, reference, args)
+        if args.training_child:
+            cli.trainer.save_checkpoint(args.training_child)
+    print(RESULT_MARK + json.dumps({"training": training, "setup": setup, "words": words}))
+
+
+def quiet_lightning() -> None:
     import lightning.pytorch  # noqa: F401 (it sets its loggers' level when imported: quieted after that)
 
     for name in ("lightning.pytorch", "lightning.fabric", "textlab"):  # set-up chatter, once per Trainer
@@ -365,28 +386,39 @@ def main(argv: list[str] | None = None) -> dict:
     warnings.filterwarnings("ignore", message=".*(treespec|LeafSpec).*")
     # the fit is started in-process with its own arguments, on purpose: this script's are not for it
     warnings.filterwarnings("ignore", message="LightningCLI's args parameter")
+
+
+def main(argv: list[str] | None = None) -> dict:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = parse_args(argv)
+    # oneDNN's caches sized as textlab's commands size them, before anything runs: the size decides how often a
+    # shape seen before is built anew (textlab/onednn_cache.py), and `textlab fit` keeps more entries than the
+    # prediction commands and load_model. So the training runs are made in a child process with fit's sizes, the
+    # tagging runs here with the prediction commands'. The reference shares each process's.
+    from textlab.onednn_cache import bound_primitive_caches
+
+    training_process = args.rss_child is not None or args.training_child is not None
+    bound_primitive_caches(training=training_process)
+    torch.set_num_threads(args.threads)
+    if args.rss_child:  # before Lightning is imported: the reference's process never imports it
+        rss_child(args)
+        return {}
+    quiet_lightning()
+    if args.training_child is not None:
+        measure_training_here(args)
+        return {}
     from textlab.data.conll import iter_conll
-    from textlab.frozen_imports import freeze_imported_objects
 
     workdir = tempfile.TemporaryDirectory()
-    cli = build_textlab(args, workdir.name)
-    setup = reference_setup(cli)
+    ckpt = args.ckpt or os.path.join(workdir.name, "trained.ckpt")
+    trained = training_child(args, argv, None if args.ckpt else ckpt)
+    training, setup = trained["training"], trained["setup"]
     reference = speed_reference.build(args.data_dir, setup["vectors"], setup["sizes"])
     # as textlab's commands do: else a full garbage collection (0.2-0.3 s, walking the imports' objects) falls
     # in one run every few seconds, which variant's is chance (textlab/frozen_imports.py). The reference shares it.
     freeze_imported_objects()
-    vocab = cli.model.vocab
-    header = [f"config: {args.config} {args.textlab_args}".rstrip(),
-              f"word vocabulary: textlab {len(vocab.words)} ({vocab.trainable_words or 'all'} trained), reference "
-              f"{len(reference[2]['words'])} (all trained); tags: textlab {len(vocab.tags)}, reference "
-              f"{len(reference[2]['tags'])}; vectors: {setup['vectors']}; reference sizes {setup['sizes']}"]
-    training = measure_training(cli, reference, args)
-
-    ckpt = args.ckpt
-    if not ckpt:
-        ckpt = os.path.join(workdir.name, "trained.ckpt")
-        cli.trainer.save_checkpoint(ckpt)
-    header.append(f"tagging with: {args.ckpt or 'the model trained above, a few steps (give --ckpt for figures)'}")
+    header = [f"config: {args.config} {args.textlab_args}".rstrip(), trained["words"],
+              f"tagging with: {args.ckpt or 'the model trained above, a few steps (give --ckpt for figures)'}"]
     test = [s.tokens for s in iter_conll(os.path.join(args.data_dir, "test.txt")) if s.tokens][:args.limit_test]
     variants, missing = tagging_variants(ckpt, reference, workdir.name, args.threads)
     tagging = measure_tagging(variants, test, args)

@@ -6,7 +6,7 @@ import os
 import pytest
 
 from textlab.cli import main
-from textlab.onednn_cache import IDEEP_CAPACITY, ONEDNN_CAPACITY
+from textlab.onednn_cache import IDEEP_CAPACITY, ONEDNN_CAPACITY, ONEDNN_TRAINING_CAPACITY
 from textlab.predict import load_model
 
 ONEDNN = ("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "DNNL_PRIMITIVE_CACHE_CAPACITY")
@@ -42,4 +42,12 @@ def test_a_size_the_user_set_is_kept(unset, monkeypatch, name):
 def test_load_model_bounds_the_cache(unset, trained_tagger):
     load_model(trained_tagger["last"])
     assert os.environ["ONEDNN_PRIMITIVE_CACHE_CAPACITY"] == str(ONEDNN_CAPACITY)
+    assert os.environ["LRU_CACHE_CAPACITY"] == str(IDEEP_CAPACITY)
+
+
+def test_training_keeps_onednn_s_default_cache(unset):
+    # it runs the BiLSTM forward and backward in training, a primitive for each batch shape (see onednn_cache.py)
+    with pytest.raises(SystemExit):
+        main(["fit", "--help"])
+    assert os.environ["ONEDNN_PRIMITIVE_CACHE_CAPACITY"] == str(ONEDNN_TRAINING_CAPACITY) == "1024"
     assert os.environ["LRU_CACHE_CAPACITY"] == str(IDEEP_CAPACITY)

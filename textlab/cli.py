@@ -317,8 +317,9 @@ COMMANDS = {"serve": "textlab.serve.command", "report": "textlab.report.command"
 
 
 def main(args: list[str] | None = None) -> None:
-    bound_primitive_caches()  # before any model runs: a long run's memory would otherwise grow (see there)
     argv = sys.argv[1:] if args is None else args
+    # before any model runs: a long run's memory would otherwise grow; training keeps more (see there)
+    bound_primitive_caches(training=argv[:1] == ["fit"])
     if argv and argv[0] in COMMANDS:
         command = importlib.import_module(COMMANDS[argv[0]])
         freeze_imported_objects()  # a full garbage collection would walk them all, every few seconds (see there)
