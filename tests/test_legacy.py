@@ -26,8 +26,10 @@ def test_old_tagger_predicts_as_before():
     assert model.hparams["decoder"]["init_args"]["min_entity_probability"] == 0.3
     results = model.predict(EXPECTED["sentences"], confidences=True)
     assert [r.tags for r in results] == EXPECTED["tags"]
+    # The sums behind the confidences are float32 logs of up to 136 here (log Z), whose last bit is 1.5e-5: summed in
+    # another order (the forward-backward's multiply-and-sum, docs/speed.md) they move by a few 1e-6 (3.6e-6 seen).
     for got, expected in zip(results, EXPECTED["confidences"]):
-        assert got.confidences == pytest.approx(expected, abs=1e-6)
+        assert got.confidences == pytest.approx(expected, abs=2e-5)
 
 
 def test_old_classifier_with_its_linear_bag_predicts_as_before():
