@@ -26,12 +26,12 @@ batch's maximum, pytorch-crf's loss and crf.decode, every GloVe row trained), wi
 oneDNN's caches are sized as textlab's commands size them (textlab/onednn_cache.py): `textlab fit` keeps more
 entries than the prediction commands, so the training runs are made in a child process with fit's sizes and the
 tagging runs in this one with predict's. The imports' objects are kept out of the garbage collector as the
-commands do (textlab/frozen_imports.py). The reference runs in both processes, under the same settings. Runs are interleaved (for each repeat, every variant once; the tagging variants in an
-order rotated by one each repeat) and the medians reported, so a slow spell of the machine falls on all variants
-alike. Without --ckpt the tagging rows use the model as trained by
-the runs above: an untrained model finds other entities than a trained one, which changes the cost of
-min_entity_probability a little; give a checkpoint of this config for figures to quote. Speed only: no accuracy
-is measured here.
+commands do (textlab/frozen_imports.py). The reference runs in both processes, under the same settings. Runs
+are interleaved (for each repeat, every variant once; the tagging variants in an order rotated by one each repeat)
+and the medians reported, so a slow spell of the machine falls on all variants alike. Without --ckpt the tagging
+rows use the model as trained by the runs above: an untrained model finds other entities than a trained one,
+which changes the cost of min_entity_probability a little; give a checkpoint of this config for figures to quote.
+Speed only: no accuracy is measured here.
 """
 
 from __future__ import annotations

@@ -150,6 +150,7 @@ def _unique_rows(rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.unique(rows, dim=0, return_inverse=True)
 
 
-# The hash's weights, a random 64-bit number per character position (words are cut at MAX_WORD_CHARS, 64): two
-# different rows then share a hash with a chance of about 2^-64 (and the check catches it). Fixed, not per run.
+# The hash's weights, a random 64-bit number per character position, for up to 256 positions (words are cut at
+# MAX_WORD_CHARS, 64; longer rows take unique over rows): two different rows then share a hash with a chance of
+# about 2^-64 (and the check catches it). Fixed, not per run.
 _ROW_HASH = torch.from_numpy(np.random.default_rng(0).integers(-2**63, 2**63, size=256, dtype=np.int64))
