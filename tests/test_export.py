@@ -20,10 +20,11 @@ from textlab.data.toy_ner import generate_toy_ner, write_conll
 from textlab.data.vocab import ClassificationVocab, TaggingVocab
 from textlab.errors import TextlabError
 from textlab.export.model_onnx import model_onnx
+from textlab.export.onnx_export import export_network
 from textlab.export.tag_decoding import decoding_model, threshold_float32
 from textlab.export.tagger_network import char_graph
 from textlab.models import SequenceTagger, TextClassifier
-from textlab.modules import (CharCNNandLSTM, CharLSTM, CRFDecoder, NgramBag, NgramLogisticRegression, PooledRNN,
+from textlab.modules import (CharCNN, CharCNNandLSTM, CharLSTM, CRFDecoder, NgramBag, NgramLogisticRegression, PooledRNN,
                              RNNEncoder, SoftmaxDecoder, TextCNN, WordChannels, WordEmbeddings)
 from textlab.predict import load_model
 
@@ -163,7 +164,10 @@ def test_entity_filter_in_the_exported_graph_equals_pytorch(tagger_export, toy_s
 
 
 def test_int8_export_is_smaller_and_mostly_agrees(tagger_export, toy_sentences, tmp_path):
-    export_in_process("--ckpt_path", tagger_export["ckpt"], "--output", tmp_path / "int8", "--int8", "true")
+    proc = run_textlab("export", "--ckpt_path", tagger_export["ckpt"], "--output", tmp_path / "int8", "--int8", "true",
+                       cwd=tmp_path)
+    # said once: onnxruntime's quantiser logs through the root logger, which then printed it a second time
+    assert (proc.stdout + proc.stderr).count("exported") == 1, proc.stdout + proc.stderr
     manifest = json.loads((tmp_path / "int8" / "textlab_model.json").read_text())
     assert manifest["int8"] is True
     path = tmp_path / "int8" / "model.onnx"
@@ -230,6 +234,26 @@ def test_exported_tagger_parts_give_pytorch_tags(name):
     assert any(tag != "O" for tags in expected for tag in tags)
     assert exported_tags(run, model, SENTENCES) == expected
     assert [exported_tags(run, model, [s])[0] for s in SENTENCES] == expected
+
+
+@pytest.mark.parametrize("widths", [(3,), (2, 3, 4), (1, 5)])
+def test_char_cnn_as_tables_equals_the_convolution(widths):
+    torch.manual_seed(sum(widths))
+    cnn = CharCNN(num_chars=12, dim=6, filters=4, widths=widths).eval()
+    lengths = torch.tensor([1, 2, 5, 9, 3, 1])
+    chars = torch.randint(1, 12, (len(lengths), 9)) * (torch.arange(9)[None, :] < lengths[:, None])
+    chars[-1] = 0  # a row of padding alone, as the padding words (length 1: one padding character)
+    graph = char_graph(cnn)
+    with torch.no_grad():
+        expected, got = cnn(chars, lengths), graph(chars, lengths)
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
+    # and the traced graph in onnxruntime: a shorter batch than the one traced, so the sizes are dynamic
+    example = (chars[:, :9], lengths)
+    model = export_network(graph, dict(chars=example[0], lengths=example[1]), "encoded",
+                           {"chars": {0: "N", 1: "W"}, "lengths": {0: "N"}})
+    short = chars[:3, :5]
+    out = session(model).run(["encoded"], {"chars": short.numpy(), "lengths": lengths[:3].numpy()})[0]
+    np.testing.assert_allclose(out, expected[:3].numpy(), rtol=1e-5, atol=1e-5)
 
 
 def test_keep_pretrained_trims_the_word_table(tmp_path):

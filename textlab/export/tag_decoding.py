@@ -114,55 +114,70 @@ class _Lattice:
 # Each Scan step costs onnxruntime a fixed overhead per node of its body, whatever the batch: the bodies below hold
 # only what depends on the state carried from step to step, and one Scan carries every loop that can share its
 # steps (Viterbi's forward pass, the forward sums, and the backward sums walking the same steps from the end); the
-# rest is computed for all steps at once around them.
+# rest is computed for all steps at once around them. At batch 256 a node's own work counts as much: onnxruntime
+# broadcasts a (B, 1, K) + (1, K, K) sum in spans of K values, 60 us a step, and the same sum as (B, K * K) + (K * K)
+# takes half that.
+
+def _reversed_in_time(b: GraphBuilder, x: str) -> str:
+    last = np.iinfo(np.int64).min
+    return b.op("Slice", x, b.const([-1], "from", np.int64), b.const([last], "to", np.int64),
+                b.const([0], "axis", np.int64), b.const([-1], "step", np.int64))
+
 
 def _forward_scan(b: GraphBuilder, lattice: _Lattice, viterbi: bool, sums: bool) -> tuple[str, str] | None:
     """One Scan over time: Viterbi's forward pass (when ``viterbi``: its final scores (B, K) and back-pointers
     (T, B, K) are returned) and, when ``sums``, alpha forwards and beta backwards (``tag_lattice._forward`` and
-    ``_backward``), kept on ``lattice``."""
+    ``_backward``), kept on ``lattice``.
+
+    The two sums are one state (2, B, K), alpha then beta, so that each node of their step runs once for both:
+    beta's inputs are reversed in time before the Scan and its outputs after it. A step of either is
+    log(exp(state + before - max) @ factors) + max + after, or the state kept where it does not move: alpha at
+    step 0 (``moving``), beta where the sentence has no next position, which are its last steps walking back from
+    the end, so that keeping the state there keeps its initial end scores, as ``_backward`` starts."""
     L = lattice
-    state, inputs, initial, sequences, reverse = [], [], [], [], []
+    K = L.transitions.shape[0]
+    state, inputs, initial, sequences = [], [("emissions", FLOAT), ("moving", BOOL)], [], [L.by_time, L.moving]
     if viterbi:
         state.append(("score", FLOAT))
         initial.append(L.first_scores)
     if sums:
-        state += [("alpha", FLOAT), ("beta", FLOAT)]
-        initial += [L.first_scores, b.op("Expand", L.end, b.op("Shape", L.first_scores))]  # beta's: the end scores
-    inputs += [("emissions", FLOAT), ("moving", BOOL)]
-    sequences += [L.by_time, L.moving]
-    reverse += [False, False]
-    if sums:
-        inputs += [("emissions_next", FLOAT), ("has_next", BOOL)]
-        sequences += [L.emissions_next, b.unsqueeze(L.has_next, 2)]
-        reverse += [True, True]
+        state.append(("sums", FLOAT))
+        beta_initial = b.op("Expand", L.end, b.op("Shape", L.first_scores))
+        initial.append(b.op("Concat", b.unsqueeze(L.first_scores, 0), b.unsqueeze(beta_initial, 0), axis=0))
+        zeros = b.op("ConstantOfShape", b.op("Shape", L.by_time), value=helper.make_tensor("zero", FLOAT, [1], [0.0]))
+        both = lambda alpha, beta: b.op("Concat", b.unsqueeze(alpha, 1), b.unsqueeze(beta, 1), axis=1)  # (T, 2, ...)
+        inputs += [("before", FLOAT), ("after", FLOAT), ("sums_moving", BOOL)]
+        sequences += [both(zeros, _reversed_in_time(b, L.emissions_next)), both(L.by_time, zeros),
+                      both(L.moving, _reversed_in_time(b, b.unsqueeze(L.has_next, 2)))]
     loop = Loop(b, state, inputs)
     values = iter(loop.values)
     score = next(values) if viterbi else None
-    alpha, beta = (next(values), next(values)) if sums else (None, None)
+    sums_in = next(values) if sums else None
     emission, real = next(values), next(values)
-    emission_next, real_next = (next(values), next(values)) if sums else (None, None)
-    state_out, step_out, out_reverse = [], [], []
+    state_out, step_out = [], []
     if viterbi:
         # candidate[b, j, i]: the best path ending in tag i, then tag j: the maximum over the last axis, and the
-        # emission added after it (as viterbi_decode: the same sums, the same first index among equal ones)
-        candidate = b.op("Add", b.unsqueeze(score, 1), b.const(L.transitions.T[None].copy(), "transitions_to"))
+        # emission added after it (as viterbi_decode: the same sums, the same first index among equal ones), summed
+        # as (B, K * K): each row's scores repeated K times, plus the transitions flattened alike
+        repeated = b.op("Tile", score, b.const([1, K], "repeats", np.int64))  # (B, K * K)
+        transitions_to = b.const(L.transitions.T.reshape(1, -1).copy(), "transitions_to")
+        candidate = b.op("Reshape", b.op("Add", repeated, transitions_to), b.const([-1, K, K], "shape", np.int64))
         best = b.op("Add", b.op("ReduceMax", candidate, axes=[2], keepdims=0), emission)  # (B, K)
         state_out.append(b.op("Where", real, best, score))  # padding keeps the finished sentence's score
         step_out.append((b.op("ArgMax", candidate, axis=2, keepdims=0), INT64))  # step 0's are never followed
-        out_reverse.append(False)
     if sums:
-        alpha_out = b.op("Where", real, b.op("Add", _log_matmul(b, alpha, _exp(b, L.transitions, "allowed")),
-                                             emission), alpha)
-        beta_step = _log_matmul(b, b.op("Add", emission_next, beta), _exp(b, L.transitions.T, "allowed_after"))
-        beta_out = b.op("Where", real_next, beta_step, L.end)
-        state_out += [alpha_out, beta_out]
-        step_out += [(alpha_out, FLOAT), (beta_out, FLOAT)]
-        out_reverse += [False, True]
-    results = loop.scan(initial, sequences, state_out, step_out, reverse=reverse + out_reverse)
+        before, after, moving = next(values), next(values), next(values)
+        factors = np.stack([L.transitions, L.transitions.T])
+        step = b.op("Add", _log_matmul(b, b.op("Add", sums_in, before), _exp(b, factors, "allowed")), after)
+        sums_out = b.op("Where", moving, step, sums_in)
+        state_out.append(sums_out)
+        step_out.append((sums_out, FLOAT))
+    results = loop.scan(initial, sequences, state_out, step_out)
     finals, stacked = results[:len(state_out)], results[len(state_out):]
     if sums:
-        L.alphas, L.betas = stacked[-2:]
-        L.log_z = b.logsumexp(b.op("Add", finals[-2], L.end), 1)  # (B,)
+        pick = lambda x, i, axis: b.op("Gather", x, b.const(i, "which", np.int64), axis=axis)
+        L.alphas, L.betas = pick(stacked[-1], 0, 1), _reversed_in_time(b, pick(stacked[-1], 1, 1))  # (T, B, K)
+        L.log_z = b.logsumexp(b.op("Add", pick(finals[-1], 0, 0), L.end), 1)  # (B,)
     if viterbi:
         return finals[0], stacked[0]
     return None
@@ -173,14 +188,20 @@ def _viterbi(b: GraphBuilder, lattice: _Lattice, with_sums: bool) -> str:
     the same Scan)."""
     final, history = _forward_scan(b, lattice, viterbi=True, sums=with_sums)
     last = b.op("ArgMax", b.op("Add", final, lattice.end), axis=1, keepdims=0)  # (B,)
-    # backward: follow the pointers from the last tag
+    # backward: follow the pointers from the last tag, each step's (B, K) flattened, so that one Gather at
+    # row * K + tag reads them; padding keeps the tag, and is made 0 after the Scan
+    K = lattice.transitions.shape[0]
+    B = b.op("Gather", b.op("Shape", history), b.const(1, "one", np.int64))
+    rows = b.op("Mul", b.op("Range", b.const(0, "zero", np.int64), B, b.const(1, "one", np.int64)),
+                b.const(K, "K", np.int64))  # (B,): each row's first index, read from inside the body
+    flat = b.op("Reshape", history, b.const([0, -1], "shape", np.int64))  # (T, B * K)
     loop = Loop(b, [("current", INT64)], [("pointers", INT64), ("inside", BOOL)])
     current, pointers, real = loop.values
-    tag = b.op("Where", real, current, b.const(0, "zero", np.int64))
-    previous = b.squeeze(b.op("GatherElements", pointers, b.unsqueeze(current, 1), axis=1), 1)
+    previous = b.op("Gather", pointers, b.op("Add", rows, current))
     current_out = b.op("Where", real, previous, current)
-    _, path = loop.scan([last], [history, lattice.inside], [current_out], [(tag, INT64)], reverse=True)
-    return b.op("Transpose", path, perm=[1, 0], hint="path")  # (B, T)
+    _, path = loop.scan([last], [flat, lattice.inside], [current_out], [(current, INT64)], reverse=True)
+    return b.op("Where", b.op("Transpose", lattice.inside, perm=[1, 0]), b.op("Transpose", path, perm=[1, 0]),
+                b.const(0, "zero", np.int64), hint="path")  # (B, T)
 
 
 def _log_matmul(b: GraphBuilder, scores: str, factors: str) -> str:
@@ -241,12 +262,15 @@ def _drop_unlikely_entities(b: GraphBuilder, lattice: _Lattice, mask: str, path:
     allowed = b.op("Transpose", b.op("Gather", b.const(c["same_type"], "same_type"), path), perm=[1, 0, 2])  # (T, B, K)
     starts_by_time = b.unsqueeze(b.op("Transpose", starts, perm=[1, 0]), 2)  # (T, B, 1)
     initial = b.op("Gather", L.by_time, b.const(0, "zero", np.int64), axis=0)  # any (B, K): step 0 overwrites it
-    loop = Loop(b, [("window", FLOAT)], [("emissions", FLOAT), ("entered", FLOAT), ("allowed", BOOL),
-                                        ("starts", BOOL)])
-    window, emission, entered_here, of_type, starting = loop.values
+    # a tag of another type than the entity's scores -inf: added to the emissions and the first scores here, so that
+    # the step adds it with the emission (x + (e + 0) is x + e, and x + (e - inf) is -inf, as the Where it replaces)
+    off_type = b.op("Where", allowed, b.const(0.0, "zero", np.float32), neg_inf)  # (T, B, K)
+    sequences = [b.op("Add", L.by_time, off_type), b.op("Add", entered, off_type), starts_by_time]
+    loop = Loop(b, [("window", FLOAT)], [("emissions", FLOAT), ("entered", FLOAT), ("starts", BOOL)])
+    window, emission, entered_here, starting = loop.values
     continuing = b.op("Add", _log_matmul(b, window, inner), emission)
-    score = b.op("Where", of_type, b.op("Where", starting, entered_here, continuing), neg_inf)  # (B, K)
-    _, scores = loop.scan([initial], [L.by_time, entered, allowed, starts_by_time], [score], [(score, FLOAT)])
+    score = b.op("Where", starting, entered_here, continuing)  # (B, K)
+    _, scores = loop.scan([initial], sequences, [score], [(score, FLOAT)])
     following = b.op("Add", L.emissions_next, b.op("Gather", L.betas, L.next_t, axis=0))  # (T, B, K)
     leaving = b.logsumexp(b.op("Add", _log_matmul(b, scores, leave), following), 2)  # (T, B)
     ending = b.logsumexp(b.op("Add", scores, L.end), 2)
