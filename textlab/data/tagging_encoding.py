@@ -82,12 +82,13 @@ def _token_encoder(words: WordVocab, chars: Vocab):
 def encode_sentence(sentence: Sentence, vocab: TaggingVocab) -> EncodedSentence:
     """Ids for one sentence. Unknown gold tags are the caller's to check (they need file and line)."""
     tokens = sentence.tokens
-    encoded = [*map(_token_encoder(vocab.words, vocab.chars), tokens)]
+    # (word, chars, casing) per token, transposed into three sequences by zip in one pass
+    words, chars, casing = zip(*map(_token_encoder(vocab.words, vocab.chars), tokens)) if tokens else ((), (), ())
     return EncodedSentence(
         tokens=tokens,
-        words=[w for w, _, _ in encoded],
-        chars=[c for _, c, _ in encoded],
-        casing=[k for _, _, k in encoded],
+        words=list(words),
+        chars=list(chars),
+        casing=list(casing),
         tags=None if sentence.tags is None else [vocab.tags.id(t) for t in sentence.tags],
         origin=sentence.origin,
     )
