@@ -70,6 +70,22 @@ def test_collate_pads_and_masks():
     assert batch.tokens == [["EU", "rejects"], ["EU"]]
 
 
+def test_token_cache_is_bounded_and_gives_the_ids_of_a_fresh_one(monkeypatch):
+    import textlab.data.tagging_encoding as encoding
+
+    words = WordVocab.from_tokens([["EU", "rejects", "the", "call"]])
+    vocab = TaggingVocab(words, Vocab.build({c: 1 for c in "EUrejcts"}), Vocab(["O"], specials=False), "IOB2")
+    sentences = [Sentence(["EU", "rejects", "the", "call", "EU", "x", "2024", "the"]), Sentence([]),
+                 Sentence(["call", "rejects", "EU"])]
+    fresh = [encode_sentence(s, vocab) for s in sentences]
+    monkeypatch.setattr(encoding, "_TOKEN_CACHE_SIZE", 2)
+    monkeypatch.setattr(encoding, "_token_caches", type(encoding._token_caches)())
+    for _ in range(2):  # the second time round from what the bounded cache kept
+        assert [encode_sentence(s, vocab) for s in sentences] == fresh
+        cache, _ = encoding._token_cache(vocab.words, vocab.chars)
+        assert len(cache) <= 2
+
+
 def test_bucket_sampler_covers_everything_and_groups_lengths():
     lengths = [(i * 37) % 50 + 1 for i in range(1000)]
     sampler = BucketBatchSampler(lengths, batch_size=16, shuffle=True, seed=3, pool_factor=10)

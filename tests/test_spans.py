@@ -24,3 +24,13 @@ def test_extract_spans_equals_get_entities_on_random_sequences():
     for _ in range(3000):
         tags = [rng.choice(TAGS[:9] if rng.random() < 0.7 else TAGS) for _ in range(rng.randint(0, 12))]
         assert spans.extract_spans(tags) == get_entities(list(tags)), tags
+
+
+def test_extract_spans_with_its_cache_of_tag_pairs_full(monkeypatch):
+    monkeypatch.setattr(spans, "_PAIRS_SIZE", 3)
+    monkeypatch.setattr(spans, "_PAIRS", {})
+    rng = random.Random(1)
+    for _ in range(300):
+        tags = [rng.choice(TAGS) for _ in range(rng.randint(0, 12))]
+        assert spans.extract_spans(tags) == get_entities(list(tags)), tags
+        assert len(spans._PAIRS) <= 3

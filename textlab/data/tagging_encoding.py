@@ -57,7 +57,8 @@ _TOKEN_CACHE_SIZE = 1 << 17
 _token_caches: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def _token_encoder(words: WordVocab, chars: Vocab):
+def _token_cache(words: WordVocab, chars: Vocab):
+    """The cache of this pair of vocabularies (token -> its ids), and the function that fills it for a token."""
     by_chars = _token_caches.get(words)
     if by_chars is None:
         by_chars = _token_caches[words] = weakref.WeakKeyDictionary()
@@ -68,22 +69,24 @@ def _token_encoder(words: WordVocab, chars: Vocab):
     unknown = chars.id(UNK)  # what Vocab.id gives a character never seen in training
 
     def encode(token: str) -> tuple[int, tuple[int, ...], int]:
-        found = cache.get(token)
-        if found is None:
-            if len(cache) >= _TOKEN_CACHE_SIZE:
-                cache.clear()
-            found = cache[token] = (words.id(token), tuple([lookup(c, unknown) for c in token[:MAX_WORD_CHARS]]),
-                                    casing_id(token))
+        if len(cache) >= _TOKEN_CACHE_SIZE:
+            cache.clear()
+        found = cache[token] = (words.id(token), tuple([lookup(c, unknown) for c in token[:MAX_WORD_CHARS]]),
+                                casing_id(token))
         return found
 
-    return encode
+    return cache, encode
 
 
 def encode_sentence(sentence: Sentence, vocab: TaggingVocab) -> EncodedSentence:
     """Ids for one sentence. Unknown gold tags are the caller's to check (they need file and line)."""
     tokens = sentence.tokens
-    # (word, chars, casing) per token, transposed into three sequences by zip in one pass
-    words, chars, casing = zip(*map(_token_encoder(vocab.words, vocab.chars), tokens)) if tokens else ((), (), ())
+    cache, encode = _token_cache(vocab.words, vocab.chars)
+    encoded = [*map(cache.get, tokens)]  # (word, chars, casing) per token; None for one not seen yet
+    if None in encoded:
+        encoded = [found or encode(token) for found, token in zip(encoded, tokens)]
+    # transposed into three sequences by zip in one pass
+    words, chars, casing = zip(*encoded) if tokens else ((), (), ())
     return EncodedSentence(
         tokens=tokens,
         words=list(words),

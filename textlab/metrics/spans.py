@@ -39,22 +39,42 @@ def start_of_chunk(prev_tag: str, tag: str, prev_type: str, type_: str) -> bool:
             or (tag not in ("O", ".") and prev_type != type_))
 
 
+# (previous tag, tag) -> (a chunk ends before the tag, one starts at it, the previous tag's type), the rules above
+# read once per pair of tag strings: a sentence's tags come from a small set, and three calls and a split per
+# entity token were most of the chunker's time. None as the previous tag: the start of a sentence. Bounded, for
+# gold files with many odd tags.
+_PAIRS: dict[tuple[str | None, str], tuple[bool, bool, str]] = {}
+_PAIRS_SIZE = 1 << 14
+
+
+def _pair(previous: str | None, chunk: str) -> tuple[bool, bool, str]:
+    found = _PAIRS.get((previous, chunk))
+    if found is None:
+        prev_tag, prev_type = ("O", "") if previous is None else prefix_and_type(previous)
+        tag, type_ = prefix_and_type(chunk)
+        if len(_PAIRS) >= _PAIRS_SIZE:
+            _PAIRS.clear()
+        found = _PAIRS[previous, chunk] = (end_of_chunk(prev_tag, tag, prev_type, type_),
+                                           start_of_chunk(prev_tag, tag, prev_type, type_), prev_type)
+    return found
+
+
 def extract_spans(tags: Sequence[str]) -> list[tuple[str, int, int]]:
     """Entity spans ``(type, start, end)`` (end inclusive) of one sentence, as seqeval's ``get_entities``.
 
     Works for IOB1, IOB2 and BIOES and treats ill-formed sequences (``I-`` after ``O``, type
     changes inside a chunk) exactly as conlleval does.
     """
-    prev_tag, prev_type, begin = "O", "", 0
+    previous, begin = None, 0
     chunks = []
     for i, chunk in enumerate([*tags, "O"]):  # the "O" after the last token ends a chunk still open
-        if chunk == "O" and prev_tag == "O":  # nothing starts or ends between two O tags (most tokens)
-            prev_type = "_"
+        if chunk == "O" and (previous == "O" or previous is None):  # nothing starts or ends here (most tokens)
+            previous = "O"
             continue
-        tag, type_ = prefix_and_type(chunk)
-        if end_of_chunk(prev_tag, tag, prev_type, type_):
-            chunks.append((prev_type, begin, i - 1))
-        if start_of_chunk(prev_tag, tag, prev_type, type_):
+        ends, starts, previous_type = _PAIRS.get((previous, chunk)) or _pair(previous, chunk)
+        if ends:
+            chunks.append((previous_type, begin, i - 1))
+        if starts:
             begin = i
-        prev_tag, prev_type = tag, type_
+        previous = chunk
     return chunks
