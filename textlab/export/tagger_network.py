@@ -63,7 +63,10 @@ class CharCNNGraph(nn.Module):
             parts.append(h)
         h = torch.cat(parts, dim=2)  # (N, W, F)
         real = torch.arange(W, device=chars.device)[None, :] < lengths[:, None]  # (N, W)
-        return h.masked_fill(~real[:, :, None], float("-inf")).max(dim=1).values  # (N, F)
+        # padding out of the max by adding -inf: onnxruntime's Where over (N, W, F) with an (N, W, 1) condition took
+        # five times as long as this Add (h + 0 is h, h - inf is -inf: the same values as masked_fill)
+        padding = torch.zeros(real.shape, dtype=h.dtype, device=h.device).masked_fill(~real, float("-inf"))
+        return (h + padding[:, :, None]).max(dim=1).values  # (N, F)
 
 
 class CharLSTMGraph(nn.Module):
