@@ -13,7 +13,8 @@ rest of the sentence, by beta) at its last. Decoded entities never overlap, so o
 positions start and end an entity follows seqeval's chunker (``chunk_rules``) on the decoded path, as
 ``extract_spans`` reads it: at the first token any tag but ``O`` starts one, after the last any tag but ``O``
 ends one. Each log-sum over the previous tag is a matrix product here, log(exp(x - max) @ exp(transitions)) +
-max, where PyTorch takes logsumexp over a (B, K, K) sum: the same sums, rounded differently (in the last bits
+max, where PyTorch multiplies and sums over a (B, K, K) product (``tag_lattice._log_sum_product``, whose order
+does not depend on the threads): the same sums, rounded differently (in the last bits
 of float32), so only an entity whose probability lies that close to ``min_entity_probability`` could be kept by
 one and dropped by the other (on the CoNLL-2003 test set none is: scripts/benchmark_export.py).
 """
