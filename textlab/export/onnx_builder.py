@@ -83,11 +83,11 @@ class Loop:
         ``reverse``: for all sequences at once, or one for each sequence and then one for each per-step output
         (a Scan may walk some sequences forwards and others backwards in the same steps)."""
         b = self.builder
-        # a body's outputs are the values its nodes made, each once; Identity copies only a value that is a body
-        # input or an output already (each Identity costs its Scan a node run a step)
-        outputs, inputs = [], set(self.values)
+        # a body's outputs are values its nodes made, each once; Identity copies any other (a body input, an outer
+        # value, an output already), and only those: each Identity costs its Scan a node run a step
+        outputs, made = [], {name for node in b.nodes for name in node.output}
         for v in state_out + [name for name, _ in step_out]:
-            outputs.append(b.op("Identity", v, hint="out") if v in inputs or v in outputs else v)
+            outputs.append(v if v in made and v not in outputs else b.op("Identity", v, hint="out"))
         kinds = self.state_kinds + [kind for _, kind in step_out]
         body = helper.make_graph(b.nodes, b.name("body"), self.state_in + self.step_in,
                                  [value_info(n, k) for n, k in zip(outputs, kinds)])
