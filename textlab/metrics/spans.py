@@ -47,15 +47,14 @@ _PAIRS: dict[tuple[str | None, str], tuple[bool, bool, str]] = {}
 _PAIRS_SIZE = 1 << 14
 
 
-def _pair(previous: str | None, chunk: str) -> tuple[bool, bool, str]:
-    found = _PAIRS.get((previous, chunk))
-    if found is None:
-        prev_tag, prev_type = ("O", "") if previous is None else prefix_and_type(previous)
-        tag, type_ = prefix_and_type(chunk)
-        if len(_PAIRS) >= _PAIRS_SIZE:
-            _PAIRS.clear()
-        found = _PAIRS[previous, chunk] = (end_of_chunk(prev_tag, tag, prev_type, type_),
-                                           start_of_chunk(prev_tag, tag, prev_type, type_), prev_type)
+def _read_pair(previous: str | None, chunk: str) -> tuple[bool, bool, str]:
+    """The rules for a pair not in ``_PAIRS`` yet, kept there."""
+    prev_tag, prev_type = ("O", "") if previous is None else prefix_and_type(previous)
+    tag, type_ = prefix_and_type(chunk)
+    if len(_PAIRS) >= _PAIRS_SIZE:
+        _PAIRS.clear()
+    found = _PAIRS[previous, chunk] = (end_of_chunk(prev_tag, tag, prev_type, type_),
+                                       start_of_chunk(prev_tag, tag, prev_type, type_), prev_type)
     return found
 
 
@@ -71,7 +70,7 @@ def extract_spans(tags: Sequence[str]) -> list[tuple[str, int, int]]:
         if chunk == "O" and (previous == "O" or previous is None):  # nothing starts or ends here (most tokens)
             previous = "O"
             continue
-        ends, starts, previous_type = _PAIRS.get((previous, chunk)) or _pair(previous, chunk)
+        ends, starts, previous_type = _PAIRS.get((previous, chunk)) or _read_pair(previous, chunk)
         if ends:
             chunks.append((previous_type, begin, i - 1))
         if starts:
