@@ -25,6 +25,7 @@ from textlab.data.vocab import ClassificationVocab
 from textlab.errors import TextlabError
 from textlab.models.base import TextModel, check_dropout
 from textlab.models.sparse_training import SparseBagTraining
+from textlab.modules.dropout import Dropout
 from textlab.modules.ngram_bags import NgramLogisticRegression
 from textlab.modules.text_encoders import TextCNN
 from textlab.modules.word_channels import WordChannels
@@ -85,7 +86,7 @@ class TextClassifier(SparseBagTraining, TextModel):
         self.embedder = embedder(num_words) if embedder is not None else None
         self.encoder = encoder(self.embedder.output_dim if self.embedder is not None else num_words)
         _check_parts(self.embedder, self.encoder)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.output = nn.Linear(self.encoder.output_dim, K)
         self.ensemble = ensemble(num_words, K) if ensemble is not None else None
         self.register_buffer("class_weight", self._class_weight(class_weights), persistent=False)

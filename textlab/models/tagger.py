@@ -22,7 +22,7 @@ from textlab.metrics.span_f1 import SpanF1, extract_spans, types_from_tags
 from textlab.models.base import TextModel, check_dropout
 from textlab.modules.char_encoders import CharCNN
 from textlab.modules.crf import CRFDecoder, TagDecoder
-from textlab.modules.dropout import VariationalDropout
+from textlab.modules.dropout import Dropout, VariationalDropout
 from textlab.modules.embedders import TokenEmbedder, WordEmbeddings
 from textlab.modules.encoders import RNNEncoder
 from textlab.data.plain_text import document_sentences
@@ -83,7 +83,7 @@ class SequenceTagger(TextModel):
         # DDP broadcasts every buffer from rank 0 before each forward. The fixed pretrained rows (78 MB for
         # GloVe 6B 50d) are the same on every rank already: each loads them in setup() or from the checkpoint.
         self._ddp_params_and_buffers_to_ignore = ["embedder.words.pretrained_only"]
-        self.dropout = VariationalDropout(dropout) if variational_dropout else nn.Dropout(dropout)
+        self.dropout = VariationalDropout(dropout) if variational_dropout else Dropout(dropout)
         self.encoder = encoder(self.embedder.output_dim)
         self.projection = nn.Linear(self.encoder.output_dim, len(self.tags))
         self.decoder = decoder(self.tags, self.vocab.tag_scheme)

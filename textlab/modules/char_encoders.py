@@ -13,6 +13,8 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
+from textlab.modules.dropout import Dropout
+
 # The encoders hold several float vectors per character position (embedding, features, masked copy): about
 # 5 KB per word of 13 characters with the CNN, so a 100,000-token sentence took 0.6 GB, and 3 GB with one
 # 64-character token in it. Words are encoded independently, so they go through in slices of at most this many
@@ -48,7 +50,7 @@ class CharCNN(nn.Module):
         _check_dropout(dropout)
         self.embedding = nn.Embedding(num_chars, dim, padding_idx=0)
         # Ma & Hovy apply dropout to the character embeddings before the CNN; pads stay zero vectors
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.convs = nn.ModuleList(nn.Conv1d(dim, filters, w, padding=w // 2) for w in widths)
         self.output_dim = filters * len(widths)
 
@@ -79,7 +81,7 @@ class CharLSTM(nn.Module):
         super().__init__()
         _check_dropout(dropout)
         self.embedding = nn.Embedding(num_chars, dim, padding_idx=0)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.lstm = nn.LSTM(dim, hidden, batch_first=True, bidirectional=True)
         self.output_dim = 2 * hidden
 

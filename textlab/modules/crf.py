@@ -19,6 +19,7 @@ import torch.nn.functional as F
 import torchcrf
 from torch import nn
 
+from textlab.modules.crf_loss import crf_negative_log_likelihood
 from textlab.modules.tag_confidences import DecodedConfidences, tag_confidences
 
 
@@ -143,8 +144,9 @@ class CRFDecoder(TagDecoder):
                              persistent=False)
 
     def loss(self, emissions: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        with torch.autocast(emissions.device.type, enabled=False):
-            nll = -self.crf(emissions.float(), tags, mask=mask, reduction="mean")
+        crf = self.crf
+        nll = crf_negative_log_likelihood(emissions, tags, mask, crf.transitions, crf.start_transitions,
+                                          crf.end_transitions).mean()
         # A batch of one-token sentences (bucketing groups them: CoNLL has hundreds) never reaches
         # pytorch-crf's transition matrix, so it gets no gradient. Under DDP the rank holding such a batch
         # then never all-reduces that parameter's bucket while the other ranks wait for it: training hangs.

@@ -1,9 +1,24 @@
-"""Variational dropout for (batch, time, features) tensors."""
+"""Dropout with a faster mask on the CPU, and variational dropout for (batch, time, features) tensors."""
 
 from __future__ import annotations
 
 import torch
 from torch import nn
+
+
+class Dropout(nn.Dropout):
+    """``nn.Dropout`` whose mask, on the CPU, is a uniform draw compared with ``p``.
+
+    torch's CPU dropout draws its mask with ``bernoulli_``, which took 850 µs forward and backward on a
+    (10, 15, 400) batch against 390 for this (2 threads); at CoNLL's batch of 10 that was about 4% of a training
+    step. The masks have the same distribution (each value kept with probability 1 - p, scaled by 1 / (1 - p)) but
+    are other draws. On a GPU ``nn.Dropout``'s fused kernel is the faster one, and is used."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or not 0.0 < self.p < 1.0 or x.device.type != "cpu":
+            return super().forward(x)
+        keep = (torch.rand_like(x) >= self.p).to(x.dtype).mul_(1.0 / (1.0 - self.p))
+        return x * keep
 
 
 class VariationalDropout(nn.Dropout1d):
