@@ -6,7 +6,8 @@ import torchcrf
 
 from textlab.modules.char_encoders import CharCNN, CharCNNandLSTM, CharLSTM
 from textlab.modules.crf import CRFDecoder, SoftmaxDecoder, allowed_transitions, viterbi_decode
-from textlab.modules.dropout import VariationalDropout
+from textlab.modules.crf_loss import crf_negative_log_likelihood
+from textlab.modules.dropout import Dropout, VariationalDropout
 from textlab.modules.embedders import TokenEmbedder, WordEmbeddings
 from textlab.modules.encoders import RNNEncoder
 
@@ -290,6 +291,63 @@ def test_crf_loss_is_float32_under_bf16_autocast():
     with torch.autocast("cpu", dtype=torch.bfloat16):
         loss = dec.loss(emissions, tags, torch.ones(2, 5, dtype=torch.bool))
     assert loss.dtype == torch.float32 and torch.isfinite(loss)
+
+
+@pytest.mark.parametrize("T", [1, 2, 9, 60])
+def test_crf_loss_and_its_gradients_are_pytorch_crfs(T):
+    # crf_loss.py computes pytorch-crf's likelihood by scaled sums in exp space and its gradient in closed form;
+    # pytorch-crf, in float64, is the reference. Wide scores test the scaling; padding holds huge scores that
+    # must change nothing.
+    torch.manual_seed(T)
+    B, K = 7, 9
+    crf = torchcrf.CRF(K, batch_first=True).double()
+    for parameter in crf.parameters():
+        torch.nn.init.uniform_(parameter, -3, 3)
+    lengths = torch.randint(1, T + 1, (B,))
+    lengths[0] = T
+    mask = torch.arange(T)[None, :] < lengths[:, None]
+    tags = torch.randint(0, K, (B, T)) * mask
+    emissions = (torch.randn(B, T, K, dtype=torch.float64) * 10).masked_fill(~mask[:, :, None], 1e4)
+    emissions.requires_grad_(True)
+    expected = -crf(emissions, tags, mask=mask, reduction="none")
+    expected.sum().backward()
+    expected_grads = [emissions.grad] + [p.grad for p in (crf.transitions, crf.start_transitions, crf.end_transitions)]
+    float_crf = torchcrf.CRF(K, batch_first=True)
+    float_crf.load_state_dict({name: value.float() for name, value in crf.state_dict().items()})
+    float_params = (float_crf.transitions, float_crf.start_transitions, float_crf.end_transitions)
+
+    def float32_grads(loss_function):  # its loss and gradients in float32
+        float_crf.zero_grad(set_to_none=True)
+        float_emissions = emissions.detach().float().requires_grad_(True)
+        loss = loss_function(float_emissions)
+        loss.sum().backward()
+        return loss, [float_emissions.grad] + [p.grad for p in float_params]
+
+    loss, grads = float32_grads(lambda e: crf_negative_log_likelihood(e, tags, mask, *float_params))
+    pytorch_crf_loss, pytorch_crf_grads = float32_grads(lambda e: -float_crf(e, tags, mask=mask, reduction="none"))
+    assert loss.dtype == torch.float32
+    expected = expected.detach()
+    assert (loss.double() - expected).abs().max() <= 2 * (pytorch_crf_loss.double() - expected).abs().max() + 1e-5
+    for got, float32, want in zip(grads, pytorch_crf_grads, expected_grads):
+        if want is None:  # T == 1: pytorch-crf's transitions get no gradient, and neither do these
+            assert got is None and float32 is None and T == 1
+        else:  # as close to float64 as pytorch-crf's own float32 gradient (up to 1.6e-4 and 6.4e-4 at T = 60)
+            assert (got.double() - want).abs().max() <= 2 * (float32.double() - want).abs().max() + 1e-5
+
+
+def test_dropout_keeps_each_value_with_probability_1_minus_p_and_its_gradient_is_the_mask():
+    torch.manual_seed(0)
+    dropout = Dropout(0.3)
+    x = torch.ones(400, 50, requires_grad=True)
+    y = dropout(x)
+    kept = y != 0
+    assert abs(kept.float().mean().item() - 0.7) < 0.01
+    assert torch.allclose(y[kept], torch.full_like(y[kept], 1 / 0.7))
+    y.sum().backward()
+    assert torch.equal(x.grad, y.detach())
+    assert not torch.equal(dropout(x), y)  # a new mask each call
+    dropout.eval()
+    assert torch.equal(dropout(x), x)
 
 
 def test_distinct_rows_are_unique_rows_even_when_hashes_collide(monkeypatch):
