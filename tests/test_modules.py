@@ -327,12 +327,12 @@ def test_crf_loss_and_its_gradients_are_pytorch_crfs(T):
     pytorch_crf_loss, pytorch_crf_grads = float32_grads(lambda e: -float_crf(e, tags, mask=mask, reduction="none"))
     assert loss.dtype == torch.float32
     expected = expected.detach()
-    assert (loss.double() - expected).abs().max() <= 2 * (pytorch_crf_loss.double() - expected).abs().max() + 1e-5
+    assert (loss.double() - expected).abs().max() <= (pytorch_crf_loss.double() - expected).abs().max() + 1e-5
     for got, float32, want in zip(grads, pytorch_crf_grads, expected_grads):
         if want is None:  # T == 1: pytorch-crf's transitions get no gradient, and neither do these
             assert got is None and float32 is None and T == 1
-        else:  # as close to float64 as pytorch-crf's own float32 gradient (up to 1.6e-4 and 6.4e-4 at T = 60)
-            assert (got.double() - want).abs().max() <= 2 * (float32.double() - want).abs().max() + 1e-5
+        else:  # at least as close to float64 as pytorch-crf's own float32 gradient (1.6e-4 and 6.4e-4 off at T = 60)
+            assert (got.double() - want).abs().max() <= (float32.double() - want).abs().max() + 1e-6
 
 
 def test_dropout_keeps_each_value_with_probability_1_minus_p_and_its_gradient_is_the_mask():

@@ -1,4 +1,5 @@
-"""Tag decoders: a linear-chain CRF (pytorch-crf) with constrained batched Viterbi, and a softmax.
+"""Tag decoders: a linear-chain CRF (pytorch-crf's parameters, textlab's loss) with constrained batched Viterbi,
+and a softmax.
 
 They are the tagger's ``decoder`` part, built with the tag names and scheme. The CRF's constraints
 (never ``O -> I-PER``) act in Viterbi when on; training scores every path, as Ma & Hovy's did.
@@ -113,7 +114,8 @@ class TagDecoder(nn.Module):
 
 
 class CRFDecoder(TagDecoder):
-    """pytorch-crf's CRF for the loss; constrained batched Viterbi to decode.
+    """pytorch-crf's CRF parameters; their loss by ``textlab.modules.crf_loss`` (pytorch-crf's likelihood, faster
+    and closer to float64), constrained batched Viterbi to decode.
 
     Everything runs in float32 with autocast off: the forward algorithm's log-sum-exp loses too much
     in half precision.
@@ -148,7 +150,7 @@ class CRFDecoder(TagDecoder):
         nll = crf_negative_log_likelihood(emissions, tags, mask, crf.transitions, crf.start_transitions,
                                           crf.end_transitions).mean()
         # A batch of one-token sentences (bucketing groups them: CoNLL has hundreds) never reaches
-        # pytorch-crf's transition matrix, so it gets no gradient. Under DDP the rank holding such a batch
+        # the transition matrix, so it gets no gradient (as with pytorch-crf's loss). Under DDP the rank holding such a batch
         # then never all-reduces that parameter's bucket while the other ranks wait for it: training hangs.
         # Adding it times zero keeps it in every step's graph there. Only there: in one process a zero
         # gradient is not the same as none, since SGD's momentum still moves a parameter with a zero
