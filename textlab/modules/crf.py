@@ -149,10 +149,10 @@ class CRFDecoder(TagDecoder):
         crf = self.crf
         nll = crf_negative_log_likelihood(emissions, tags, mask, crf.transitions, crf.start_transitions,
                                           crf.end_transitions).mean()
-        # A batch of one-token sentences (bucketing groups them: CoNLL has hundreds) never reaches
-        # the transition matrix, so it gets no gradient (as with pytorch-crf's loss). Under DDP the rank holding such a batch
-        # then never all-reduces that parameter's bucket while the other ranks wait for it: training hangs.
-        # Adding it times zero keeps it in every step's graph there. Only there: in one process a zero
+        # A batch of one-token sentences (bucketing groups them: CoNLL has hundreds) never reaches the
+        # transition matrix, so it gets no gradient (as with pytorch-crf's loss). Under DDP the rank holding
+        # such a batch then never all-reduces that parameter's bucket while the other ranks wait for it:
+        # training hangs. Adding it times zero keeps it in every step's graph there. Only there: in one process a zero
         # gradient is not the same as none, since SGD's momentum still moves a parameter with a zero
         # gradient and skips one without (docs/conll2003_experiments.md, "A change of arithmetic").
         if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:

@@ -6,6 +6,10 @@ score; at CoNLL's batch of 10 that was about a fifth of a training step. Here th
 pass, log Z comes from one loop that runs the forward and the backward sums together without autograd, and the
 backward is the closed form: d log Z / d emission[b, t, k] is P(tag k at t), and d log Z / d transition[i, j]
 the expected number of i -> j steps. The parameters stay pytorch-crf's, so checkpoints do not change.
+
+Not ``textlab.modules.tag_lattice``'s sums, which prediction uses: those stay in log space and add in a fixed
+order, so a sentence's probabilities do not depend on its batch or the threads; this loop's matrix product may
+round otherwise with either, which a training step does not mind.
 """
 
 from __future__ import annotations
