@@ -154,17 +154,19 @@ def test_rnn_encoder_ignores_padding():
 
 
 @pytest.mark.parametrize("layers", [1, 2])
-def test_lstm_trained_by_direction_equals_the_packed_lstm(layers):
-    """In training on the CPU each direction runs on padded input (the backward one on reversed sentences):
-    the same outputs and gradients as nn.LSTM over packed sequences, which eval mode runs, and zeros on padding."""
+@pytest.mark.parametrize("training", [True, False])
+def test_lstm_by_direction_equals_the_packed_lstm(layers, training):
+    """On the CPU each direction runs on padded input (the backward one on reversed sentences), in training and
+    in eval: the same outputs and gradients as nn.LSTM over packed sequences (what a GPU and the ONNX export run),
+    and zeros on padding."""
     torch.manual_seed(0)
-    enc = RNNEncoder(6, hidden_size=5, num_layers=layers, dropout=0.0)
+    enc = RNNEncoder(6, hidden_size=5, num_layers=layers, dropout=0.0).train(training)
     x = torch.randn(4, 7, 6, requires_grad=True)
     lengths = torch.tensor([7, 3, 5, 1])
     weights = torch.randn(4, 7, 10)  # a loss that weighs every output differently
     results = []
-    for training in (True, False):
-        out = enc.train(training)(x, lengths)
+    for run in (enc, enc._packed):
+        out = run(x, lengths)
         results.append((out, torch.autograd.grad((out * weights).sum(), [x, *enc.parameters()])))
     (by_direction, by_direction_grads), (packed, packed_grads) = results
     assert torch.allclose(by_direction, packed, atol=1e-6)
@@ -173,6 +175,7 @@ def test_lstm_trained_by_direction_equals_the_packed_lstm(layers):
     padding = torch.arange(7) >= lengths[:, None]
     assert torch.equal(by_direction[padding], torch.zeros(int(padding.sum()), 10))
     assert by_direction.abs().sum() > 0
+
 
 def test_batched_viterbi_equals_pytorch_crf_decode():
     torch.manual_seed(0)

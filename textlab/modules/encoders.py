@@ -10,7 +10,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 
 class RNNEncoder(nn.Module):
-    """Bidirectional LSTM or GRU over packed sequences (an LSTM training on the CPU: by direction, see there):
+    """Bidirectional LSTM or GRU over packed sequences (an LSTM on the CPU: by direction, see there):
     (B, T, input_dim) -> (B, T, 2 * hidden_size)."""
 
     def __init__(
@@ -42,8 +42,11 @@ class RNNEncoder(nn.Module):
         self.output_dim = 2 * hidden_size
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        if self.training and x.is_cpu and isinstance(self.rnn, nn.LSTM):
+        if x.is_cpu and isinstance(self.rnn, nn.LSTM) and not torch.onnx.is_in_onnx_export():
             return self._lstm_by_direction(x, lengths)
+        return self._packed(x, lengths)
+
+    def _packed(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         T = x.size(1)
         packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
         out, _ = self.rnn(packed)
@@ -54,10 +57,10 @@ class RNNEncoder(nn.Module):
         """The same BiLSTM, each direction run on padded input: the backward one on each sentence reversed within its
         length, so padding comes after the words in both. Why: on the CPU PyTorch runs a packed LSTM on oneDNN only
         when every sentence of the batch has the same length; otherwise it steps through time one small matrix
-        product at a time, each with autograd's bookkeeping, and a batch of 10 sentences took 2.6x as long in the
-        LSTM, forward and backward (docs/speed.md). Training only: in eval mode the packed LSTM was as fast, and
-        tagging keeps its kernels. Outputs agree with the packed LSTM's to rounding (about 1e-7); the padded
-        positions are zero, as pad_packed_sequence leaves them."""
+        product at a time (with autograd's bookkeeping in training): a batch of 10 sentences took 2.6x as long in the
+        LSTM, forward and backward, and tagging the CoNLL-2003 test set in batches of 256 1.3x as long (docs/speed.md).
+        Outputs agree with the packed LSTM's to rounding (about 1e-6); the padded positions are zero, as
+        pad_packed_sequence leaves them. The ONNX export keeps the packed LSTM: ONNX's LSTM takes the lengths."""
         B, T, _ = x.shape
         steps = torch.arange(T, device=x.device)
         ends = lengths.to(x.device).unsqueeze(1)
@@ -69,9 +72,11 @@ class RNNEncoder(nn.Module):
         weights = self.rnn.all_weights  # [forward, backward] for each layer
         for layer in range(self.rnn.num_layers):
             if layer:
-                x = nn.functional.dropout(x, self.rnn.dropout, training=True)
-            forward = torch.lstm(x, (zeros, zeros), weights[2 * layer], True, 1, 0.0, True, False, True)[0]
+                x = nn.functional.dropout(x, self.rnn.dropout, training=self.training)
+            # (input, state, weights, has_biases, num_layers, dropout, train, bidirectional, batch_first)
+            forward = torch.lstm(x, (zeros, zeros), weights[2 * layer], True, 1, 0.0, self.training, False, True)[0]
             flipped = x.gather(1, reverse.expand(B, T, x.size(2)))
-            backward = torch.lstm(flipped, (zeros, zeros), weights[2 * layer + 1], True, 1, 0.0, True, False, True)[0]
+            backward = torch.lstm(flipped, (zeros, zeros), weights[2 * layer + 1], True, 1, 0.0, self.training, False,
+                                  True)[0]
             x = torch.cat([forward, backward.gather(1, reverse.expand(B, T, hidden))], dim=-1)
         return x.masked_fill(~inside.unsqueeze(-1), 0.0)  # (B, T, 2H)
