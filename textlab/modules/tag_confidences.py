@@ -61,10 +61,10 @@ def _entity_probabilities(sums: Lattice, entities: list[list[tuple[str, int, int
     if not found:
         return [[] for _ in entities]
     device = sums.emissions.device
-    starts, ends, types = _chunk_rules(tuple(tags))
+    starts, ends, type_row, tags_of_type = _chunk_rules(tuple(tags))
     starts, ends = starts.to(device), ends.to(device)
     sentence, first, last = (torch.tensor([f[i] for f in found], device=device) for i in (0, 2, 3))
-    of_type = torch.tensor([[t == label for t in types] for _, label, _, _ in found], device=device)
+    of_type = tags_of_type.to(device)[torch.tensor([type_row[f[1]] for f in found], device=device)]  # (N, K)
     # a chunk starts at its first tag, neither starts nor ends anew inside, and ends after its last tag
     flat = sums.window_probability(sentence, first, last, of_type, starts, ~starts & ~ends, ends).tolist()
     per_sentence, i = [], 0
@@ -75,7 +75,12 @@ def _entity_probabilities(sums: Lattice, entities: list[list[tuple[str, int, int
 
 
 @lru_cache(maxsize=16)
-def _chunk_rules(tags: tuple[str, ...]) -> tuple[torch.Tensor, torch.Tensor, list[str | None]]:
+def _chunk_rules(tags: tuple[str, ...]) -> tuple[torch.Tensor, torch.Tensor, dict[str, int], torch.Tensor]:
     """``chunk_rules`` once per tag set: it takes about 0.3 ms, as much as the rest of tagging a short sentence.
-    Its tensors are only read (``.to``, ``~``), never changed in place."""
-    return chunk_rules(tags)
+    Also each entity type's row of ``tags_of_type`` (types x K, bool: the tags of that type), so an entity's tag
+    mask is one look-up, not a comparison of its type with every tag in Python (1.8% of tagging CoNLL-2003's
+    test set). The tensors are only read (``.to``, ``~``, indexing), never changed in place."""
+    starts, ends, types = chunk_rules(tags)
+    names = list(dict.fromkeys(t for t in types if t is not None))
+    tags_of_type = torch.tensor([[t == name for t in types] for name in names], dtype=torch.bool).reshape(-1, len(tags))
+    return starts, ends, {name: i for i, name in enumerate(names)}, tags_of_type
