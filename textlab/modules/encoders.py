@@ -43,7 +43,10 @@ class RNNEncoder(nn.Module):
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         if x.is_cpu and isinstance(self.rnn, nn.LSTM) and not torch.onnx.is_in_onnx_export():
-            return self._lstm_by_direction(x, lengths)
+            # float32 only: on a CPU without bf16 instructions oneDNN has no bf16 LSTM, and bf16-mixed stopped with
+            # "could not create a primitive descriptor"
+            if x.dtype == torch.float32 and not torch.is_autocast_enabled("cpu"):
+                return self._lstm_by_direction(x, lengths)
         return self._packed(x, lengths)
 
     def _packed(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -73,10 +76,10 @@ class RNNEncoder(nn.Module):
         for layer in range(self.rnn.num_layers):
             if layer:
                 x = nn.functional.dropout(x, self.rnn.dropout, training=self.training)
-            # (input, state, weights, has_biases, num_layers, dropout, train, bidirectional, batch_first)
-            forward = torch.lstm(x, (zeros, zeros), weights[2 * layer], True, 1, 0.0, self.training, False, True)[0]
+            # (input, state, weights, has_biases, num_layers, dropout, train, bidirectional, batch_first); train
+            # False in eval was no faster (docs/speed.md), and there is no dropout either way
+            forward = torch.lstm(x, (zeros, zeros), weights[2 * layer], True, 1, 0.0, True, False, True)[0]
             flipped = x.gather(1, reverse.expand(B, T, x.size(2)))
-            backward = torch.lstm(flipped, (zeros, zeros), weights[2 * layer + 1], True, 1, 0.0, self.training, False,
-                                  True)[0]
+            backward = torch.lstm(flipped, (zeros, zeros), weights[2 * layer + 1], True, 1, 0.0, True, False, True)[0]
             x = torch.cat([forward, backward.gather(1, reverse.expand(B, T, hidden))], dim=-1)
         return x.masked_fill(~inside.unsqueeze(-1), 0.0)  # (B, T, 2H)
