@@ -42,11 +42,11 @@ class RNNEncoder(nn.Module):
         self.output_dim = 2 * hidden_size
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        if x.is_cpu and isinstance(self.rnn, nn.LSTM) and not torch.onnx.is_in_onnx_export():
-            # float32 only: on a CPU without bf16 instructions oneDNN has no bf16 LSTM, and bf16-mixed stopped with
-            # "could not create a primitive descriptor"
-            if x.dtype == torch.float32 and not torch.is_autocast_enabled("cpu"):
-                return self._lstm_by_direction(x, lengths)
+        # float32 only: on a CPU without bf16 instructions oneDNN has no bf16 LSTM, and bf16-mixed stopped with
+        # "could not create a primitive descriptor"
+        float32_on_cpu = x.is_cpu and x.dtype == torch.float32 and not torch.is_autocast_enabled("cpu")
+        if float32_on_cpu and isinstance(self.rnn, nn.LSTM) and not torch.onnx.is_in_onnx_export():
+            return self._lstm_by_direction(x, lengths)
         return self._packed(x, lengths)
 
     def _packed(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
