@@ -4,7 +4,7 @@ import pytest
 import torch
 import torchcrf
 
-from textlab.modules.char_encoders import CharCNN, CharCNNandLSTM, CharLSTM
+from textlab.modules.char_encoders import CharCNN, CharCNNandLSTM, CharLSTM, _convolve
 from textlab.modules.crf import CRFDecoder, SoftmaxDecoder, allowed_transitions, viterbi_decode
 from textlab.modules.crf_loss import crf_negative_log_likelihood
 from textlab.modules.dropout import Dropout, VariationalDropout
@@ -59,6 +59,24 @@ def test_char_cnn_max_ignores_pad_positions_even_when_features_are_negative():
         enc.embedding.weight.abs_()
     out = enc(torch.tensor([[1, 2, 0, 0, 0]]), torch.tensor([2]))
     assert (out < -100).all()  # no pad position (whose value would be -100 exactly) won the max
+
+
+@pytest.mark.parametrize("width", [1, 2, 3, 4, 5])
+def test_char_cnn_product_is_conv1d_in_values_and_gradients(width):
+    # CharCNN computes its Conv1d as one matrix product of the character windows (speed on the CPU): the same
+    # values and gradients as the module itself, the first L positions of an even width's L + 1
+    torch.manual_seed(width)
+    conv = torch.nn.Conv1d(6, 4, width, padding=width // 2)
+    x = torch.randn(5, 7, 6, requires_grad=True)  # (N, L, C)
+    product = _convolve(x, conv)
+    product.pow(2).sum().backward()
+    grads = [x.grad.clone(), conv.weight.grad.clone(), conv.bias.grad.clone()]
+    x.grad = conv.weight.grad = conv.bias.grad = None
+    expected = conv(x.transpose(1, 2))[:, :, :7].transpose(1, 2)
+    expected.pow(2).sum().backward()
+    torch.testing.assert_close(product, expected, rtol=1e-5, atol=1e-6)
+    for got, want in zip(grads, [x.grad, conv.weight.grad, conv.bias.grad]):
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
 
 
 def test_char_encoders_refuse_settings_that_would_train_nothing():

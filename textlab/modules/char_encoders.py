@@ -15,12 +15,13 @@ from torch.nn.utils.rnn import pack_padded_sequence
 
 from textlab.modules.dropout import Dropout
 
-# The encoders hold several float vectors per character position (embedding, features, masked copy): about
-# 5 KB per word of 13 characters with the CNN, so a 100,000-token sentence took 0.6 GB, and 3 GB with one
-# 64-character token in it. Words are encoded independently, so they go through in slices of at most this many
-# character positions (words x longest word) with the same results. Ordinary batches are one slice, as before:
-# CoNLL-2003's largest batch of 128 sentences holds 134k positions.
-MAX_CHAR_POSITIONS = 1 << 20
+# The encoders hold several float vectors per character position (embedding, character windows, features, masked
+# copy): a 100,000-token sentence took 0.6 GB, and 3 GB with one 64-character token in it. Words are encoded
+# independently, so they go through in slices of at most this many character positions (words x longest word) with
+# the same results: the char CNN's working memory on 100,000 words of 13 characters grew by 199 MB (742 MB with
+# slices of 1M positions). Ordinary batches are one slice: CoNLL-2003's largest batch of 128 sentences holds 134k
+# positions.
+MAX_CHAR_POSITIONS = 1 << 18
 
 
 def _in_slices(encode, chars: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -58,13 +59,27 @@ class CharCNN(nn.Module):
         return _in_slices(self._encode, chars, lengths)
 
     def _encode(self, chars: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        N, L = chars.shape
-        x = self.dropout(self.embedding(chars)).transpose(1, 2)  # (N, C, L)
-        # an even width yields L + 1 positions; keep the first L so every width lines up per character
-        h = torch.cat([conv(x)[:, :, :L] for conv in self.convs], dim=1)  # (N, F, L)
+        L = chars.size(1)
+        x = self.dropout(self.embedding(chars))  # (N, L, C)
+        h = torch.cat([_convolve(x, conv) for conv in self.convs], dim=-1)  # (N, L, F)
         real = torch.arange(L, device=chars.device)[None, :] < lengths[:, None]  # (N, L)
-        h = h.masked_fill(~real[:, None, :], float("-inf"))
-        return h.max(dim=2).values  # (N, F)
+        h = h.masked_fill(~real[:, :, None], float("-inf"))
+        return h.max(dim=1).values  # (N, F)
+
+
+def _convolve(x: torch.Tensor, conv: nn.Conv1d) -> torch.Tensor:
+    """``conv`` over the characters of ``x`` (N, L, C), as one matrix product of the character windows: (N, L, F),
+    the first L positions (an even width yields L + 1; keeping the first L lines every width up per character).
+    Why not Conv1d itself: on the CPU it runs on oneDNN, which builds a convolution for every input shape it has
+    not kept, and in prediction a batch's shape (distinct words x longest word) seldom repeats. One sentence's char
+    CNN took 0.9 ms through Conv1d and 0.2 ms as a product; single-sentence tagging went from 9.2 to 6.9 ms (p50),
+    the test set in batches of 256 and training at batch 10 stayed within the noise (docs/speed.md). The
+    ONNX export has its own form (textlab/export/tagger_network.py)."""
+    N, L, C = x.shape
+    width = conv.kernel_size[0]
+    padded = nn.functional.pad(x, (0, 0, conv.padding[0], conv.padding[0]))  # (N, L + 2 pad, C)
+    windows = padded.unfold(1, width, 1)[:, :L].reshape(N * L, C * width)  # a window's (C, width) flattened
+    return torch.addmm(conv.bias, windows, conv.weight.reshape(conv.out_channels, -1).T).view(N, L, -1)
 
 
 class CharLSTM(nn.Module):
