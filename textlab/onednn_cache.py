@@ -6,9 +6,10 @@ each up to 1,024 shapes: oneDNN's own, and the one of ideep (PyTorch's layer ove
 never repeat: each batch has its own number of distinct words and its own longest word. So the caches only fill,
 then swap an entry out for a new one on every batch; these long-lived allocations, made between the batches'
 tensors, fragment the C heap into memory the allocator keeps but cannot reuse. `textlab predict` on 200 MB of text
-peaked at 1,552 MB of RSS against 735 MB on 2 MB; with both caches bounded, 607 MB against 588 MB (README,
-"Prediction memory"; scripts/benchmark_predict_memory.py; pytorch/pytorch#27971 is the same growth). A primitive
-takes about 0.05 ms to build, next to about 100 ms a batch, and it was built anew for nearly every batch anyway.
+peaked at 1,552 MB of RSS against 735 MB on 2 MB; with both caches bounded, 607 MB against 588 MB
+(docs/prediction.md, "Streaming, stdin and stdout"; scripts/benchmark_predict_memory.py; pytorch/pytorch#27971 is
+the same growth). A primitive takes about 0.05 ms to build, next to about 100 ms a batch, and it was built anew for
+nearly every batch anyway.
 
 PyTorch has no call to resize either cache; each reads its size from the environment once, when it is first
 used. So this sets both before any model runs (``textlab`` commands, ``load_model``), each unless the user set
