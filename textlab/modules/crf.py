@@ -61,25 +61,23 @@ def viterbi_decode(
     (pytorch-crf's own decode backtracks one sentence at a time in Python and returns lists)."""
     B, T, K = emissions.shape
     score = start + emissions[:, 0]  # (B, K)
+    # at a padding position each tag's best previous tag is itself, so the backtrace walks through a sentence's
+    # padding unchanged to its last word: one gather a step, with no test of the lengths
+    stay = torch.arange(K, device=emissions.device).expand(B, K)
     history = []
-    for t in range(1, T):
+    for emission, inside in zip(emissions.unbind(1)[1:], mask[:, :, None].unbind(1)[1:]):
         # candidate[b, i, j]: best path ending in tag i at t-1, then the step to tag j; tag j's emission is added
         # after the maximum, once per tag rather than once per pair (rounding is monotonic: the same maximum)
         candidate = score[:, :, None] + transitions[None]  # (B, K, K)
         best, best_prev = candidate.max(dim=1)  # (B, K)
-        score = torch.where(mask[:, t, None], best + emissions[:, t], score)  # padding keeps the finished score
-        history.append(best_prev)
-    last = (score + end).argmax(dim=-1)  # (B,)
-    lengths = mask.sum(dim=1)
-    path = torch.zeros(B, T, dtype=torch.long, device=emissions.device)
-    current = last
-    for t in range(T - 1, -1, -1):
-        inside = t < lengths
-        path[:, t] = torch.where(inside, current, torch.zeros_like(current))
-        if t > 0:
-            previous = history[t - 1].gather(1, current[:, None]).squeeze(1)
-            current = torch.where(inside, previous, current)
-    return path  # (B, T)
+        score = torch.where(inside, best + emission, score)  # padding keeps the finished score
+        history.append(torch.where(inside, best_prev, stay))
+    current = (score + end).argmax(dim=-1, keepdim=True)  # (B, 1)
+    path = [current]
+    for best_prev in reversed(history):
+        current = best_prev.gather(1, current)
+        path.append(current)
+    return torch.cat(path[::-1], dim=1).masked_fill(~mask, 0)  # (B, T)
 
 
 class TagDecoder(nn.Module):

@@ -29,8 +29,8 @@ def _log_sum_product(scores: torch.Tensor, exp_steps: torch.Tensor) -> torch.Ten
     which moves no probability that float32 can show. exp(transitions) is finite for scores under 88; a CRF's learn
     to a few units (the CoNLL model's: -3.4 to 7.2).
     """
-    shift = scores.amax(dim=-1, keepdim=True)
-    shift = shift.masked_fill(shift == float("-inf"), 0.0)  # a row with no allowed tag stays -inf, not NaN
+    # a row with no allowed tag (all -inf) stays -inf, not NaN: its shift is finite, and -inf minus it is -inf
+    shift = scores.amax(dim=-1, keepdim=True).clamp(min=torch.finfo(scores.dtype).min)
     return ((scores - shift).exp().unsqueeze(-2) * exp_steps).sum(dim=-1).log() + shift
 
 
@@ -55,12 +55,14 @@ def _forward_backward(emissions: torch.Tensor, mask: torch.Tensor, transitions: 
     exp_transitions = transitions.exp()
     exp_steps = torch.stack([exp_transitions.T, exp_transitions])[:, None]  # (2, 1, K to, K from)
     ends = end.expand(B, K)
-    alpha, beta_reversed = [start + emissions[:, 0]], [ends]
+    # each step's slices made at once: a one-sentence call is a few hundred small operations, each costing its dispatch
+    emitted, emitted_back, inside_at = emissions.unbind(1), emitted_backwards.unbind(1), mask[:, :, None].unbind(1)
+    alpha, beta_reversed = [start + emitted[0]], [ends]
     for t in range(1, T):
-        sums = _log_sum_product(torch.stack([alpha[-1], emitted_backwards[:, t - 1] + beta_reversed[-1]]), exp_steps)
-        inside = mask[:, t, None]
-        alpha.append(torch.where(inside, sums[0] + emissions[:, t], alpha[-1]))
-        beta_reversed.append(torch.where(inside, sums[1], ends))
+        forward_sums, backward_sums = _log_sum_product(
+            torch.stack([alpha[-1], emitted_back[t - 1] + beta_reversed[-1]]), exp_steps).unbind(0)
+        alpha.append(torch.where(inside_at[t], forward_sums + emitted[t], alpha[-1]))
+        beta_reversed.append(torch.where(inside_at[t], backward_sums, ends))
     return torch.stack(alpha, dim=1), torch.stack(beta_reversed, dim=1).gather(1, reverse)
 
 
