@@ -52,6 +52,7 @@ class CharCNN(nn.Module):
         self.embedding = nn.Embedding(num_chars, dim, padding_idx=0)
         # Ma & Hovy apply dropout to the character embeddings before the CNN; pads stay zero vectors
         self.dropout = Dropout(dropout)
+        # Conv1d modules for their weights and settings (the checkpoint's layout); applied by _convolve
         self.convs = nn.ModuleList(nn.Conv1d(dim, filters, w, padding=w // 2) for w in widths)
         self.output_dim = filters * len(widths)
 
@@ -71,12 +72,10 @@ def _convolve(x: torch.Tensor, conv: nn.Conv1d) -> torch.Tensor:
     """``conv`` over the characters of ``x`` (N, L, C), as one matrix product of the character windows: (N, L, F),
     the first L positions (an even width yields L + 1; keeping the first L lines every width up per character).
     Why not Conv1d itself: on the CPU it runs on oneDNN, which builds a convolution for every input shape it has
-    not kept, and in prediction a batch's shape (distinct words x longest word) seldom repeats. One sentence's char
-    CNN took 0.9 ms through Conv1d and 0.2 ms as a product; single-sentence tagging went from 9.2 to 6.9 ms (p50),
-    training at batch 10 stayed within the noise, and the test set in batches of 256 (1,000 to 2,000 distinct words
-    each, where oneDNN's convolution is as fast or faster) took 3-5% longer without the entity filter
-    (docs/speed.md). One path, so that a word's vector does not depend on the size of its batch. The ONNX export
-    has its own form (textlab/export/tagger_network.py)."""
+    not kept, and a prediction batch's shape (distinct words x longest word) seldom repeats: single-sentence
+    tagging went from 9.2 to 6.9 ms (p50). Batches of 1,000+ distinct words, where oneDNN is as fast or faster,
+    pay 3-5%; one path all the same, so that a word's vector does not depend on its batch (docs/speed.md). The
+    ONNX export has its own form (textlab/export/tagger_network.py)."""
     N, L, C = x.shape
     width = conv.kernel_size[0]
     padded = nn.functional.pad(x, (0, 0, conv.padding[0], conv.padding[0]))  # (N, L + 2 pad, C)
